@@ -1,0 +1,121 @@
+package rpc
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Bounds that Validate enforces.
+const (
+	minFrameSize = 1 << 10
+	maxFrameSize = 1 << 30
+	maxDepthCap  = 1000
+)
+
+// Config holds the limits and timeouts of one side of a connection. The
+// same Config type serves Server and Dial.
+type Config struct {
+	// NodeID is this node's identity, sent in every handshake. Required
+	// when dialing with KindPeer; optional otherwise. At most 255 bytes.
+	NodeID string
+	// MaxFrameSize is the largest frame body accepted, in bytes. A larger
+	// declared length closes the connection before anything is allocated.
+	// Large payloads (snapshots) travel in chunks below it (see SplitChunks).
+	MaxFrameSize int
+	// MaxDepth is the deepest msgpack nesting a body may have.
+	MaxDepth int
+	// MaxInFlight bounds the requests outstanding on one connection: Call
+	// waits for a slot, and a server closes a connection whose peer
+	// exceeds it.
+	MaxInFlight int
+	// SendQueueLen bounds the outbound frames waiting for the writer that
+	// are not responses (one-way sends, pushes, pings).
+	SendQueueLen int
+	// PushQueueLen bounds the server-pushed frames waiting for the push
+	// handler on the dial side; overflow closes the connection.
+	PushQueueLen int
+	// HandshakeTimeout bounds the whole handshake, on both sides.
+	HandshakeTimeout time.Duration
+	// ReadTimeout closes a connection on which nothing arrived for this
+	// long. The dial side sends a ping every PingInterval to keep an idle
+	// connection alive. Zero disables the read deadline.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each batched write to the socket; a peer that
+	// does not read for this long is disconnected.
+	WriteTimeout time.Duration
+	// PingInterval is how often the dial side pings. Zero disables pings;
+	// otherwise it must be less than ReadTimeout.
+	PingInterval time.Duration
+	// DefaultCallTimeout is the deadline applied to a Call whose context
+	// has none, so that every call has a deadline.
+	DefaultCallTimeout time.Duration
+	// WriteBufferSize is the size of the buffered writer that batches
+	// frames into syscalls.
+	WriteBufferSize int
+	// Faults, if set, lets tests cut connections to chosen peers.
+	Faults *Faults
+	// Logger receives one line per closed connection, with the reason.
+	// Nil means no logging.
+	Logger hclog.Logger
+}
+
+// DefaultConfig returns a Config with production defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxFrameSize:       4 << 20,
+		MaxDepth:           32,
+		MaxInFlight:        256,
+		SendQueueLen:       8192,
+		PushQueueLen:       1024,
+		HandshakeTimeout:   5 * time.Second,
+		ReadTimeout:        30 * time.Second,
+		WriteTimeout:       10 * time.Second,
+		PingInterval:       5 * time.Second,
+		DefaultCallTimeout: 10 * time.Second,
+		WriteBufferSize:    64 << 10,
+	}
+}
+
+// Validate reports the first field out of range.
+func (c Config) Validate() error {
+	switch {
+	case len(c.NodeID) > 255:
+		return fmt.Errorf("rpc: config: NodeID longer than 255 bytes")
+	case c.MaxFrameSize < minFrameSize || c.MaxFrameSize > maxFrameSize:
+		return fmt.Errorf("rpc: config: MaxFrameSize %d outside [%d, %d]", c.MaxFrameSize, minFrameSize, maxFrameSize)
+	case c.MaxDepth < 1 || c.MaxDepth > maxDepthCap:
+		return fmt.Errorf("rpc: config: MaxDepth %d outside [1, %d]", c.MaxDepth, maxDepthCap)
+	case c.MaxInFlight < 1:
+		return fmt.Errorf("rpc: config: MaxInFlight must be positive")
+	case c.SendQueueLen < 1:
+		return fmt.Errorf("rpc: config: SendQueueLen must be positive")
+	case c.PushQueueLen < 1:
+		return fmt.Errorf("rpc: config: PushQueueLen must be positive")
+	case c.HandshakeTimeout <= 0:
+		return fmt.Errorf("rpc: config: HandshakeTimeout must be positive")
+	case c.ReadTimeout < 0:
+		return fmt.Errorf("rpc: config: ReadTimeout must not be negative")
+	case c.WriteTimeout <= 0:
+		return fmt.Errorf("rpc: config: WriteTimeout must be positive")
+	case c.PingInterval < 0:
+		return fmt.Errorf("rpc: config: PingInterval must not be negative")
+	case c.ReadTimeout > 0 && c.PingInterval == 0:
+		return fmt.Errorf("rpc: config: ReadTimeout needs a PingInterval to keep idle connections alive")
+	case c.ReadTimeout > 0 && c.PingInterval >= c.ReadTimeout:
+		return fmt.Errorf("rpc: config: PingInterval %v must be less than ReadTimeout %v", c.PingInterval, c.ReadTimeout)
+	case c.DefaultCallTimeout <= 0:
+		return fmt.Errorf("rpc: config: DefaultCallTimeout must be positive")
+	case c.WriteBufferSize < 4<<10:
+		return fmt.Errorf("rpc: config: WriteBufferSize must be at least 4096")
+	}
+	return nil
+}
+
+func (c Config) logger() hclog.Logger {
+	if c.Logger == nil {
+		return hclog.NewNullLogger()
+	}
+	return c.Logger
+}

@@ -1,0 +1,51 @@
+// Package rpc is lockd's one framing and connection layer: msgpack
+// (hashicorp/go-msgpack/v2) over TCP, used between Raft peers (one-way
+// Send) and between clients and servers (multiplexed Call, server Push).
+//
+// It owns: the handshake, the frame format and its limits, the wire codec
+// configuration (Codec, Encode, Decode), connection goroutines, request
+// ids, deadlines, remote error codes, chunking of large payloads, and a
+// fault hook for tests (Faults).
+//
+// It must never: import another lockd package; interpret message bodies
+// beyond their msgpack structure; allocate more than the bytes a peer has
+// actually sent; panic on anything a peer sends; let one bad connection
+// affect another; block a server on a slow reader.
+//
+// # Wire format
+//
+// Handshake, both directions (dial side first):
+//
+//	"LOCKD" | version uint16 | kind (dial side) or status (server) uint8 | idLen uint8 | node id
+//
+// Then frames, big-endian:
+//
+//	length uint32 (of body) | type uint8 | request id uint64 | msgpack body
+//
+// Types 1..MaxUserType belong to the caller; rpc reserves TypeResponse,
+// TypeError, TypePing, TypePong and TypeCancel. A user-typed frame with
+// id 0 is one-way (Send, Push); with id > 0 it is a request answered by
+// exactly one TypeResponse or TypeError frame with the same id.
+// Responses may come out of order.
+//
+// # Connection states
+//
+//	state       event                               next     effect
+//	dialing     handshake accepted                  open     reader, writer, pinger start
+//	dialing     bad magic/version/kind/id, refused  closed   typed error from Dial
+//	open        frame over MaxFrameSize             closed   ErrFrameTooLarge, logged
+//	open        type unknown on this side           closed   ErrUnknownType, logged
+//	open        body malformed / too deep           closed   ErrDecode / ErrTooDeep, logged
+//	open        handler returns ErrDecode           closed   logged
+//	open        request beyond MaxInFlight          closed   ErrTooManyInFlight, logged
+//	open        push queue full (either side)       closed   ErrSlowConsumer, logged
+//	open        Send with full queue                open     ErrQueueFull to caller, frame dropped
+//	open        no frame for ReadTimeout            closed   timeout, logged
+//	open        write blocked for WriteTimeout      closed   timeout, logged
+//	open        Faults.Block(remote)                closed   ErrPartitioned
+//	open        Close                               closed   pending calls get ErrClosed
+//	open        remote closes / I/O error           closed   pending calls get ErrConnLost
+//
+// Every close of one connection leaves the server and its other
+// connections untouched.
+package rpc

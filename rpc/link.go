@@ -1,0 +1,182 @@
+package rpc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// link is what both ends of a connection share after the handshake: the
+// socket, the outbound queue with its writer goroutine, and the close
+// bookkeeping. Conn (server side) and ClientConn (dial side) add their own
+// reader loop on top.
+type link struct {
+	nc       net.Conn
+	cfg      Config
+	codec    *Codec
+	log      hclog.Logger
+	kind     Kind
+	remoteID string
+	q        *outQueue
+	faults   *Faults
+
+	done      chan struct{} // closed by fail
+	closeOnce sync.Once
+	err       error // set once, before done is closed
+	wg        sync.WaitGroup
+}
+
+func newLink(nc net.Conn, cfg Config, kind Kind, remoteID string, log hclog.Logger) *link {
+	return &link{
+		nc:       nc,
+		cfg:      cfg,
+		codec:    NewCodec(cfg.MaxDepth),
+		log:      log,
+		kind:     kind,
+		remoteID: remoteID,
+		q:        newOutQueue(cfg.SendQueueLen),
+		faults:   cfg.Faults,
+		done:     make(chan struct{}),
+	}
+}
+
+// fail closes the link once. cause nil or ErrClosed means a local Close;
+// anything else is logged and recorded as ErrConnLost wrapping the cause.
+func (l *link) fail(cause error) {
+	l.closeOnce.Do(func() {
+		switch {
+		case cause == nil || errors.Is(cause, ErrClosed):
+			l.err = ErrClosed
+		case errors.Is(cause, ErrConnLost):
+			l.err = cause
+		default:
+			l.err = fmt.Errorf("%w: %w", ErrConnLost, cause)
+		}
+		if cause != nil && !errors.Is(cause, ErrClosed) {
+			if isEOF(cause) {
+				l.log.Debug("connection closed by remote", "remote", l.nc.RemoteAddr().String(), "peer", l.remoteID)
+			} else {
+				l.log.Warn("closing connection", "remote", l.nc.RemoteAddr().String(), "peer", l.remoteID, "kind", l.kind.String(), "reason", cause)
+			}
+		}
+		l.q.close()
+		_ = l.nc.Close()
+		close(l.done)
+		if l.faults != nil {
+			l.faults.forget(l)
+		}
+	})
+}
+
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+}
+
+// Err returns why the connection closed: nil while it is open, ErrClosed
+// after a local Close, an error wrapping ErrConnLost otherwise.
+func (l *link) Err() error {
+	select {
+	case <-l.done:
+		return l.err
+	default:
+		return nil
+	}
+}
+
+// Done is closed when the connection closes.
+func (l *link) Done() <-chan struct{} { return l.done }
+
+// RemoteAddr is the other side's network address.
+func (l *link) RemoteAddr() net.Addr { return l.nc.RemoteAddr() }
+
+// RemoteID is the node id the other side sent in its handshake.
+func (l *link) RemoteID() string { return l.remoteID }
+
+// Kind is the connection kind agreed in the handshake.
+func (l *link) Kind() Kind { return l.kind }
+
+// enqueue encodes v as a frame body and queues it.
+func (l *link) enqueue(typ MsgType, id uint64, v any, bounded bool) error {
+	body, err := l.codec.Encode(v)
+	if err != nil {
+		return err
+	}
+	if len(body) > l.cfg.MaxFrameSize {
+		return ErrFrameTooLarge
+	}
+	return l.enqueueRaw(typ, id, body, bounded)
+}
+
+func (l *link) enqueueRaw(typ MsgType, id uint64, body []byte, bounded bool) error {
+	var f outFrame
+	putHeader(&f.hdr, typ, id, len(body))
+	f.body = body
+	if err := l.q.put(f, bounded); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return l.closedErr()
+		}
+		return err
+	}
+	return nil
+}
+
+// closedErr is the error for an operation on a closed link.
+func (l *link) closedErr() error {
+	<-l.done
+	return l.err
+}
+
+// writeLoop is the only goroutine that writes to the socket. It moves
+// bytes and nothing else.
+func (l *link) writeLoop() {
+	defer l.wg.Done()
+	bw := bufio.NewWriterSize(l.nc, l.cfg.WriteBufferSize)
+	for {
+		batch := l.q.take()
+		if len(batch) == 0 {
+			if bw.Buffered() > 0 {
+				if err := l.flush(bw); err != nil {
+					l.fail(err)
+					return
+				}
+				continue // more may have been queued during the flush
+			}
+			select {
+			case <-l.q.wake:
+			case <-l.done:
+				return
+			}
+			continue
+		}
+		_ = l.nc.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
+		for i := range batch {
+			if _, err := bw.Write(batch[i].hdr[:]); err != nil {
+				l.fail(err)
+				return
+			}
+			if _, err := bw.Write(batch[i].body); err != nil {
+				l.fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (l *link) flush(bw *bufio.Writer) error {
+	_ = l.nc.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
+	return bw.Flush()
+}
+
+// readFrame reads the next frame under the read deadline.
+func (l *link) readFrame(br *bufio.Reader, hdr *[headerLen]byte) (frame, error) {
+	if l.cfg.ReadTimeout > 0 {
+		_ = l.nc.SetReadDeadline(time.Now().Add(l.cfg.ReadTimeout))
+	}
+	return readFrame(br, hdr, l.cfg.MaxFrameSize, l.cfg.MaxDepth)
+}

@@ -1,0 +1,279 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// HandlerFunc handles one frame of type typ from c. For a request (the
+// dial side used Call) the returned value is encoded as the response, or
+// the error is sent as a RemoteError (its code from *RemoteError or Coder,
+// else CodeInternal). For a one-way frame (Send) the result is dropped.
+//
+// Requests on one connection run concurrently, each on its own goroutine,
+// up to MaxInFlight; ctx is cancelled when the caller gives up or the
+// connection closes. One-way frames are handled in order on the
+// connection's reader goroutine: such a handler must hand its work off
+// quickly, or it holds back the whole connection.
+//
+// A handler that returns an error wrapping ErrDecode (as Body.Decode
+// does) makes the server close the connection: the peer sent a body that
+// does not fit the message type.
+type HandlerFunc func(ctx context.Context, c *Conn, typ MsgType, body Body) (any, error)
+
+// Register installs a handler for typ that decodes the body into a new Req
+// first. A body that does not decode closes the connection.
+func Register[Req any](s *Server, typ MsgType, fn func(ctx context.Context, c *Conn, req *Req) (any, error)) error {
+	return s.Handle(typ, func(ctx context.Context, c *Conn, _ MsgType, body Body) (any, error) {
+		req := new(Req)
+		if err := body.Decode(req); err != nil {
+			return nil, err
+		}
+		return fn(ctx, c, req)
+	})
+}
+
+// Server accepts connections of one kind and dispatches their frames to
+// handlers by message type.
+type Server struct {
+	cfg  Config
+	kind Kind
+	log  hclog.Logger
+
+	mu        sync.RWMutex
+	routes    map[MsgType]HandlerFunc
+	listeners map[net.Listener]struct{}
+	conns     map[*Conn]struct{}
+	onConnect func(*Conn)
+	closed    bool
+
+	handlers sync.WaitGroup // running request handlers
+	running  sync.WaitGroup // accept loops and per-connection goroutines
+}
+
+// NewServer returns a Server for connections of the given kind.
+func NewServer(cfg Config, kind Kind) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if kind != KindPeer && kind != KindClient {
+		return nil, fmt.Errorf("%w: %d", ErrBadKind, kind)
+	}
+	return &Server{
+		cfg:       cfg,
+		kind:      kind,
+		log:       cfg.logger().Named("rpc-server").With("kind", kind.String()),
+		routes:    make(map[MsgType]HandlerFunc),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*Conn]struct{}),
+	}, nil
+}
+
+// Handle installs fn for message type typ (1..MaxUserType), replacing any
+// previous handler. Frames of a type without a handler close their
+// connection with ErrUnknownType.
+func (s *Server) Handle(typ MsgType, fn HandlerFunc) error {
+	if !typ.user() {
+		return fmt.Errorf("%w: %d", ErrBadType, typ)
+	}
+	if fn == nil {
+		return fmt.Errorf("rpc: nil handler for type %d", typ)
+	}
+	s.mu.Lock()
+	s.routes[typ] = fn
+	s.mu.Unlock()
+	return nil
+}
+
+// OnConnect installs a callback run for every connection after its
+// handshake, before its first frame is read. It must not block.
+func (s *Server) OnConnect(fn func(*Conn)) {
+	s.mu.Lock()
+	s.onConnect = fn
+	s.mu.Unlock()
+}
+
+func (s *Server) handler(typ MsgType) HandlerFunc {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.routes[typ]
+}
+
+// Listen listens on addr (TCP) and serves it in the background until
+// Close. It returns the bound address (useful with port 0).
+func (s *Server) Listen(addr string) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: listen %s: %w", addr, err)
+	}
+	if err := s.track(ln); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	go func() { _ = s.serve(ln) }()
+	return ln.Addr(), nil
+}
+
+// Serve accepts connections on ln until Close. It returns ErrClosed after
+// Close, or the listener's error.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.track(ln); err != nil {
+		return err
+	}
+	return s.serve(ln)
+}
+
+func (s *Server) track(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.running.Add(1)
+	return nil
+}
+
+func (s *Server) serve(ln net.Listener) error {
+	defer s.running.Done()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.RLock()
+			closed := s.closed
+			s.mu.RUnlock()
+			if closed {
+				return ErrClosed
+			}
+			// Retry what the runtime marks temporary (EMFILE and the
+			// like), as net/http does.
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "error", err, "delay", backoff)
+				t := time.NewTimer(backoff)
+				<-t.C
+				continue
+			}
+			return fmt.Errorf("rpc: accept: %w", err)
+		}
+		backoff = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return ErrClosed
+		}
+		s.running.Add(1)
+		s.mu.Unlock()
+		go s.accept(nc)
+	}
+}
+
+// accept runs the handshake, then the connection's reader and writer.
+func (s *Server) accept(nc net.Conn) {
+	defer s.running.Done()
+	remoteID, err := s.handshake(nc)
+	if err != nil {
+		s.log.Info("handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
+		_ = nc.Close()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Conn{
+		link:     newLink(nc, s.cfg, s.kind, remoteID, s.log),
+		srv:      s,
+		ctx:      ctx,
+		cancel:   cancel,
+		requests: make(map[uint64]context.CancelFunc),
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		_ = nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	onConnect := s.onConnect
+	s.mu.Unlock()
+	if c.faults != nil && !c.faults.register(c.link, remoteID, nc.RemoteAddr().String()) {
+		c.fail(ErrPartitioned)
+	}
+	if onConnect != nil {
+		onConnect(c)
+	}
+	c.wg.Add(2)
+	go c.writeLoop()
+	go c.readLoop()
+	c.wg.Wait()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) handshake(nc net.Conn) (string, error) {
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	h, err := readHello(nc)
+	var status uint8
+	switch {
+	case errors.Is(err, ErrBadMagic):
+		status = statusBadMagic
+	case err != nil:
+		return "", err
+	default:
+		status, err = judgeHello(h, s.kind)
+	}
+	if err == nil && s.cfg.Faults != nil && s.cfg.Faults.blocked(h.id, nc.RemoteAddr().String()) {
+		status, err = statusRefused, ErrPartitioned
+	}
+	if werr := writeHello(nc, hello{version: ProtocolVersion, b: status, id: s.cfg.NodeID}); werr != nil && err == nil {
+		err = fmt.Errorf("rpc: handshake reply: %w", werr)
+	}
+	return h.id, err
+}
+
+// Conns returns the open connections.
+func (s *Server) Conns() []*Conn {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Close stops accepting, closes every connection (cancelling running
+// handlers) and waits until all of the server's goroutines have returned.
+// A handler that ignores its context delays Close.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.fail(ErrClosed)
+	}
+	s.running.Wait()
+	s.handlers.Wait()
+	return nil
+}
