@@ -1,0 +1,103 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"testing"
+)
+
+func TestHelloRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	if err := writeHello(&buf, hello{version: 7, b: 2, id: "node-1"}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := readHello(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h != (hello{version: 7, b: 2, id: "node-1"}) {
+		t.Fatalf("got %+v", h)
+	}
+}
+
+func TestServerRefusesBadHandshakes(t *testing.T) {
+	_, addr := startServer(t, testConfig(nil), KindPeer)
+	cases := []struct {
+		name  string
+		hello []byte
+		want  error
+	}{
+		{"bad magic", []byte("GET / HTTP/1.1\r\n\r\n"), ErrBadMagic},
+		{"version mismatch", helloBytes(t, hello{version: ProtocolVersion + 1, b: uint8(KindPeer), id: "n2"}), ErrVersionMismatch},
+		{"client on peer port", helloBytes(t, hello{version: ProtocolVersion, b: uint8(KindClient)}), ErrBadKind},
+		{"unknown kind", helloBytes(t, hello{version: ProtocolVersion, b: 9, id: "n2"}), ErrBadKind},
+		{"peer without id", helloBytes(t, hello{version: ProtocolVersion, b: uint8(KindPeer)}), ErrBadNodeID},
+	}
+	for _, c := range cases {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Write(c.hello); err != nil {
+			t.Fatal(err)
+		}
+		reply, err := readHello(nc)
+		if err != nil {
+			t.Fatalf("%s: reading reply: %v", c.name, err)
+		}
+		if err := replyError(reply); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+		waitClosedByServer(t, nc)
+		_ = nc.Close()
+	}
+}
+
+func helloBytes(t *testing.T, h hello) []byte {
+	var buf bytes.Buffer
+	if err := writeHello(&buf, h); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestDialReportsTypedHandshakeErrors(t *testing.T) {
+	_, peerAddr := startServer(t, testConfig(nil), KindPeer)
+	cfg := testConfig(nil)
+	if _, err := Dial(context.Background(), peerAddr, KindClient, cfg); !errors.Is(err, ErrBadKind) {
+		t.Fatalf("client to peer port: got %v, want ErrBadKind", err)
+	}
+	if _, err := Dial(context.Background(), peerAddr, KindPeer, cfg); !errors.Is(err, ErrBadNodeID) {
+		t.Fatalf("peer without NodeID: got %v, want ErrBadNodeID", err)
+	}
+
+	// A server that is not lockd.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
+	}()
+	if _, err := Dial(context.Background(), ln.Addr().String(), KindClient, cfg); !errors.Is(err, ErrBadMagic) {
+		t.Fatalf("non-lockd server: got %v, want ErrBadMagic", err)
+	}
+}
+
+func TestDialLearnsServerNodeID(t *testing.T) {
+	scfg := testConfig(nil)
+	scfg.NodeID = "n3"
+	_, addr := startServer(t, scfg, KindPeer)
+	c := dial(t, addr, KindPeer, testConfig(nil))
+	if c.RemoteID() != "n3" {
+		t.Fatalf("remote id %q, want n3", c.RemoteID())
+	}
+}
