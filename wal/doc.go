@@ -1,0 +1,40 @@
+// Package wal is lockd's durable Raft log: a Badger v4 database holding log
+// entries, the hard state, the membership recorded with the latest snapshot,
+// the latest snapshot's metadata and the log bounds, with snapshot data in
+// checksummed files beside it (Dir/snap/<term>-<index>.snap).
+//
+// A *WAL satisfies consensus.Storage (the read side) and offers the write side
+// the driver uses: Save persists one Ready (hard state, entries, snapshot) in
+// one synced write; CreateSnapshot and Compact shrink the log once the
+// application has a snapshot.
+//
+// What wal owns:
+//   - durability: nothing returns before Badger's synced commit (and, for
+//     snapshots, the fsync of the file and of its directory) has returned;
+//   - integrity: every record carries a CRC32-C over its key and payload, and
+//     Open verifies every record, the contiguity of the log and every
+//     snapshot file, failing with a *CorruptError (errors.Is ErrCorrupt) that
+//     names the index or file instead of dropping anything;
+//   - the log bounds record: it is written in the same Badger transaction as
+//     the entries it covers, so an entry key outside [first, last] is garbage
+//     from a truncation or compaction and is deleted, never read.
+//
+// What wal must never do: retry a write or an fsync after one has failed
+// (the WAL becomes permanently failed and every call returns ErrFailed),
+// start writing without syncing unless Options.UnsafeNoSync says so, decide
+// anything about Raft (it only checks that what it is given is a log), or
+// keep goroutines of its own beyond Badger's.
+//
+// Lifecycle (state × event → state):
+//
+//	state   | Save/CreateSnapshot/Compact ok | write or sync error | Close
+//	--------+--------------------------------+---------------------+--------
+//	open    | open                           | failed              | closed
+//	failed  | failed (ErrFailed)             | failed              | closed
+//	closed  | closed (ErrClosed)             | closed              | closed
+//
+// Reads (the consensus.Storage methods) may run concurrently with one writer:
+// they see only durable state, because the in-memory bounds move only after
+// a commit has returned, and keys inside the bounds are overwritten only
+// while readers are excluded.
+package wal
