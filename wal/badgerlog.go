@@ -20,3 +20,10 @@ func (b badgerLogger) Debugf(f string, a ...interface{})   { b.l.Trace(msg(f, a)
 func msg(f string, a []interface{}) string {
 	return strings.TrimRight(fmt.Sprintf(f, a...), "\n")
 }
+
+func newBadgerLogger(l hclog.Logger) badgerLogger {
+	if l == nil {
+		l = hclog.NewNullLogger()
+	}
+	return badgerLogger{l.Named("badger")}
+}

@@ -102,7 +102,7 @@ func Open(opts Options) (*WAL, error) {
 func badgerOptions(dir string, opts Options, log hclog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithSyncWrites(!opts.UnsafeNoSync).
-		WithLogger(badgerLogger{log.Named("badger")}).
+		WithLogger(newBadgerLogger(log)).
 		WithMemTableSize(opts.MemTableSize).
 		WithNumMemtables(2).
 		WithValueLogFileSize(opts.ValueLogFileSize).
