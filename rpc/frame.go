@@ -95,7 +95,8 @@ func readFrame(r io.Reader, hdr *[headerLen]byte, maxBody, maxDepth int) (frame,
 
 // readBody reads exactly n bytes, growing the buffer at most to twice what
 // has arrived (plus readChunk), so a peer that claims a large frame and
-// then stops costs at most readChunk bytes.
+// then stops costs at most readChunk bytes. On error it returns what it
+// read so far.
 func readBody(r io.Reader, n int) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
@@ -113,7 +114,7 @@ func readBody(r io.Reader, n int) ([]byte, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return buf, err // the partial buffer, so tests can check its size
 		}
 	}
 	return buf, nil

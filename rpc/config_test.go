@@ -1,0 +1,38 @@
+package rpc
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateRejectsOutOfRange(t *testing.T) {
+	cases := map[string]func(*Config){
+		"MaxFrameSize":       func(c *Config) { c.MaxFrameSize = 10 },
+		"MaxDepth":           func(c *Config) { c.MaxDepth = 0 },
+		"MaxInFlight":        func(c *Config) { c.MaxInFlight = 0 },
+		"SendQueueLen":       func(c *Config) { c.SendQueueLen = 0 },
+		"PushQueueLen":       func(c *Config) { c.PushQueueLen = -1 },
+		"HandshakeTimeout":   func(c *Config) { c.HandshakeTimeout = 0 },
+		"WriteTimeout":       func(c *Config) { c.WriteTimeout = 0 },
+		"PingInterval":       func(c *Config) { c.PingInterval = c.ReadTimeout },
+		"DefaultCallTimeout": func(c *Config) { c.DefaultCallTimeout = 0 },
+		"NodeID":             func(c *Config) { c.NodeID = strings.Repeat("x", 256) },
+		"WriteBufferSize":    func(c *Config) { c.WriteBufferSize = 10 },
+		"ReadTimeout":        func(c *Config) { c.ReadTimeout = -time.Second },
+	}
+	for field, mutate := range cases {
+		cfg := DefaultConfig()
+		mutate(&cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+}
