@@ -152,8 +152,8 @@ func TestLeaderDoesNotCommitPreviousTermEntryByCounting(t *testing.T) {
 			nw.heal()
 			nw.isolate("n1")
 			nw.drop = func(m Message) bool { return m.Type == MsgHeartbeat } // keep S1's commit from spreading
-			nw.campaign("n5") // term 4: everyone already voted for S1
-			nw.campaign("n5") // term 5
+			nw.campaign("n5")                                                // term 4: everyone already voted for S1
+			nw.campaign("n5")                                                // term 5
 			if nw.mustLeader("n2", "n3", "n4", "n5") != "n5" {
 				t.Fatal("n5 should lead")
 			}
