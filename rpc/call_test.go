@@ -346,3 +346,55 @@ func TestCallRejectsReservedTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestShutdownFinishesRunningRequestsAndRefusesNewOnes(t *testing.T) {
+	s, addr := startServer(t, testConfig(nil), KindClient)
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	err := Register(s, typBlock, func(_ context.Context, _ *Conn, r *echoReq) (any, error) {
+		if r.N == 1 {
+			entered <- struct{}{}
+			<-release
+		}
+		return echoResp{N: r.N}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, addr, KindClient, testConfig(nil))
+	first := make(chan error, 1)
+	go func() {
+		var resp echoResp
+		err := c.Call(context.Background(), typBlock, echoReq{N: 1}, &resp)
+		if err == nil && resp.N != 1 {
+			err = fmt.Errorf("got %+v", resp)
+		}
+		first <- err
+	}()
+	<-entered
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	// Once draining, a new request is refused with CodeShuttingDown; retry
+	// until the server has started draining.
+	var re *RemoteError
+	for {
+		err := c.Call(context.Background(), typBlock, echoReq{N: 2}, nil)
+		if errors.As(err, &re) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("new request during shutdown: %v", err)
+		}
+	}
+	if re.Code != CodeShuttingDown {
+		t.Fatalf("code %d, want CodeShuttingDown", re.Code)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("running request was not answered: %v", err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done()
+}

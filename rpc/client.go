@@ -46,7 +46,7 @@ type ClientConn struct {
 	slots  chan struct{} // one token per request in flight
 
 	mu      sync.Mutex
-	pending map[uint64]chan frame // cap 1; Invariant: len(pending) == len(slots)
+	pending map[uint64]chan frame // cap 1; Invariant: len(pending) <= len(slots)
 
 	pushes chan frame
 	push   PushHandler
@@ -121,11 +121,16 @@ func clientHandshake(ctx context.Context, nc net.Conn, kind Kind, id string) (st
 	}
 	// Closing the socket unblocks the handshake if ctx is cancelled early.
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
-	defer stop()
-	if err := writeHello(nc, hello{version: ProtocolVersion, b: uint8(kind), id: id}); err != nil {
-		return "", fmt.Errorf("rpc: handshake: %w", err)
+	err := writeHello(nc, hello{version: ProtocolVersion, b: uint8(kind), id: id})
+	var h hello
+	if err == nil {
+		h, err = readHello(nc)
+	} else {
+		err = fmt.Errorf("rpc: handshake: %w", err)
 	}
-	h, err := readHello(nc)
+	if !stop() {
+		return "", fmt.Errorf("rpc: handshake: %w", ctx.Err())
+	}
 	if err != nil {
 		return "", err
 	}

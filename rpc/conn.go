@@ -104,10 +104,15 @@ func (c *Conn) dispatch(f frame) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: limit %d", ErrTooManyInFlight, c.cfg.MaxInFlight)
 	}
+	if !c.srv.startRequest() {
+		c.mu.Unlock()
+		rbody, _ := c.codec.Encode(wireError{Code: CodeShuttingDown, Message: "rpc: server shutting down"})
+		_ = c.enqueueRaw(TypeError, f.id, rbody, false)
+		return nil
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.requests[f.id] = cancel
 	c.mu.Unlock()
-	c.srv.handlers.Add(1)
 	go c.serveRequest(ctx, h, f.typ, f.id, body)
 	return nil
 }

@@ -63,6 +63,9 @@ const (
 	CodeCanceled uint32 = 2
 	// CodeDeadlineExceeded: the handler returned context.DeadlineExceeded.
 	CodeDeadlineExceeded uint32 = 3
+	// CodeShuttingDown: the server is shutting down and took no new
+	// request; the caller may retry elsewhere.
+	CodeShuttingDown uint32 = 4
 	// FirstUserCode is the first code available to other packages.
 	FirstUserCode uint32 = 100
 )

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ type link struct {
 	remoteID string
 	q        *outQueue
 	faults   *Faults
+	onClose  func() // optional, run once by fail
 
 	done      chan struct{} // closed by fail
 	closeOnce sync.Once
@@ -66,6 +68,9 @@ func (l *link) fail(cause error) {
 			}
 		}
 		l.q.close()
+		if l.onClose != nil {
+			l.onClose() // before the socket closes, so the remote sees a consistent server
+		}
 		_ = l.nc.Close()
 		close(l.done)
 		if l.faults != nil {
@@ -156,6 +161,14 @@ func (l *link) writeLoop() {
 		}
 		_ = l.nc.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
 		for i := range batch {
+			if b := batch[i].barrier; b != nil {
+				if err := l.flush(bw); err != nil {
+					l.fail(err)
+					return
+				}
+				close(b)
+				continue
+			}
 			if _, err := bw.Write(batch[i].hdr[:]); err != nil {
 				l.fail(err)
 				return
@@ -179,4 +192,18 @@ func (l *link) readFrame(br *bufio.Reader, hdr *[headerLen]byte) (frame, error) 
 		_ = l.nc.SetReadDeadline(time.Now().Add(l.cfg.ReadTimeout))
 	}
 	return readFrame(br, hdr, l.cfg.MaxFrameSize, l.cfg.MaxDepth)
+}
+
+// drainWrites waits until every frame queued before the call has been
+// written and flushed, or the link or ctx is done.
+func (l *link) drainWrites(ctx context.Context) {
+	b := make(chan struct{})
+	if l.q.put(outFrame{barrier: b}, false) != nil {
+		return
+	}
+	select {
+	case <-b:
+	case <-l.done:
+	case <-ctx.Done():
+	}
 }

@@ -6,6 +6,9 @@ import "sync"
 type outFrame struct {
 	hdr  [headerLen]byte
 	body []byte
+	// barrier, if set, makes this a marker, not a frame: the writer
+	// flushes everything before it and closes barrier.
+	barrier chan struct{}
 }
 
 // outQueue holds frames between the goroutines that produce them and the

@@ -52,6 +52,7 @@ type Server struct {
 	conns     map[*Conn]struct{}
 	onConnect func(*Conn)
 	closed    bool
+	draining  bool // Shutdown began: new requests are refused
 
 	handlers sync.WaitGroup // running request handlers
 	running  sync.WaitGroup // accept loops and per-connection goroutines
@@ -116,7 +117,11 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	go func() { _ = s.serve(ln) }()
+	go func() {
+		if err := s.serve(ln); err != nil && !errors.Is(err, ErrClosed) {
+			s.log.Error("listener stopped", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
 	return ln.Addr(), nil
 }
 
@@ -203,6 +208,11 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	s.conns[c] = struct{}{}
 	onConnect := s.onConnect
+	c.onClose = func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}
 	s.mu.Unlock()
 	if c.faults != nil && !c.faults.register(c.link, remoteID, nc.RemoteAddr().String()) {
 		c.fail(ErrPartitioned)
@@ -214,9 +224,6 @@ func (s *Server) accept(nc net.Conn) {
 	go c.writeLoop()
 	go c.readLoop()
 	c.wg.Wait()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
 }
 
 func (s *Server) handshake(nc net.Conn) (string, error) {
@@ -250,6 +257,47 @@ func (s *Server) Conns() []*Conn {
 		out = append(out, c)
 	}
 	return out
+}
+
+// startRequest accounts for a new request handler; it reports false once
+// Shutdown has begun.
+func (s *Server) startRequest() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.draining {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
+}
+
+// Shutdown stops accepting connections, answers new requests with
+// CodeShuttingDown, waits for running request handlers to finish and
+// their answers to be queued (or for ctx to end), then closes like Close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	s.mu.Unlock()
+	drained := make(chan struct{})
+	go func() {
+		s.handlers.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+		// Let the writers flush the last answers before closing.
+		for _, c := range s.Conns() {
+			c.drainWrites(ctx)
+		}
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	_ = s.Close()
+	return err
 }
 
 // Close stops accepting, closes every connection (cancelling running
