@@ -1,0 +1,180 @@
+package sim
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	flagSeeds = flag.Int("sim.seeds", 2000, "number of seeds TestSimulation runs")
+	flagSeed  = flag.Uint64("sim.seed", 1, "first seed TestSimulation runs (with -sim.seeds 1, replays exactly this seed)")
+	flagSteps = flag.Int("sim.steps", DefaultSteps, "chaos steps per seed")
+	flagV     = flag.Bool("sim.v", false, "print the trace of passing seeds too")
+)
+
+// replay is the command that reruns exactly one seed of TestSimulation.
+func replay(o Options) string {
+	cmd := fmt.Sprintf("go test ./consensus/sim/ -run 'TestSimulation$' -count=1 -v -sim.seeds 1 -sim.seed %d", o.Seed)
+	if o.Steps != DefaultSteps {
+		cmd += fmt.Sprintf(" -sim.steps %d", o.Steps)
+	}
+	return cmd + " -sim.v"
+}
+
+// runSeeds runs count seeds from first on a pool of workers, one whole
+// seed per worker at a time (each run is single-goroutine and
+// deterministic), and returns the results in seed order.
+func runSeeds(first uint64, count int, opts func(seed uint64) Options) []Result {
+	results := make([]Result, count)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = Run(opts(first + uint64(i)))
+			}
+		}()
+	}
+	for i := range count {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+// TestSimulation runs -sim.seeds seeds from -sim.seed, each a randomized
+// 3-, 5- or 7-node cluster under crashes, partitions, message loss,
+// duplication, reordering and delay, membership changes, leadership
+// transfers, snapshots and reads, checking Raft's safety properties after
+// every step and liveness after a final heal.
+// Reference: Raft paper §5.2–§5.4 (Figure 3), thesis §4 and §6.4.
+func TestSimulation(t *testing.T) {
+	begin := time.Now()
+	results := runSeeds(*flagSeed, *flagSeeds, func(seed uint64) Options {
+		o := DefaultOptions(seed)
+		o.Steps = *flagSteps
+		o.FullTrace = *flagV && *flagSeeds == 1
+		return o
+	})
+	var total Stats
+	var failed []string
+	sizes := map[string]int{}
+	for i := range results {
+		r := &results[i]
+		total.Add(r.Stats)
+		sizes[strings.SplitN(r.Cluster, ",", 2)[0]]++
+		if r.Err != nil {
+			failed = append(failed, fmt.Sprint(r.Options.Seed))
+			if len(failed) <= 3 {
+				t.Errorf("%s", r.Report(replay(r.Options)))
+			}
+		} else if *flagV {
+			t.Logf("%s", r.Report(replay(r.Options)))
+		}
+	}
+	t.Logf("%d seeds from %d (%d steps each, clusters %v) in %v: %d failed",
+		len(results), *flagSeed, *flagSteps, sizes, time.Since(begin).Round(time.Millisecond), len(failed))
+	t.Logf("totals: %+v", total)
+	if len(failed) > 0 {
+		t.Errorf("%d of %d seeds failed: %s", len(failed), len(results), strings.Join(failed, " "))
+	}
+}
+
+// TestSimulationExercisesEveryFault guards against a vacuous simulator: a
+// fixed range of seeds must actually crash, restart, partition, lose,
+// duplicate and delay messages, change membership, transfer leadership,
+// install snapshots, complete reads and acknowledge proposals.
+func TestSimulationExercisesEveryFault(t *testing.T) {
+	results := runSeeds(1, 40, DefaultOptions)
+	var s Stats
+	for i := range results {
+		if results[i].Err != nil {
+			t.Errorf("%s", results[i].Report(replay(results[i].Options)))
+		}
+		s.Add(results[i].Stats)
+	}
+	counts := map[string]int{
+		"crashes": s.Crashes, "restarts": s.Restarts, "partitions": s.Partitions,
+		"lost messages": s.Lost, "duplicated messages": s.Duplicated, "delayed messages": s.Delayed,
+		"leaders": s.Leaders, "acknowledged proposals": s.Acked, "completed reads": s.ReadsDone,
+		"installed snapshots": s.SnapshotsInstalled, "compactions": s.Compactions,
+		"added nodes": s.Added, "removed nodes": s.Removed, "transfers": s.Transfers,
+	}
+	for what, c := range counts {
+		if c == 0 {
+			t.Errorf("40 seeds produced no %s", what)
+		}
+	}
+	t.Logf("%+v", s)
+}
+
+// TestSameSeedSameTrace checks that a seed is a complete description of a
+// run: two runs of one seed produce the same trace, line for line.
+func TestSameSeedSameTrace(t *testing.T) {
+	for seed := uint64(100); seed < 105; seed++ {
+		o := DefaultOptions(seed)
+		o.FullTrace = true
+		a, b := Run(o), Run(o)
+		if a.TraceHash != b.TraceHash || a.TraceCount != b.TraceCount {
+			for i := range min(len(a.Trace), len(b.Trace)) {
+				if a.Trace[i] != b.Trace[i] {
+					t.Fatalf("seed %d: traces diverge at line %d:\n  run 1: %s\n  run 2: %s", seed, i, a.Trace[i], b.Trace[i])
+				}
+			}
+			t.Fatalf("seed %d: traces differ: %d lines hash %016x vs %d lines hash %016x", seed, a.TraceCount, a.TraceHash, b.TraceCount, b.TraceHash)
+		}
+		if a.TraceCount < 1000 {
+			t.Errorf("seed %d: only %d trace lines", seed, a.TraceCount)
+		}
+		if c := Run(DefaultOptions(seed + 1000)); c.TraceHash == a.TraceHash {
+			t.Errorf("seeds %d and %d produced the same trace", seed, seed+1000)
+		}
+	}
+}
+
+// TestUnsafeCommitPreviousTermIsCaught is the negative control: with the
+// core committing previous-term entries by counting replicas, the
+// simulator must find a safety violation, and the same seed must pass
+// without the knob.
+// Reference: Raft paper §5.4.2, Figure 8.
+func TestUnsafeCommitPreviousTermIsCaught(t *testing.T) {
+	const budget = 400
+	results := runSeeds(1, budget, func(seed uint64) Options {
+		o := DefaultOptions(seed)
+		o.UnsafeCommitPreviousTerm = true
+		o.CrashHeavy = true
+		return o
+	})
+	found := 0
+	for i := range results {
+		r := &results[i]
+		if r.Err == nil {
+			continue
+		}
+		if !errors.Is(r.Err, ErrSafety) {
+			t.Fatalf("unsafe run failed with something other than a safety violation:\n%s", r.Report(""))
+		}
+		if found == 0 {
+			t.Logf("first violation at seed %d:\n%s", r.Options.Seed, r.Report(""))
+			safe := r.Options
+			safe.UnsafeCommitPreviousTerm = false
+			if s := Run(safe); s.Err != nil {
+				t.Fatalf("seed %d also fails without the unsafe knob:\n%s", r.Options.Seed, s.Report(""))
+			}
+		}
+		found++
+	}
+	if found == 0 {
+		t.Fatalf("no violation in %d seeds with UnsafeCommitPreviousTerm", budget)
+	}
+	t.Logf("%d of %d seeds found a violation", found, budget)
+}
