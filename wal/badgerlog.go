@@ -1,29 +1,47 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 )
 
+// errBadgerSync is a sync failure Badger reported only through its logger.
+var errBadgerSync = errors.New("badger reported a failed sync")
+
 // badgerLogger adapts Badger's printf-style Logger to hclog. Badger's info
 // chatter (compactions, table flushes) goes to Debug and its debug to Trace,
 // so a server at Info level hears only warnings and errors.
-type badgerLogger struct{ l hclog.Logger }
+//
+// Badger logs a failed value-log fsync instead of returning it to the
+// committer; onSyncError hears of any error line that mentions a sync so
+// the WAL can fail the commit that is waiting on it.
+type badgerLogger struct {
+	l           hclog.Logger
+	onSyncError func(error)
+}
 
-func (b badgerLogger) Errorf(f string, a ...interface{})   { b.l.Error(msg(f, a)) }
+func newBadgerLogger(l hclog.Logger, onSyncError func(error)) badgerLogger {
+	if l == nil {
+		l = hclog.NewNullLogger()
+	}
+	return badgerLogger{l: l.Named("badger"), onSyncError: onSyncError}
+}
+
+func (b badgerLogger) Errorf(f string, a ...interface{}) {
+	m := msg(f, a)
+	b.l.Error(m)
+	if b.onSyncError != nil && strings.Contains(strings.ToLower(m), "sync") {
+		b.onSyncError(fmt.Errorf("%w: %s", errBadgerSync, m))
+	}
+}
+
 func (b badgerLogger) Warningf(f string, a ...interface{}) { b.l.Warn(msg(f, a)) }
 func (b badgerLogger) Infof(f string, a ...interface{})    { b.l.Debug(msg(f, a)) }
 func (b badgerLogger) Debugf(f string, a ...interface{})   { b.l.Trace(msg(f, a)) }
 
 func msg(f string, a []interface{}) string {
 	return strings.TrimRight(fmt.Sprintf(f, a...), "\n")
-}
-
-func newBadgerLogger(l hclog.Logger) badgerLogger {
-	if l == nil {
-		l = hclog.NewNullLogger()
-	}
-	return badgerLogger{l.Named("badger")}
 }

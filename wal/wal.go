@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -37,6 +38,10 @@ type WAL struct {
 	// failPoint, when set by a test, is called after each durable step
 	// ("commit", "snapshot file"); an error is treated as that step failing.
 	failPoint func(stage string) error
+
+	// syncErr holds a sync failure Badger reported only to its logger
+	// (see badgerLogger); the next commit check fails on it.
+	syncErr atomic.Pointer[error]
 }
 
 // state is the in-memory image of what is durable.
@@ -82,7 +87,7 @@ func Open(opts Options) (*WAL, error) {
 			return nil, fmt.Errorf("wal: sync %s: %w", opts.Dir, err)
 		}
 	}
-	db, err := badger.Open(badgerOptions(bdir, opts, log))
+	db, err := badger.Open(badgerOptions(bdir, opts, newBadgerLogger(log, w.noteSyncError)))
 	if err != nil {
 		return nil, fmt.Errorf("wal: open badger in %s: %w", bdir, err)
 	}
@@ -99,14 +104,17 @@ func Open(opts Options) (*WAL, error) {
 }
 
 // badgerOptions sizes Badger for a small log that must survive a crash.
-func badgerOptions(dir string, opts Options, log hclog.Logger) badger.Options {
+// Values up to half a transaction's byte budget (at most 1 MiB) stay in
+// the LSM tree, whose write-ahead file Badger syncs and reports on; only
+// larger entries go to the value log.
+func badgerOptions(dir string, opts Options, log badger.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithSyncWrites(!opts.UnsafeNoSync).
-		WithLogger(newBadgerLogger(log)).
+		WithLogger(log).
 		WithMemTableSize(opts.MemTableSize).
 		WithNumMemtables(2).
 		WithValueLogFileSize(opts.ValueLogFileSize).
-		WithValueThreshold(4 << 10). // small entries live in the LSM tree
+		WithValueThreshold(min(1<<20, opts.MemTableSize*15/100/2)).
 		WithBlockCacheSize(opts.BlockCacheSize).
 		WithBaseTableSize(1 << 20).
 		WithNumLevelZeroTables(3).
@@ -177,13 +185,20 @@ func (st *state) termAt(i uint64) uint64 {
 	return st.terms.term(i)
 }
 
-// commit commits txn and runs the fail point.
+// commit commits txn, then fails if Badger logged a sync failure meanwhile,
+// and runs the fail point.
 func (w *WAL) commit(txn *badger.Txn) error {
 	if err := txn.Commit(); err != nil {
 		return err
 	}
+	if err := w.syncErr.Load(); err != nil {
+		return *err
+	}
 	return w.fail("commit")
 }
+
+// noteSyncError records a sync failure Badger only logged.
+func (w *WAL) noteSyncError(err error) { w.syncErr.CompareAndSwap(nil, &err) }
 
 // deleteRange deletes the entry keys [lo, hi), which lie outside the log's
 // bounds (garbage), in as many transactions as Badger needs.

@@ -392,6 +392,20 @@ func TestFailedCommitFailsTheWALForGood(t *testing.T) {
 	}
 }
 
+func TestSyncFailureBadgerOnlyLogsFailsTheWAL(t *testing.T) {
+	w := mustOpen(t, testOptions(t.TempDir()))
+	mustSave(t, w, consensus.HardState{Term: 1}, ents(1, 2, 1), nil)
+	// What Badger's value log does when its fsync fails: log, not return.
+	newBadgerLogger(nil, w.noteSyncError).Errorf("Error while curlf sync: %v\n", errors.New("EIO"))
+	err := w.Save(consensus.HardState{}, ents(3, 3, 1), nil)
+	if !errors.Is(err, ErrFailed) || !errors.Is(err, errBadgerSync) {
+		t.Fatalf("Save after a logged sync failure = %v, want ErrFailed", err)
+	}
+	if _, err := w.LastIndex(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("LastIndex = %v, want ErrFailed", err)
+	}
+}
+
 func TestClosedWALReturnsErrClosed(t *testing.T) {
 	w := mustOpen(t, testOptions(t.TempDir()))
 	if err := w.Close(); err != nil {
@@ -432,11 +446,11 @@ func TestOptionsValidate(t *testing.T) {
 
 func TestBadgerSyncsUnlessExplicitlyUnsafe(t *testing.T) {
 	o := DefaultOptions("/x")
-	if !badgerOptions("/x", o, nil).SyncWrites {
+	if !badgerOptions("/x", o, newBadgerLogger(nil, nil)).SyncWrites {
 		t.Fatal("default options open Badger without SyncWrites")
 	}
 	o.UnsafeNoSync = true
-	if badgerOptions("/x", o, nil).SyncWrites {
+	if badgerOptions("/x", o, newBadgerLogger(nil, nil)).SyncWrites {
 		t.Fatal("UnsafeNoSync still syncs")
 	}
 }
