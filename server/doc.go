@@ -1,0 +1,21 @@
+// Package server is where lockd's pieces meet: it runs the consensus
+// driver over the write-ahead log and the transport, applies committed
+// commands to the replicated state machine, answers clients, and runs the
+// leader-side timers (session deadlines, lock-delay ticks).
+//
+// The state machine (FSM, files fsm*.go) composes packages sessions and
+// locks. It is deterministic: its only time is the leader's stamp on each
+// Command, it iterates in sorted order, and it never does I/O or starts a
+// goroutine. Apply decodes a Command, deduplicates writes through the
+// session's response window, dispatches to the lock table, and returns a
+// Result (with a numeric Code that the wire carries and the client maps
+// back to the same sentinel error) and the Events to push: Granted, Lost,
+// SessionExpired, HolderChanged. Snapshot and Restore cover the whole state
+// and give the same bytes for the same state.
+//
+// Leader duties the FSM relies on, since nothing happens in it by itself:
+// stamp every command with a time no earlier than the last applied one;
+// keep session deadlines in memory (SessionDeadlines on election) and
+// propose CmdExpireSession when one passes; propose CmdTick at
+// NextLockDeadline.
+package server

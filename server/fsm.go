@@ -1,0 +1,211 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"github.com/lockd/lockd/locks"
+	"github.com/lockd/lockd/sessions"
+)
+
+// FSMConfig configures the replicated state machine. Every replica must use
+// the same values: they decide the outcome of commands.
+type FSMConfig struct {
+	// Sessions bounds the session table (TTL range, dedup window).
+	Sessions sessions.Config
+	// Locks bounds the lock table (name and value sizes, lock-delay range).
+	Locks locks.Config
+}
+
+// DefaultFSMConfig returns the packages' defaults.
+func DefaultFSMConfig() FSMConfig {
+	return FSMConfig{Sessions: sessions.DefaultConfig(), Locks: locks.DefaultConfig()}
+}
+
+// Validate reports whether c is usable.
+func (c FSMConfig) Validate() error {
+	return errors.Join(c.Sessions.Validate(), c.Locks.Validate())
+}
+
+// FSM is lockd's replicated state machine: the session table and the lock
+// table, driven by committed commands. It is deterministic: it reads time
+// only from commands, iterates in sorted order, and does no I/O. It is not
+// safe for concurrent use; the server applies from one goroutine and must
+// serialise queries with it.
+type FSM struct {
+	cfg      FSMConfig
+	codec    *CommandCodec
+	sessions *sessions.Table
+	locks    *locks.Table
+	// index is the last applied index. Invariant: it only grows.
+	index uint64
+	// now is the last applied time, max of all command times so far.
+	// Invariant: it only grows.
+	now int64
+}
+
+// NewFSM returns an empty state machine.
+func NewFSM(cfg FSMConfig) (*FSM, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f := &FSM{cfg: cfg, codec: NewCommandCodec()}
+	f.reset()
+	return f, nil
+}
+
+func (f *FSM) reset() {
+	f.sessions, _ = sessions.New(f.cfg.Sessions) // config validated in NewFSM
+	f.locks, _ = locks.New(f.cfg.Locks)
+	f.index, f.now = 0, 0
+}
+
+// Apply applies the committed entry at index. Empty data is a no-op entry.
+// It never panics on bad input: an entry that does not decode, or a command
+// that is refused, gets an error Result and changes nothing but the applied
+// index (and time, if the envelope decoded). It returns the events the
+// server pushes to clients.
+func (f *FSM) Apply(index uint64, data []byte) (Result, []Event) {
+	if index <= f.index {
+		return errResult(fmt.Errorf("%w: index %d, applied %d", ErrEntryApplied, index, f.index)), nil
+	}
+	f.index = index
+	if len(data) == 0 {
+		return Result{}, nil
+	}
+	cmd, err := f.codec.Decode(data)
+	if err != nil {
+		return errResult(err), nil
+	}
+	f.now = max(f.now, cmd.Time)
+	switch cmd.Type {
+	case CmdNoop:
+		return Result{}, nil
+	case CmdOpenSession:
+		return f.openSession(index, cmd)
+	case CmdCloseSession:
+		return f.endSession(index, cmd, sessions.Closed)
+	case CmdExpireSession:
+		return f.endSession(index, cmd, sessions.Expired)
+	case CmdTick:
+		return Result{}, appendEffects(nil, f.locks.Tick(index, f.now))
+	}
+	if !cmd.Type.deduplicated() {
+		panic(fmt.Sprintf("server: command type %v not dispatched", cmd.Type))
+	}
+	return f.applyWrite(index, cmd)
+}
+
+func (f *FSM) openSession(index uint64, cmd Command) (Result, []Event) {
+	var body OpenSessionBody
+	if err := f.codec.DecodeBody(cmd, &body); err != nil {
+		return errResult(err), nil
+	}
+	info, existing, err := f.sessions.Open(index, f.now, body.Key, time.Duration(body.TTL))
+	if err != nil {
+		return errResult(err), nil
+	}
+	return Result{Session: uint64(info.ID), TTL: int64(info.TTL), Duplicate: existing}, nil
+}
+
+// endSession closes or expires cmd.Session and releases its locks. Closing
+// a closed session succeeds again (a retried close).
+func (f *FSM) endSession(index uint64, cmd Command, reason sessions.EndReason) (Result, []Event) {
+	id := sessions.ID(cmd.Session)
+	if _, err := f.sessions.End(id, reason); err != nil {
+		if reason == sessions.Closed && errors.Is(err, sessions.ErrSessionClosed) {
+			return Result{Duplicate: true}, nil
+		}
+		return errResult(err), nil
+	}
+	var evs []Event
+	lost := locks.LostClosed
+	if reason == sessions.Expired {
+		evs = append(evs, SessionExpired{Session: cmd.Session})
+		lost = locks.LostExpired
+	}
+	return Result{}, appendEffects(evs, f.locks.ReleaseSession(index, f.now, cmd.Session, lost))
+}
+
+// applyWrite runs a deduplicated command: a retry gets the stored Result
+// and applies nothing; a new command is applied and, if it succeeded, its
+// Result is stored in the session. A refused command is not stored: it
+// changed nothing, so its retry may be applied afresh.
+func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
+	run, err := f.decodeWrite(index, cmd)
+	if err != nil {
+		return errResult(err), nil
+	}
+	id := sessions.ID(cmd.Session)
+	stored, dup, err := f.sessions.Begin(id, cmd.Seq, cmd.LowestUnanswered)
+	if err != nil {
+		return errResult(err), nil
+	}
+	if dup {
+		var res Result
+		if err := codec.NewDecoderBytes(stored, f.codec.h).Decode(&res); err != nil {
+			panic(fmt.Sprintf("server: stored response of session %d seq %d does not decode: %v", id, cmd.Seq, err))
+		}
+		res.Duplicate = true
+		return res, nil
+	}
+	res, eff, err := run()
+	if err != nil {
+		return errResult(err), nil
+	}
+	var enc []byte
+	if err := codec.NewEncoderBytes(&enc, f.codec.h).Encode(&res); err != nil {
+		panic(fmt.Sprintf("server: encode result: %v", err))
+	}
+	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, enc)
+	return res, appendEffects(nil, eff)
+}
+
+// decodeWrite decodes a deduplicated command's body and returns the
+// function that applies it.
+func (f *FSM) decodeWrite(index uint64, cmd Command) (func() (Result, locks.Effects, error), error) {
+	s := cmd.Session
+	switch cmd.Type {
+	case CmdAcquire:
+		var b AcquireBody
+		if err := f.codec.DecodeBody(cmd, &b); err != nil {
+			return nil, err
+		}
+		return func() (Result, locks.Effects, error) {
+			r, eff, err := f.locks.Acquire(index, f.now, locks.AcquireRequest{Session: s, Name: b.Name, Mode: b.Mode,
+				Value: b.Value, Wait: b.Wait, LockDelay: time.Duration(b.LockDelay)})
+			return Result{Granted: r.Granted, Token: r.Token, Queued: !r.Granted, Position: r.Position}, eff, err
+		}, nil
+	case CmdRelease:
+		var b ReleaseBody
+		if err := f.codec.DecodeBody(cmd, &b); err != nil {
+			return nil, err
+		}
+		return func() (Result, locks.Effects, error) {
+			eff, err := f.locks.Release(index, f.now, s, b.Name, b.Token)
+			return Result{}, eff, err
+		}, nil
+	case CmdCancelWait:
+		var b CancelWaitBody
+		if err := f.codec.DecodeBody(cmd, &b); err != nil {
+			return nil, err
+		}
+		return func() (Result, locks.Effects, error) {
+			eff, err := f.locks.CancelWait(index, f.now, s, b.Name)
+			return Result{}, eff, err
+		}, nil
+	case CmdProclaim:
+		var b ProclaimBody
+		if err := f.codec.DecodeBody(cmd, &b); err != nil {
+			return nil, err
+		}
+		return func() (Result, locks.Effects, error) {
+			eff, err := f.locks.Proclaim(index, s, b.Name, b.Token, b.Value)
+			return Result{}, eff, err
+		}, nil
+	}
+	panic(fmt.Sprintf("server: %v is not a deduplicated command", cmd.Type))
+}

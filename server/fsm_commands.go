@@ -1,0 +1,165 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"github.com/lockd/lockd/locks"
+)
+
+// CommandType names a replicated command. The values are stored in the log:
+// never renumber them.
+type CommandType uint8
+
+const (
+	// CmdNoop changes nothing but the applied index and time.
+	CmdNoop CommandType = iota
+	// CmdOpenSession opens a session (body OpenSessionBody; no dedup
+	// sequence: the idempotency key deduplicates).
+	CmdOpenSession
+	// CmdCloseSession closes Command.Session and frees its locks at once.
+	// Closing a closed session succeeds again.
+	CmdCloseSession
+	// CmdExpireSession expires Command.Session (proposed by the leader when
+	// its deadline passed); its locks go into their lock-delay.
+	CmdExpireSession
+	// CmdAcquire acquires or queues for a lock (body AcquireBody).
+	CmdAcquire
+	// CmdRelease releases a held lock (body ReleaseBody).
+	CmdRelease
+	// CmdCancelWait leaves a lock's queue (body CancelWaitBody).
+	CmdCancelWait
+	// CmdProclaim replaces a held lock's value (body ProclaimBody).
+	CmdProclaim
+	// CmdTick ends the lock-delays that are over by Command.Time (proposed
+	// by the leader at FSM.NextLockDeadline).
+	CmdTick
+	cmdLimit // first invalid value
+)
+
+func (t CommandType) String() string {
+	names := [...]string{"Noop", "OpenSession", "CloseSession", "ExpireSession", "Acquire", "Release", "CancelWait", "Proclaim", "Tick"}
+	if t < cmdLimit {
+		return names[t]
+	}
+	return fmt.Sprintf("CommandType(%d)", uint8(t))
+}
+
+// deduplicated reports whether the command goes through the session's
+// dedup window (Session, Seq, LowestUnanswered).
+func (t CommandType) deduplicated() bool {
+	return t == CmdAcquire || t == CmdRelease || t == CmdCancelWait || t == CmdProclaim
+}
+
+// Command is the envelope of every entry the FSM applies.
+type Command struct {
+	Type CommandType
+	// Session is the client session making the request (for
+	// CmdExpireSession, the session to expire); 0 for leader commands that
+	// name none.
+	Session uint64
+	// Seq is the client's sequence number of this request in its session.
+	Seq uint64
+	// LowestUnanswered is the client's lowest sequence number not yet
+	// answered: the session forgets the responses below it.
+	LowestUnanswered uint64
+	// Time is the leader's timestamp (unix nanoseconds). The FSM applies
+	// max(last applied time, Time), so time never runs backwards.
+	Time int64
+	// Body is the msgpack encoding of the type's body struct, if any.
+	Body []byte
+}
+
+// OpenSessionBody is the body of CmdOpenSession.
+type OpenSessionBody struct {
+	// Key is the client-chosen idempotency key; a retried open with the same
+	// key returns the same session. Empty: no deduplication.
+	Key string
+	// TTL in nanoseconds; clamped to the configured range, 0 = default.
+	TTL int64
+}
+
+// AcquireBody is the body of CmdAcquire.
+type AcquireBody struct {
+	Name  string
+	Mode  locks.Mode
+	Value []byte
+	// Wait queues the request if it cannot be granted now; false is a try.
+	Wait bool
+	// LockDelay in nanoseconds, 0..60 s by default; 0 means none (the SDK
+	// chooses the default, locks.DefaultLockDelay).
+	LockDelay int64
+}
+
+// ReleaseBody is the body of CmdRelease.
+type ReleaseBody struct {
+	Name  string
+	Token uint64
+}
+
+// CancelWaitBody is the body of CmdCancelWait.
+type CancelWaitBody struct {
+	Name string
+}
+
+// ProclaimBody is the body of CmdProclaim.
+type ProclaimBody struct {
+	Name  string
+	Token uint64
+	Value []byte
+}
+
+// newCommandHandle returns the msgpack handle for commands and results.
+func newCommandHandle() *codec.MsgpackHandle {
+	h := &codec.MsgpackHandle{WriteExt: true}
+	h.Canonical = true
+	h.MaxInitLen = 1024
+	return h
+}
+
+// CommandCodec encodes commands for proposal and decodes them for apply. It
+// is safe for concurrent use.
+type CommandCodec struct {
+	h *codec.MsgpackHandle
+}
+
+// NewCommandCodec returns a codec.
+func NewCommandCodec() *CommandCodec { return &CommandCodec{h: newCommandHandle()} }
+
+// Encode encodes body (nil for none) into cmd.Body and returns the encoded
+// command.
+func (c *CommandCodec) Encode(cmd Command, body any) ([]byte, error) {
+	if body != nil {
+		cmd.Body = nil
+		if err := codec.NewEncoderBytes(&cmd.Body, c.h).Encode(body); err != nil {
+			return nil, fmt.Errorf("server: encode %v body: %w", cmd.Type, err)
+		}
+	}
+	var out []byte
+	if err := codec.NewEncoderBytes(&out, c.h).Encode(&cmd); err != nil {
+		return nil, fmt.Errorf("server: encode %v command: %w", cmd.Type, err)
+	}
+	return out, nil
+}
+
+// Decode decodes a command; a command of an unknown type is an error.
+func (c *CommandCodec) Decode(data []byte) (Command, error) {
+	var cmd Command
+	if err := codec.NewDecoderBytes(data, c.h).Decode(&cmd); err != nil {
+		return Command{}, fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	if cmd.Type >= cmdLimit {
+		return Command{}, fmt.Errorf("%w: unknown type %d", ErrBadCommand, cmd.Type)
+	}
+	return cmd, nil
+}
+
+// DecodeBody decodes a command's body into v (a pointer to the type's body
+// struct).
+func (c *CommandCodec) DecodeBody(cmd Command, v any) error {
+	if err := codec.NewDecoderBytes(cmd.Body, c.h).Decode(v); err != nil {
+		return fmt.Errorf("%w: %v body: %w", ErrBadCommand, cmd.Type, err)
+	}
+	return nil
+}

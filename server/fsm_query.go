@@ -1,0 +1,41 @@
+package server
+
+import (
+	"github.com/lockd/lockd/locks"
+	"github.com/lockd/lockd/sessions"
+)
+
+// Read-only queries of the replicated state. They reflect the entries
+// applied so far; the server makes them linearizable with ReadIndex.
+
+// AppliedIndex returns the index of the last applied entry.
+func (f *FSM) AppliedIndex() uint64 { return f.index }
+
+// Time returns the state machine's time: the latest command time applied.
+func (f *FSM) Time() int64 { return f.now }
+
+// Session returns an open session.
+func (f *FSM) Session(id uint64) (sessions.Info, bool) { return f.sessions.Get(sessions.ID(id)) }
+
+// Sessions returns the open sessions by ID.
+func (f *FSM) Sessions() []sessions.Info { return f.sessions.List() }
+
+// SessionDeadlines gives a new leader every open session's deadline,
+// counted afresh from now (its election time).
+func (f *FSM) SessionDeadlines(now int64) []sessions.Deadline { return f.sessions.Deadlines(now) }
+
+// Lock returns one lock (a free lock has no holders).
+func (f *FSM) Lock(name string) locks.Info { return f.locks.Get(name) }
+
+// Locks returns every held, awaited or delayed lock by name.
+func (f *FSM) Locks() []locks.Info { return f.locks.List() }
+
+// SessionLocks returns the locks a session holds or waits for, by name.
+func (f *FSM) SessionLocks(id uint64) []locks.Info { return f.locks.SessionLocks(id) }
+
+// CheckToken reports whether token is a current holder's fencing token.
+func (f *FSM) CheckToken(name string, token uint64) bool { return f.locks.CheckToken(name, token) }
+
+// NextLockDeadline returns when the leader should propose CmdTick: the
+// earliest end of a pending lock-delay.
+func (f *FSM) NextLockDeadline() (int64, bool) { return f.locks.NextDeadline() }

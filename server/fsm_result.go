@@ -1,0 +1,97 @@
+package server
+
+import "github.com/lockd/lockd/locks"
+
+// Result is a command's answer to its proposer. A deduplicated command's
+// Result (Duplicate aside) is stored in its session and returned unchanged
+// to every retry.
+type Result struct {
+	// Code is CodeOK or the error's code; Message is the error text.
+	Code    Code
+	Message string
+	// Session and TTL (nanoseconds) answer CmdOpenSession.
+	Session uint64
+	TTL     int64
+	// Granted with Token, or Queued at Position (1 = head), answer
+	// CmdAcquire.
+	Granted  bool
+	Token    uint64
+	Queued   bool
+	Position int
+	// Duplicate: the answer was already given once (a deduplicated retry,
+	// an open with a known key, a repeated close); nothing was applied now.
+	Duplicate bool
+}
+
+// Err returns the result's error (nil if CodeOK), matching its sentinel
+// with errors.Is.
+func (r Result) Err() error { return ErrorForCode(r.Code, r.Message) }
+
+// errResult returns the Result of a refused command.
+func errResult(err error) Result {
+	c, ok := CodeOf(err)
+	if !ok {
+		// Every error the FSM produces has a code: a missing one is a bug.
+		panic("server: FSM error without a code: " + err.Error())
+	}
+	return Result{Code: c, Message: err.Error()}
+}
+
+// Event is something the server pushes to clients after an entry is
+// applied: one of Granted, Lost, SessionExpired, HolderChanged. An entry's
+// events come in a deterministic order: SessionExpired, then Lost, Granted
+// and HolderChanged, each by lock name.
+type Event interface{ isEvent() }
+
+// Granted: a queued Acquire now holds the lock. One per grant: push one
+// wake-up to Session. (An Acquire granted at once is answered by its
+// Result instead.)
+type Granted struct {
+	Session uint64
+	Name    string
+	Mode    locks.Mode
+	Token   uint64
+}
+
+// Lost: Session no longer holds the lock with Token, because the session
+// expired or was closed.
+type Lost struct {
+	Session uint64
+	Name    string
+	Token   uint64
+	Reason  locks.LostReason
+}
+
+// SessionExpired: the session ended by expiry.
+type SessionExpired struct {
+	Session uint64
+}
+
+// HolderChanged: the lock's holders or a holder's value changed at
+// Revision (the entry's index); Holders is the new set, empty when free.
+// Observers (elections) that reconnect compare revisions to learn whether
+// they missed a change.
+type HolderChanged struct {
+	Name     string
+	Revision uint64
+	Holders  []locks.Holder
+}
+
+func (Granted) isEvent()        {}
+func (Lost) isEvent()           {}
+func (SessionExpired) isEvent() {}
+func (HolderChanged) isEvent()  {}
+
+// appendEffects converts the lock table's effects into events.
+func appendEffects(evs []Event, eff locks.Effects) []Event {
+	for _, l := range eff.Lost {
+		evs = append(evs, Lost(l))
+	}
+	for _, g := range eff.Grants {
+		evs = append(evs, Granted{Session: g.Session, Name: g.Name, Mode: g.Mode, Token: g.Token})
+	}
+	for _, c := range eff.Changes {
+		evs = append(evs, HolderChanged(c))
+	}
+	return evs
+}
