@@ -1,0 +1,311 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/rpc"
+)
+
+// Stepper is what the transport delivers to: the Node.
+type Stepper interface {
+	Step(m consensus.Message)
+	ReportUnreachable(id consensus.NodeID)
+	ReportSnapshot(id consensus.NodeID, failed bool)
+}
+
+// PeerTransport carries Raft messages between nodes over rpc KindPeer
+// connections: one sender goroutine per peer that only moves bytes, and an
+// rpc.Server that hands inbound messages to the Stepper.
+type PeerTransport struct {
+	id  consensus.NodeID
+	cfg rpc.Config
+	log hclog.Logger
+	srv *rpc.Server
+
+	mu     sync.Mutex
+	node   Stepper
+	peers  map[consensus.NodeID]*peerSender
+	recv   map[string]*rpc.Assembler // snapshot reassembly by sender id
+	closed bool
+}
+
+// peerQueueLen bounds the messages waiting for one peer; beyond it messages
+// are dropped (Raft retransmits), so a slow or dead peer never blocks the
+// driver or the other peers.
+const peerQueueLen = 4096
+
+// NewPeerTransport creates a transport for node id. cfg.NodeID is set to id.
+func NewPeerTransport(id consensus.NodeID, cfg rpc.Config) (*PeerTransport, error) {
+	cfg.NodeID = string(id)
+	srv, err := rpc.NewServer(cfg, rpc.KindPeer)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	t := &PeerTransport{id: id, cfg: cfg, log: log.Named("transport"), srv: srv,
+		peers: make(map[consensus.NodeID]*peerSender), recv: make(map[string]*rpc.Assembler)}
+	if err := rpc.Register(srv, msgRaft, t.handleRaft); err != nil {
+		return nil, err
+	}
+	if err := rpc.Register(srv, msgSnapChunk, t.handleChunk); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// SetStepper connects the transport to the node it delivers to.
+func (t *PeerTransport) SetStepper(s Stepper) {
+	t.mu.Lock()
+	t.node = s
+	t.mu.Unlock()
+}
+
+// Listen serves peers on addr and returns the bound address.
+func (t *PeerTransport) Listen(addr string) (string, error) {
+	a, err := t.srv.Listen(addr)
+	if err != nil {
+		return "", err
+	}
+	return a.String(), nil
+}
+
+func (t *PeerTransport) stepper() Stepper {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.node
+}
+
+func (t *PeerTransport) handleRaft(_ context.Context, _ *rpc.Conn, w *wireMessage) (any, error) {
+	if s := t.stepper(); s != nil {
+		s.Step(fromWire(*w, nil))
+	}
+	return nil, nil
+}
+
+func (t *PeerTransport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (any, error) {
+	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
+		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
+	}
+	from := c.RemoteID()
+	t.mu.Lock()
+	a := t.recv[from]
+	if a == nil || sc.Chunk.Offset == 0 {
+		a = rpc.NewAssembler(maxSnapshotBytes)
+		t.recv[from] = a
+	}
+	done, err := a.Add(sc.Chunk)
+	if err != nil || done {
+		delete(t.recv, from)
+	}
+	t.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		if s := t.stepper(); s != nil {
+			s.Step(fromWire(sc.Msg, a.Bytes()))
+		}
+	}
+	return true, nil
+}
+
+// maxSnapshotBytes bounds one snapshot a peer may send us.
+const maxSnapshotBytes = 4 << 30
+
+// Send queues msgs for their peers without blocking.
+func (t *PeerTransport) Send(msgs []consensus.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range msgs {
+		p := t.peers[m.To]
+		if p == nil {
+			continue
+		}
+		select {
+		case p.q <- m:
+		default: // the peer is not keeping up; Raft will retransmit
+		}
+	}
+}
+
+// SetPeers starts senders for new members and stops those of removed ones.
+func (t *PeerTransport) SetPeers(addrs map[consensus.NodeID]string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for id, p := range t.peers {
+		if a, ok := addrs[id]; !ok || a != p.addr {
+			p.close()
+			delete(t.peers, id)
+		}
+	}
+	for id, a := range addrs {
+		if id == t.id || t.peers[id] != nil {
+			continue
+		}
+		p := &peerSender{t: t, id: id, addr: a, q: make(chan consensus.Message, peerQueueLen), stop: make(chan struct{}), done: make(chan struct{})}
+		t.peers[id] = p
+		go p.run()
+	}
+}
+
+// Close stops every sender and the server.
+func (t *PeerTransport) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	peers := t.peers
+	t.peers = map[consensus.NodeID]*peerSender{}
+	t.mu.Unlock()
+	for _, p := range peers {
+		p.close()
+	}
+	return t.srv.Close()
+}
+
+// peerSender owns the connection to one peer. It only moves bytes.
+type peerSender struct {
+	t    *PeerTransport
+	id   consensus.NodeID
+	addr string
+	q    chan consensus.Message
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func (p *peerSender) close() {
+	p.once.Do(func() { close(p.stop) })
+	<-p.done
+}
+
+const (
+	minBackoff = 20 * time.Millisecond
+	maxBackoff = 1 * time.Second
+)
+
+func (p *peerSender) run() {
+	defer close(p.done)
+	var conn *rpc.ClientConn
+	defer func() {
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}()
+	backoff := minBackoff
+	for {
+		var m consensus.Message
+		select {
+		case m = <-p.q:
+		case <-p.stop:
+			return
+		}
+		if conn == nil {
+			c, err := p.dial()
+			if err != nil {
+				p.unreachable(m)
+				p.t.log.Debug("dial peer failed", "peer", p.id, "addr", p.addr, "error", err, "backoff", backoff)
+				if !p.wait(backoff) {
+					return
+				}
+				backoff = min(backoff*2, maxBackoff)
+				continue
+			}
+			conn, backoff = c, minBackoff
+		}
+		if err := p.send(conn, m); err != nil {
+			p.unreachable(m)
+			if !errors.Is(err, rpc.ErrQueueFull) {
+				_ = conn.Close()
+				conn = nil
+			}
+		}
+	}
+}
+
+func (p *peerSender) dial() (*rpc.ClientConn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.t.cfg.HandshakeTimeout)
+	defer cancel()
+	return rpc.Dial(ctx, p.addr, rpc.KindPeer, p.t.cfg)
+}
+
+func (p *peerSender) send(conn *rpc.ClientConn, m consensus.Message) error {
+	if m.Type != consensus.MsgSnap || m.Snapshot == nil {
+		w := toWire(m)
+		return conn.Send(msgRaft, &w)
+	}
+	err := p.sendSnapshot(conn, m)
+	if s := p.t.stepper(); s != nil {
+		s.ReportSnapshot(p.id, err != nil)
+	}
+	if err != nil {
+		p.t.log.Warn("snapshot transfer failed", "peer", p.id, "index", m.Snapshot.Meta.Index, "error", err)
+	}
+	return err
+}
+
+// sendSnapshot streams a snapshot in chunks, each acknowledged, so a broken
+// connection ends the transfer cleanly and the next attempt starts afresh.
+func (p *peerSender) sendSnapshot(conn *rpc.ClientConn, m consensus.Message) error {
+	w := toWire(m)
+	size := rpc.MaxChunkData(p.t.cfg.MaxFrameSize) / 2
+	for _, c := range rpc.SplitChunks(m.Snapshot.Data, size) {
+		ctx, cancel := context.WithTimeout(context.Background(), p.t.cfg.DefaultCallTimeout)
+		var ack bool
+		err := conn.Call(ctx, msgSnapChunk, &snapChunk{Msg: w, Chunk: c}, &ack)
+		cancel()
+		if err != nil {
+			return err
+		}
+		select {
+		case <-p.stop:
+			return ErrStopped
+		default:
+		}
+	}
+	return nil
+}
+
+func (p *peerSender) unreachable(m consensus.Message) {
+	if s := p.t.stepper(); s != nil {
+		if m.Type == consensus.MsgSnap {
+			s.ReportSnapshot(p.id, true)
+		}
+		s.ReportUnreachable(p.id)
+	}
+}
+
+// wait sleeps for d unless the sender is stopped, draining the queue so
+// stale messages do not pile up while the peer is down.
+func (p *peerSender) wait(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return true
+		case <-p.stop:
+			return false
+		case m := <-p.q:
+			if m.Type == consensus.MsgSnap {
+				if s := p.t.stepper(); s != nil {
+					s.ReportSnapshot(p.id, true)
+				}
+			}
+		}
+	}
+}
