@@ -94,6 +94,13 @@ func (n *network) remove(i int) envelope {
 	return e
 }
 
+// purge drops every message in flight from id and returns how many.
+func (n *network) purge(id consensus.NodeID) int {
+	before := len(n.inflight)
+	n.inflight = slices.DeleteFunc(n.inflight, func(e envelope) bool { return e.m.From == id })
+	return before - len(n.inflight)
+}
+
 // heal restores every link.
 func (n *network) heal() { clear(n.cut) }
 

@@ -29,8 +29,12 @@ type Options struct {
 	// which commits previous-term entries by counting replicas (Figure 8).
 	UnsafeCommitPreviousTerm bool
 	// CrashHeavy forces the fault profile richest in crashes and leader
-	// changes, which the negative control needs to reach Figure 8.
+	// changes.
 	CrashHeavy bool
+	// Figure8 replaces the random chaos steps by the scripted schedule of
+	// the Raft paper's Figure 8 on three nodes (see figure8), the negative
+	// control's targeted schedule. The heal phase and all checks still run.
+	Figure8 bool
 }
 
 // DefaultOptions returns the options of a default run of seed.
@@ -229,6 +233,10 @@ func newWorld(o Options) *world {
 		w.params.nodes = o.Nodes
 	}
 	w.prof = pickProfile(rng, o.CrashHeavy)
+	if o.Figure8 {
+		w.params.nodes, w.params.maxSizePerMsg = 3, 1
+		w.prof = profile{name: "figure8", maxDelay: 2}
+	}
 	w.net.dropRate, w.net.dupRate, w.net.maxDelay = w.prof.dropRate, w.prof.dupRate, w.prof.maxDelay
 	return w
 }
@@ -265,6 +273,12 @@ func (w *world) run() error {
 	}
 	if err := w.endStep(); err != nil {
 		return err
+	}
+	if w.opts.Figure8 {
+		if err := w.figure8(); err != nil {
+			return err
+		}
+		return w.heal()
 	}
 	for w.step = 0; w.step < w.opts.Steps; w.step++ {
 		if err := w.chaosStep(); err != nil {

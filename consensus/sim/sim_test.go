@@ -141,40 +141,43 @@ func TestSameSeedSameTrace(t *testing.T) {
 	}
 }
 
-// TestUnsafeCommitPreviousTermIsCaught is the negative control: with the
-// core committing previous-term entries by counting replicas, the
-// simulator must find a safety violation, and the same seed must pass
+// TestUnsafeCommitPreviousTermIsCaught is the negative control: on the
+// Figure 8 schedule, a core that commits previous-term entries by counting
+// replicas must be caught by the checker, and the same seeds must pass
 // without the knob.
 // Reference: Raft paper §5.4.2, Figure 8.
 func TestUnsafeCommitPreviousTermIsCaught(t *testing.T) {
-	const budget = 400
-	results := runSeeds(1, budget, func(seed uint64) Options {
-		o := DefaultOptions(seed)
-		o.UnsafeCommitPreviousTerm = true
-		o.CrashHeavy = true
-		return o
-	})
+	const seeds = 30
+	fig8 := func(unsafe bool) func(uint64) Options {
+		return func(seed uint64) Options {
+			o := DefaultOptions(seed)
+			o.Figure8, o.UnsafeCommitPreviousTerm = true, unsafe
+			return o
+		}
+	}
+	unsafe := runSeeds(1, seeds, fig8(true))
+	safe := runSeeds(1, seeds, fig8(false))
 	found := 0
-	for i := range results {
-		r := &results[i]
+	for i := range unsafe {
+		if s := &safe[i]; s.Err != nil {
+			t.Errorf("safe core fails the Figure 8 schedule:\n%s", s.Report(""))
+		}
+		r := &unsafe[i]
 		if r.Err == nil {
 			continue
 		}
 		if !errors.Is(r.Err, ErrSafety) {
-			t.Fatalf("unsafe run failed with something other than a safety violation:\n%s", r.Report(""))
+			t.Fatalf("unsafe core failed with something other than a safety violation:\n%s", r.Report(""))
 		}
 		if found == 0 {
-			t.Logf("first violation at seed %d:\n%s", r.Options.Seed, r.Report(""))
-			safe := r.Options
-			safe.UnsafeCommitPreviousTerm = false
-			if s := Run(safe); s.Err != nil {
-				t.Fatalf("seed %d also fails without the unsafe knob:\n%s", r.Options.Seed, s.Report(""))
-			}
+			t.Logf("first violation, seed %d:\n%s", r.Options.Seed, r.Report(""))
 		}
 		found++
 	}
-	if found == 0 {
-		t.Fatalf("no violation in %d seeds with UnsafeCommitPreviousTerm", budget)
+	// Each phase waits on random election timeouts, so a seed may miss the
+	// exact interleaving; most must hit it.
+	if found < seeds/2 {
+		t.Fatalf("only %d of %d Figure 8 seeds caught the unsafe commit", found, seeds)
 	}
-	t.Logf("%d of %d seeds found a violation", found, budget)
+	t.Logf("%d of %d Figure 8 seeds caught the unsafe commit", found, seeds)
 }
