@@ -1,0 +1,363 @@
+package api
+
+// MsgType values of requests on a client connection (rpc.MsgType). Never
+// renumber: they are the wire protocol.
+const (
+	MsgOpenSession    uint8 = 1
+	MsgKeepAlive      uint8 = 2
+	MsgCloseSession   uint8 = 3
+	MsgAcquire        uint8 = 4
+	MsgRelease        uint8 = 5
+	MsgCancelWait     uint8 = 6
+	MsgProclaim       uint8 = 7
+	MsgCheckToken     uint8 = 8
+	MsgGetLock        uint8 = 9
+	MsgListLocks      uint8 = 10
+	MsgGetSession     uint8 = 11
+	MsgListSessions   uint8 = 12
+	MsgStatus         uint8 = 13
+	MsgMembers        uint8 = 14
+	MsgAddLearner     uint8 = 15
+	MsgPromote        uint8 = 16
+	MsgRemoveMember   uint8 = 17
+	MsgTransferLeader uint8 = 18
+	MsgSnapshotSave   uint8 = 19
+	MsgObserve        uint8 = 20
+	MsgAttach         uint8 = 21
+	MsgClusterStatus  uint8 = 22
+)
+
+// Push types: frames the server sends on a client connection unasked.
+const (
+	PushGranted        uint8 = 40
+	PushLost           uint8 = 41
+	PushSessionExpired uint8 = 42
+	PushLeaderChanged  uint8 = 43
+	PushHolderChanged  uint8 = 44
+)
+
+// Mode of a lock hold.
+const (
+	ModeExclusive uint8 = 1
+	ModeShared    uint8 = 2
+)
+
+// Write is the deduplication header every session write carries: the
+// session, this request's sequence number, and the lowest sequence number
+// the client has not yet seen answered (the server forgets answers below it).
+type Write struct {
+	Session          uint64
+	Seq              uint64
+	LowestUnanswered uint64
+}
+
+// OpenSessionRequest opens a session. Key is a client-chosen idempotency
+// key: a retried open with the same key returns the same session.
+type OpenSessionRequest struct {
+	Key string
+	// TTL in nanoseconds; the server clamps it to its range (0 = default).
+	TTL int64
+}
+
+// OpenSessionResponse names the session and its granted TTL.
+type OpenSessionResponse struct {
+	Session uint64
+	TTL     int64
+}
+
+// KeepAliveRequest renews the leases of one client's sessions at once.
+type KeepAliveRequest struct {
+	Sessions []uint64
+}
+
+// KeepAliveResponse: TTL (ns) per renewed session, in request order; a
+// session the leader does not know (expired, closed) is listed in Expired.
+type KeepAliveResponse struct {
+	TTLs    []int64
+	Expired []uint64
+}
+
+// CloseSessionRequest ends a session and releases its locks at once.
+type CloseSessionRequest struct {
+	Session uint64
+}
+
+// AttachRequest binds a session's events (grants, losses, expiry) to this
+// connection, after a connect or a reconnect to a new leader.
+type AttachRequest struct {
+	Sessions []uint64
+}
+
+// AcquireRequest takes or queues for a lock.
+type AcquireRequest struct {
+	Write
+	Name  string
+	Mode  uint8
+	Value []byte
+	// Wait queues the request when the lock is taken; false fails at once
+	// with CodeLockHeld.
+	Wait bool
+	// LockDelay (ns, 0..60 s): how long the lock stays ungrantable if this
+	// session expires while holding it.
+	LockDelay int64
+}
+
+// AcquireResponse: Granted with Token now, or Queued at Position (1 is
+// the head); a queued request is granted later by a PushGranted event.
+type AcquireResponse struct {
+	Granted  bool
+	Token    uint64
+	Queued   bool
+	Position int
+}
+
+// ReleaseRequest releases the hold with Token.
+type ReleaseRequest struct {
+	Write
+	Name  string
+	Token uint64
+}
+
+// CancelWaitRequest leaves a lock's wait queue.
+type CancelWaitRequest struct {
+	Write
+	Name string
+}
+
+// ProclaimRequest replaces the value of a held lock.
+type ProclaimRequest struct {
+	Write
+	Name  string
+	Token uint64
+	Value []byte
+}
+
+// Empty is the response of requests that answer nothing but success.
+type Empty struct{}
+
+// ReadOptions choose the consistency of a read. The default is
+// linearizable (ReadIndex on the leader); Stale reads the local node.
+type ReadOptions struct {
+	Stale bool
+}
+
+// CheckTokenRequest asks whether Token is a current holder's token of Name.
+type CheckTokenRequest struct {
+	ReadOptions
+	Name  string
+	Token uint64
+}
+
+// CheckTokenResponse answers CheckTokenRequest.
+type CheckTokenResponse struct {
+	Current bool
+}
+
+// GetLockRequest asks for one lock.
+type GetLockRequest struct {
+	ReadOptions
+	Name string
+}
+
+// ListLocksRequest lists locks whose names start with Prefix.
+type ListLocksRequest struct {
+	ReadOptions
+	Prefix string
+}
+
+// ListLocksResponse answers ListLocksRequest, sorted by name.
+type ListLocksResponse struct {
+	Locks []LockInfo
+}
+
+// LockInfo describes one lock.
+type LockInfo struct {
+	Name     string
+	Holders  []HolderInfo
+	Waiters  []WaiterInfo
+	Revision uint64
+	// DelayUntil is the end of a lock-delay (unix ns), 0 if none.
+	DelayUntil int64
+}
+
+// HolderInfo is one holder of a lock.
+type HolderInfo struct {
+	Session    uint64
+	Mode       uint8
+	Token      uint64
+	Value      []byte
+	AcquiredAt int64
+}
+
+// WaiterInfo is one queued request, in FIFO order.
+type WaiterInfo struct {
+	Session  uint64
+	Mode     uint8
+	QueuedAt int64
+}
+
+// GetSessionRequest asks for one session.
+type GetSessionRequest struct {
+	ReadOptions
+	Session uint64
+}
+
+// ListSessionsRequest lists every session.
+type ListSessionsRequest struct {
+	ReadOptions
+}
+
+// ListSessionsResponse answers ListSessionsRequest, sorted by ID.
+type ListSessionsResponse struct {
+	Sessions []SessionInfo
+}
+
+// SessionInfo describes one session and what it holds and waits for.
+type SessionInfo struct {
+	Session  uint64
+	TTL      int64
+	OpenedAt int64
+	Held     []string
+	Waiting  []string
+}
+
+// StatusRequest asks the node answering it about itself.
+type StatusRequest struct{}
+
+// NodeStatus is one node's view of the cluster.
+type NodeStatus struct {
+	ID         string
+	Role       string
+	Term       uint64
+	Leader     string
+	LeaderAddr string // the leader's client address, if known
+	Commit     uint64
+	Applied    uint64
+	// Progress is set on the leader: each member's replication state.
+	Progress []MemberProgress
+}
+
+// MemberProgress is the leader's view of one member.
+type MemberProgress struct {
+	ID      string
+	Match   uint64
+	Next    uint64
+	State   string
+	Learner bool
+}
+
+// ClusterStatusResponse: every member's status as seen by the answering
+// node (members it cannot reach carry Error).
+type ClusterStatusResponse struct {
+	Nodes []ClusterNode
+}
+
+// ClusterNode is one member in a ClusterStatusResponse.
+type ClusterNode struct {
+	ID         string
+	ClientAddr string
+	Status     *NodeStatus
+	Error      string
+}
+
+// MembersResponse lists the membership.
+type MembersResponse struct {
+	Members []Member
+}
+
+// Member is one member of the cluster.
+type Member struct {
+	ID         string
+	PeerAddr   string
+	ClientAddr string
+	Learner    bool
+}
+
+// AddLearnerRequest adds a non-voting member that catches up first.
+type AddLearnerRequest struct {
+	ID         string
+	PeerAddr   string
+	ClientAddr string
+}
+
+// PromoteRequest makes a caught-up learner a voter.
+type PromoteRequest struct {
+	ID    string
+	Force bool
+}
+
+// RemoveMemberRequest removes a member; Force allows a removal that would
+// leave the cluster unable to reach a quorum with the members now up.
+type RemoveMemberRequest struct {
+	ID    string
+	Force bool
+}
+
+// TransferLeaderRequest hands leadership to ID (empty: the most caught-up
+// voter).
+type TransferLeaderRequest struct {
+	ID string
+}
+
+// SnapshotSaveRequest fetches a consistent backup in chunks: the first call
+// (Offset 0) makes a fresh snapshot; later calls name its Index.
+type SnapshotSaveRequest struct {
+	Index  uint64
+	Offset uint64
+}
+
+// SnapshotSaveResponse is one chunk of a backup of Total bytes taken at
+// Index; CRC32C is the checksum of the whole backup.
+type SnapshotSaveResponse struct {
+	Index  uint64
+	Term   uint64
+	Total  uint64
+	CRC32C uint32
+	Data   []byte
+}
+
+// ObserveRequest subscribes this connection to holder changes of Name. The
+// server first pushes the current holders (with their revision) if it is
+// newer than SinceRevision, so a watcher that reconnects misses nothing.
+type ObserveRequest struct {
+	Name          string
+	SinceRevision uint64
+}
+
+// Events pushed by the server.
+
+// GrantedEvent: a queued acquire now holds the lock.
+type GrantedEvent struct {
+	Session uint64
+	Name    string
+	Token   uint64
+	Mode    uint8
+}
+
+// LostEvent: Session no longer holds Name with Token.
+type LostEvent struct {
+	Session uint64
+	Name    string
+	Token   uint64
+	Reason  string
+}
+
+// SessionExpiredEvent: the session ended by expiry.
+type SessionExpiredEvent struct {
+	Session uint64
+}
+
+// LeaderChangedEvent: the node pushing it is no longer (or now is) the
+// leader; Leader and LeaderAddr name the new one if known.
+type LeaderChangedEvent struct {
+	Leader     string
+	LeaderAddr string
+	Term       uint64
+}
+
+// HolderChangedEvent: the holders of Name changed at Revision.
+type HolderChangedEvent struct {
+	Name     string
+	Revision uint64
+	Holders  []HolderInfo
+}
