@@ -89,7 +89,7 @@ func Dial(ctx context.Context, addr string, kind Kind, cfg Config, opts ...DialO
 	}
 	log := cfg.logger().Named("rpc-client").With("addr", addr)
 	c := &ClientConn{
-		link:    newLink(nc, cfg, kind, remoteID, log),
+		link:    newLink(nc, cfg, codecFor(cfg.MaxDepth), kind, remoteID, log),
 		addr:    addr,
 		slots:   make(chan struct{}, cfg.MaxInFlight),
 		pending: make(map[uint64]chan frame),

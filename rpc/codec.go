@@ -69,6 +69,15 @@ func (c *Codec) Decode(b []byte, v any) (err error) {
 // not mutable state (its internal type cache is concurrency-safe).
 var defaultCodec = NewCodec(DefaultConfig().MaxDepth)
 
+// codecFor returns the shared codec when maxDepth is the default, so that
+// connections share its type cache, else a new one.
+func codecFor(maxDepth int) *Codec {
+	if maxDepth == defaultCodec.maxDepth {
+		return defaultCodec
+	}
+	return NewCodec(maxDepth)
+}
+
 // Encode encodes v with the wire codec configuration.
 func Encode(v any) ([]byte, error) { return defaultCodec.Encode(v) }
 

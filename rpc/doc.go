@@ -43,9 +43,30 @@
 //	open        no frame for ReadTimeout            closed   timeout, logged
 //	open        write blocked for WriteTimeout      closed   timeout, logged
 //	open        Faults.Block(remote)                closed   ErrPartitioned
+//	open        server Shutdown, new request        open     answered CodeShuttingDown
+//	open        server Shutdown, handlers drained   closed   last answers flushed first
 //	open        Close                               closed   pending calls get ErrClosed
 //	open        remote closes / I/O error           closed   pending calls get ErrConnLost
 //
 // Every close of one connection leaves the server and its other
 // connections untouched.
+//
+// # Memory
+//
+// A frame's declared length is checked before anything is allocated, and
+// the body buffer grows only as bytes arrive (at most twice what has
+// arrived, plus 64 KiB). Before decoding, a pre-scan checks every msgpack
+// length against the bytes that remain and enforces MaxDepth, so element
+// counts are bounded by the body size; the decoder provisions at most 64
+// elements ahead of what it has decoded. What remains is the ordinary
+// decode amplification: one input byte (a nil) can become one element of
+// the target slice, so a slice of large structs can cost up to
+// MaxFrameSize × element size. Keep wire types' repeated elements small.
+//
+// # Large payloads
+//
+// Nothing larger than MaxFrameSize travels in one frame. Snapshots go in
+// Chunks (SplitChunks, MaxChunkData) sent as ordinary messages in order,
+// and an Assembler rebuilds them with memory that follows the bytes
+// received.
 package rpc

@@ -34,11 +34,11 @@ type link struct {
 	wg        sync.WaitGroup
 }
 
-func newLink(nc net.Conn, cfg Config, kind Kind, remoteID string, log hclog.Logger) *link {
+func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, log hclog.Logger) *link {
 	return &link{
 		nc:       nc,
 		cfg:      cfg,
-		codec:    NewCodec(cfg.MaxDepth),
+		codec:    codec,
 		log:      log,
 		kind:     kind,
 		remoteID: remoteID,

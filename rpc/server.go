@@ -42,9 +42,10 @@ func Register[Req any](s *Server, typ MsgType, fn func(ctx context.Context, c *C
 // Server accepts connections of one kind and dispatches their frames to
 // handlers by message type.
 type Server struct {
-	cfg  Config
-	kind Kind
-	log  hclog.Logger
+	cfg   Config
+	kind  Kind
+	log   hclog.Logger
+	codec *Codec
 
 	mu        sync.RWMutex
 	routes    map[MsgType]HandlerFunc
@@ -70,6 +71,7 @@ func NewServer(cfg Config, kind Kind) (*Server, error) {
 		cfg:       cfg,
 		kind:      kind,
 		log:       cfg.logger().Named("rpc-server").With("kind", kind.String()),
+		codec:     codecFor(cfg.MaxDepth),
 		routes:    make(map[MsgType]HandlerFunc),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
@@ -193,7 +195,7 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
-		link:     newLink(nc, s.cfg, s.kind, remoteID, s.log),
+		link:     newLink(nc, s.cfg, s.codec, s.kind, remoteID, s.log),
 		srv:      s,
 		ctx:      ctx,
 		cancel:   cancel,
