@@ -1,0 +1,61 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestEveryCodeMapsToItsSentinelAndBack(t *testing.T) {
+	seen := map[Code]bool{}
+	for _, e := range codeTable() {
+		if seen[e.code] || e.code < 100 || e.code > 199 {
+			t.Fatalf("code %d duplicated or outside 100..199", e.code)
+		}
+		seen[e.code] = true
+		wrapped := fmt.Errorf("context: %w", e.err)
+		if c, ok := CodeOf(wrapped); !ok || c != e.code {
+			t.Fatalf("CodeOf(%v) = %d %v, want %d", wrapped, c, ok, e.code)
+		}
+		back := ErrorForCode(e.code, wrapped.Error())
+		if !errors.Is(back, e.err) || back.Error() != wrapped.Error() {
+			t.Fatalf("ErrorForCode(%d) = %v, want it to match %v", e.code, back, e.err)
+		}
+		var ce *CodeError
+		if !errors.As(back, &ce) || ce.RPCCode() != uint32(e.code) {
+			t.Fatalf("ErrorForCode(%d) has RPC code %v", e.code, ce)
+		}
+		for _, other := range codeTable() {
+			if other.code != e.code && errors.Is(back, other.err) {
+				t.Fatalf("code %d also matches %v", e.code, other.err)
+			}
+		}
+		if r := errResult(wrapped); r.Code != e.code || !errors.Is(r.Err(), e.err) {
+			t.Fatalf("errResult(%v) = %+v", wrapped, r)
+		}
+	}
+}
+
+func TestCodeEdgeCases(t *testing.T) {
+	if c, ok := CodeOf(nil); !ok || c != CodeOK {
+		t.Fatal("CodeOf(nil)")
+	}
+	if _, ok := CodeOf(errors.New("other")); ok {
+		t.Fatal("CodeOf of an unknown error reported a code")
+	}
+	if ErrorForCode(CodeOK, "x") != nil || (Result{}).Err() != nil {
+		t.Fatal("CodeOK is not nil")
+	}
+	if err := ErrorForCode(150, "from the future"); !errors.Is(err, ErrUnknownCode) {
+		t.Fatalf("unknown code gave %v", err)
+	}
+	if err := ErrorForCode(CodeLockHeld, ""); err.Error() == "" {
+		t.Fatal("empty message not filled in")
+	}
+}
+
+func TestCommandTypeNames(t *testing.T) {
+	if CmdTick.String() != "Tick" || CommandType(200).String() != "CommandType(200)" {
+		t.Fatal(CmdTick.String(), CommandType(200).String())
+	}
+}
