@@ -221,3 +221,20 @@ func TestOpenRemovesLeftoversOutsideTheLog(t *testing.T) {
 		t.Fatalf("snapshot files = %v, want only the referenced one", files)
 	}
 }
+
+func TestOpenSurvivesEmptyBadgerLogFilesLeftByACrash(t *testing.T) {
+	// Reference: dgraph-io/badger#2207 — Badger v4 refuses to open with a
+	// zero-length .mem file, which a kill right after creating it leaves.
+	opts, w := corruptFixture(t)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"00099.mem", "000099.vlog"} {
+		if err := os.WriteFile(filepath.Join(opts.Dir, "badger", n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w = mustOpen(t, opts)
+	wantBounds(t, w, 1, 10)
+	wantEntries(t, w, 9, 11, ents(9, 10, 2))
+}

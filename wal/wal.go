@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -87,6 +88,9 @@ func Open(opts Options) (*WAL, error) {
 			return nil, fmt.Errorf("wal: sync %s: %w", opts.Dir, err)
 		}
 	}
+	if err := removeEmptyBadgerLogs(bdir, log); err != nil {
+		return nil, fmt.Errorf("wal: prepare %s: %w", bdir, err)
+	}
 	db, err := badger.Open(badgerOptions(bdir, opts, newBadgerLogger(log, w.noteSyncError)))
 	if err != nil {
 		return nil, fmt.Errorf("wal: open badger in %s: %w", bdir, err)
@@ -101,6 +105,40 @@ func Open(opts Options) (*WAL, error) {
 	log.Info("write-ahead log opened", "dir", opts.Dir, "first", w.st.b.first, "last", w.st.b.last,
 		"term", w.st.hs.Term, "commit", w.st.hs.Commit, "snapshot", w.st.snap.index)
 	return w, nil
+}
+
+// removeEmptyBadgerLogs deletes zero-length .mem and .vlog files. A crash
+// between Badger creating such a file and sizing it leaves it empty, and
+// Badger v4 then refuses to open (dgraph-io/badger#2207). An empty file
+// holds no write, synced or not, so removing it loses nothing.
+func removeEmptyBadgerLogs(dir string, log hclog.Logger) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	removed := false
+	for _, de := range des {
+		n := de.Name()
+		if !strings.HasSuffix(n, ".mem") && !strings.HasSuffix(n, ".vlog") {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Size() != 0 || !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err != nil {
+			return err
+		}
+		log.Warn("removed an empty Badger log file left by a crash", "file", n)
+		removed = true
+	}
+	if removed {
+		return syncDir(dir)
+	}
+	return nil
 }
 
 // badgerOptions sizes Badger for a small log that must survive a crash.
