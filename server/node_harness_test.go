@@ -84,14 +84,14 @@ type testNode struct {
 }
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes map[consensus.NodeID]*testNode
 	conf  consensus.ConfState
 	log   hclog.Logger
 }
 
 // newTestCluster starts n nodes with WALs on disk and TCP on 127.0.0.1.
-func newTestCluster(t *testing.T, n int, tweak func(*NodeConfig, *wal.Options)) *testCluster {
+func newTestCluster(t testing.TB, n int, tweak func(*NodeConfig, *wal.Options)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, nodes: map[consensus.NodeID]*testNode{}, log: hclog.NewNullLogger(),
 		conf: consensus.ConfState{Addrs: map[consensus.NodeID]string{}}}

@@ -29,12 +29,15 @@ func (n *Node) run() {
 			return
 		}
 		n.drain()
-		if n.raft.HasReady() {
+		// Advance can make more ready at once (the leader counting its own
+		// fsync commits entries), so keep going until nothing is left.
+		for n.raft.HasReady() {
 			if err := n.handleReady(); err != nil {
 				n.err.Store(err)
 				n.log.Error("node stopped: storage failed", "error", err)
 				return
 			}
+			n.drain()
 		}
 	}
 }
