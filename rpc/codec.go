@@ -3,6 +3,7 @@ package rpc
 import (
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
@@ -19,7 +20,18 @@ const maxInitLen = 64
 type Codec struct {
 	h        *codec.MsgpackHandle
 	maxDepth int
+	encoders sync.Pool // *pooledEncoder
+	decoders sync.Pool // *codec.Decoder
 }
+
+// pooledEncoder is an encoder with its reusable scratch buffer.
+type pooledEncoder struct {
+	enc *codec.Encoder
+	buf []byte
+}
+
+// maxPooledBuf is the largest scratch buffer kept for reuse.
+const maxPooledBuf = 64 << 10
 
 // NewCodec returns a Codec that refuses bodies nested deeper than maxDepth.
 func NewCodec(maxDepth int) *Codec {
@@ -34,6 +46,9 @@ func NewCodec(maxDepth int) *Codec {
 	return &Codec{h: h, maxDepth: maxDepth}
 }
 
+// emptyInput resets pooled decoders so they do not pin a body.
+var emptyInput = []byte{}
+
 // Encode returns the msgpack encoding of v.
 func (c *Codec) Encode(v any) (out []byte, err error) {
 	defer func() {
@@ -41,8 +56,20 @@ func (c *Codec) Encode(v any) (out []byte, err error) {
 			out, err = nil, fmt.Errorf("rpc: encode %T: %v", v, r)
 		}
 	}()
-	if err := codec.NewEncoderBytes(&out, c.h).Encode(v); err != nil {
+	pe, _ := c.encoders.Get().(*pooledEncoder)
+	if pe == nil {
+		pe = &pooledEncoder{buf: make([]byte, 0, 1024)}
+		pe.enc = codec.NewEncoderBytes(&pe.buf, c.h)
+	} else {
+		pe.enc.ResetBytes(&pe.buf)
+	}
+	if err := pe.enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("rpc: encode %T: %w", v, err)
+	}
+	out = append([]byte(nil), pe.buf...)
+	if cap(pe.buf) <= maxPooledBuf {
+		pe.buf = pe.buf[:0]
+		c.encoders.Put(pe)
 	}
 	return out, nil
 }
@@ -59,7 +86,16 @@ func (c *Codec) Decode(b []byte, v any) (err error) {
 			err = fmt.Errorf("%w: into %T: %v", ErrDecode, v, r)
 		}
 	}()
-	if err := codec.NewDecoderBytes(b, c.h).Decode(v); err != nil {
+	d, _ := c.decoders.Get().(*codec.Decoder)
+	if d == nil {
+		d = codec.NewDecoderBytes(b, c.h)
+	} else {
+		d.ResetBytes(b)
+	}
+	err = d.Decode(v)
+	d.ResetBytes(emptyInput)
+	c.decoders.Put(d)
+	if err != nil {
 		return fmt.Errorf("%w: into %T: %w", ErrDecode, v, err)
 	}
 	return nil

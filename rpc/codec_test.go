@@ -95,3 +95,18 @@ func TestDecodeEnforcesDepth(t *testing.T) {
 		t.Fatalf("depth 33 under a limit of 64: %v", err)
 	}
 }
+
+func TestCodecIsReusableAfterAFailedDecode(t *testing.T) {
+	c := NewCodec(8)
+	good := mustEncode(t, echoReq{N: 5, Text: "ok"})
+	for range 3 {
+		var r echoReq
+		if err := c.Decode(mustEncode(t, "x"), &r); !errors.Is(err, ErrDecode) {
+			t.Fatalf("got %v", err)
+		}
+		r = echoReq{}
+		if err := c.Decode(good, &r); err != nil || r.N != 5 || r.Text != "ok" {
+			t.Fatalf("after a failure: %+v %v", r, err)
+		}
+	}
+}
