@@ -17,17 +17,17 @@ type profile struct {
 	msgFault, conf, transfer, compact int
 	crashInReady                      float64 // chance a Ready's handling is cut by a crash
 	skew                              float64 // chance a node misses a tick
-	dropRate, dupRate                 float64
+	dropRate, dupRate, reorderRate    float64
 	maxDelay                          int
 }
 
 func (p profile) String() string {
-	return fmt.Sprintf("%s(crash=%d partition=%d msgfault=%d conf=%d drop=%.2f dup=%.2f delay<=%d)",
-		p.name, p.crash, p.partition, p.msgFault, p.conf, p.dropRate, p.dupRate, p.maxDelay)
+	return fmt.Sprintf("%s(crash=%d partition=%d msgfault=%d conf=%d drop=%.2f dup=%.2f reorder=%.2f delay<=%d)",
+		p.name, p.crash, p.partition, p.msgFault, p.conf, p.dropRate, p.dupRate, p.reorderRate, p.maxDelay)
 }
 
 func pickProfile(rng *rand.Rand, crashHeavy bool) profile {
-	p := profile{propose: 25, read: 6, transfer: 1, compact: 3, skew: 0.03, maxDelay: 4}
+	p := profile{propose: 25, read: 6, transfer: 1, compact: 3, skew: 0.03, maxDelay: 4, reorderRate: 0.2}
 	kind := rng.IntN(4)
 	if crashHeavy {
 		kind = 3
@@ -38,7 +38,7 @@ func pickProfile(rng *rand.Rand, crashHeavy bool) profile {
 		p.crashInReady, p.dropRate, p.dupRate = 0.002, 0.01, 0.01
 	case 1:
 		p.name, p.crash, p.partition, p.msgFault, p.conf = "lossy", 1, 2, 6, 2
-		p.crashInReady, p.dropRate, p.dupRate, p.maxDelay = 0.002, 0.10, 0.05, 8
+		p.crashInReady, p.dropRate, p.dupRate, p.maxDelay, p.reorderRate = 0.002, 0.10, 0.05, 8, 0.6
 	case 2:
 		p.name, p.crash, p.partition, p.msgFault, p.conf = "partitions", 2, 6, 2, 3
 		p.crashInReady, p.dropRate, p.dupRate = 0.005, 0.03, 0.02
@@ -53,7 +53,7 @@ func pickProfile(rng *rand.Rand, crashHeavy bool) profile {
 // tick or a fault or a client action chosen by weight.
 func (w *world) chaosStep() error {
 	if due := w.net.due(w.now); due > 0 && w.rng.Float64() < 0.6+0.39*min(1, float64(due)/16) {
-		return w.deliver(w.net.take(w.now, w.rng.IntN(due)))
+		return w.deliverOne(due)
 	}
 	down := 0
 	for _, n := range w.nodes {
@@ -90,6 +90,12 @@ func (w *world) chaosStep() error {
 		x -= e.weight
 	}
 	panic("sim: event choice out of range")
+}
+
+// deliverOne delivers one of the due messages.
+func (w *world) deliverOne(due int) error {
+	k := w.rng.IntN(due)
+	return w.deliver(w.net.take(w.now, k, w.rng.Float64() >= w.net.reorderRate))
 }
 
 // tick advances the clock one tick; every running node ticks, except that
@@ -365,7 +371,7 @@ func (w *world) compact() error {
 // proposal made after the heal must commit, and every member must catch up.
 func (w *world) heal() error {
 	w.net.heal()
-	w.net.dropRate, w.net.dupRate, w.net.maxDelay = 0, 0, min(w.net.maxDelay, 2)
+	w.net.dropRate, w.net.dupRate, w.net.maxDelay, w.net.reorderRate = 0, 0, 0, 0
 	w.prof.crashInReady, w.prof.skew = 0, 0
 	w.tracef("heal: links restored, no loss, all members up")
 	for _, n := range w.nodes {
@@ -389,7 +395,7 @@ func (w *world) heal() error {
 	for w.now < limit {
 		w.step++
 		if due := w.net.due(w.now); due > 0 && w.rng.Float64() < 0.95 {
-			if err := w.deliver(w.net.take(w.now, w.rng.IntN(due))); err != nil {
+			if err := w.deliverOne(due); err != nil {
 				return err
 			}
 		} else if err := w.tick(); err != nil {

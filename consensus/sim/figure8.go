@@ -72,7 +72,7 @@ func (w *world) runUntil(limit uint64, cond func() bool) (bool, error) {
 		w.step++
 		var err error
 		if due := w.net.due(w.now); due > 0 && w.rng.Float64() < 0.9 {
-			err = w.deliver(w.net.take(w.now, w.rng.IntN(due)))
+			err = w.deliverOne(due)
 		} else {
 			err = w.tick()
 		}

@@ -26,6 +26,9 @@ type network struct {
 	// delivered twice; maxDelay bounds the ticks a message waits.
 	dropRate, dupRate float64
 	maxDelay          int
+	// reorderRate is the chance a delivery picks any due message rather
+	// than the oldest due one on its link.
+	reorderRate float64
 }
 
 func newNetwork() *network { return &network{cut: map[link]bool{}} }
@@ -73,16 +76,27 @@ func (n *network) due(now uint64) int {
 	return c
 }
 
-// take removes and returns the k-th due message (0-based, in queue order).
-func (n *network) take(now uint64, k int) envelope {
+// take removes and returns a due message: the k-th due one (0-based, in
+// queue order) or, when fifo, the oldest due one on the same link (a
+// stream transport: links reorder only through unequal delays).
+func (n *network) take(now uint64, k int, fifo bool) envelope {
 	for i := range n.inflight {
 		if n.inflight[i].at > now {
 			continue
 		}
-		if k == 0 {
-			return n.remove(i)
+		if k > 0 {
+			k--
+			continue
 		}
-		k--
+		if fifo {
+			from, to := n.inflight[i].m.From, n.inflight[i].m.To
+			for j := range i {
+				if e := &n.inflight[j]; e.at <= now && e.m.From == from && e.m.To == to {
+					return n.remove(j)
+				}
+			}
+		}
+		return n.remove(i)
 	}
 	panic("sim: take beyond due messages")
 }

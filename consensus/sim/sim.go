@@ -238,6 +238,7 @@ func newWorld(o Options) *world {
 		w.prof = profile{name: "figure8", maxDelay: 2}
 	}
 	w.net.dropRate, w.net.dupRate, w.net.maxDelay = w.prof.dropRate, w.prof.dupRate, w.prof.maxDelay
+	w.net.reorderRate = w.prof.reorderRate
 	return w
 }
 

@@ -68,9 +68,13 @@ func TestSimulation(t *testing.T) {
 	var total Stats
 	var failed []string
 	sizes := map[string]int{}
+	var slowest *Result
 	for i := range results {
 		r := &results[i]
 		total.Add(r.Stats)
+		if slowest == nil || r.Stats.HealTicksToCatchUp > slowest.Stats.HealTicksToCatchUp {
+			slowest = r
+		}
 		sizes[strings.SplitN(r.Cluster, ",", 2)[0]]++
 		if r.Err != nil {
 			failed = append(failed, fmt.Sprint(r.Options.Seed))
@@ -84,6 +88,10 @@ func TestSimulation(t *testing.T) {
 	t.Logf("%d seeds from %d (%d steps each, clusters %v) in %v: %d failed",
 		len(results), *flagSeed, *flagSteps, sizes, time.Since(begin).Round(time.Millisecond), len(failed))
 	t.Logf("totals: %+v", total)
+	if slowest != nil {
+		t.Logf("slowest heal: seed %d, leader after %d ticks, every member caught up after %d ticks",
+			slowest.Options.Seed, slowest.Stats.HealTicksToLeader, slowest.Stats.HealTicksToCatchUp)
+	}
 	if len(failed) > 0 {
 		t.Errorf("%d of %d seeds failed: %s", len(failed), len(results), strings.Join(failed, " "))
 	}
