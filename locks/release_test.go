@@ -283,3 +283,38 @@ func TestFreedRevisionsAreBounded(t *testing.T) {
 		t.Fatalf("a %d b %d c %d, want 6 0 8", tb.Get("a").Revision, tb.Get("b").Revision, tb.Get("c").Revision)
 	}
 }
+
+// TestObserverThatReconnectsSeesEveryChange: an election observer that saw
+// revision R learns of a later change whether the lock is held, re-held
+// or free when it asks.
+func TestObserverThatReconnectsSeesEveryChange(t *testing.T) {
+	h := newHarness(t)
+	if _, _, ok := h.tb.Leader("e"); ok {
+		t.Fatal("leader of a free lock")
+	}
+	tok := h.hold(1, "e", Exclusive)
+	leader, rev, ok := h.tb.Leader("e")
+	if !ok || leader.Session != 1 || leader.Token != tok || string(leader.Value) != "v1" || rev != tok {
+		t.Fatalf("leader %+v rev %d %v", leader, rev, ok)
+	}
+	if _, changed := h.tb.ChangedSince("e", rev); changed {
+		t.Fatal("no change reported as a change")
+	}
+	h.tb.Proclaim(h.next(), 1, "e", tok, []byte("new"))
+	if in, changed := h.tb.ChangedSince("e", rev); !changed || string(in.Holders[0].Value) != "new" {
+		t.Fatalf("proclaim not seen: %+v %v", in, changed)
+	}
+	_, rev, _ = h.tb.Leader("e")
+	h.release(1, "e", tok)
+	if in, changed := h.tb.ChangedSince("e", rev); !changed || len(in.Holders) != 0 {
+		t.Fatalf("release not seen: %+v %v", in, changed)
+	}
+	// Held and released again while the observer was away: the revision
+	// still moved.
+	_, freedRev, _ := h.tb.Leader("e")
+	t2 := h.hold(2, "e", Exclusive)
+	h.release(2, "e", t2)
+	if _, changed := h.tb.ChangedSince("e", freedRev); !changed {
+		t.Fatal("a whole tenure missed by a reconnecting observer")
+	}
+}

@@ -270,3 +270,23 @@ func (t *Table) setDelay(l *lock, until int64) {
 	}
 	t.delayed[l.name] = struct{}{}
 }
+
+// Leader returns the election view of a lock: its first (oldest) holder,
+// whose value names the leader, and the lock's revision. ok is false while
+// nobody holds it.
+func (t *Table) Leader(name string) (leader Holder, revision uint64, ok bool) {
+	l, found := t.locks[name]
+	if !found || len(l.holders) == 0 {
+		return Holder{}, t.Get(name).Revision, false
+	}
+	return cloneHolders(l.holders[:1])[0], l.revision, true
+}
+
+// ChangedSince answers an observer that last saw the lock at revision
+// since: the lock now, and whether its holders or values may differ from
+// what the observer saw (the revision moved, including back to 0 when a
+// freed lock's revision was forgotten).
+func (t *Table) ChangedSince(name string, since uint64) (Info, bool) {
+	in := t.Get(name)
+	return in, in.Revision != since
+}

@@ -39,3 +39,13 @@ func (f *FSM) CheckToken(name string, token uint64) bool { return f.locks.CheckT
 // NextLockDeadline returns when the leader should propose CmdTick: the
 // earliest end of a pending lock-delay.
 func (f *FSM) NextLockDeadline() (int64, bool) { return f.locks.NextDeadline() }
+
+// Leader returns the current leader of an election lock (its oldest
+// holder), the lock's revision, and whether it is held.
+func (f *FSM) Leader(name string) (locks.Holder, uint64, bool) { return f.locks.Leader(name) }
+
+// ChangedSince answers an observer that last saw the lock at revision
+// since: the lock now and whether it changed meanwhile.
+func (f *FSM) ChangedSince(name string, since uint64) (locks.Info, bool) {
+	return f.locks.ChangedSince(name, since)
+}

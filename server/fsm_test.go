@@ -264,3 +264,42 @@ func TestFSMConfigValidate(t *testing.T) {
 		t.Fatal("NewFSM accepted a bad config")
 	}
 }
+
+// TestElectionCampaignProclaimResignObserve runs an election on a lock:
+// two candidates campaign, the first leads, proclaims, resigns, and the
+// second takes over; an observer following revisions sees each change.
+func TestElectionCampaignProclaimResignObserve(t *testing.T) {
+	h := newFSMHarness(t)
+	a, b := h.open("", 0), h.open("", 0)
+	campaign := func(s uint64, addr string) Result {
+		r, _ := h.write(s, CmdAcquire, AcquireBody{Name: "billing-leader", Mode: locks.Exclusive, Wait: true, Value: []byte(addr)})
+		h.mustOK(r)
+		return r
+	}
+	ra := campaign(a, "10.0.0.7:8080")
+	rb := campaign(b, "10.0.0.8:8080")
+	if !ra.Granted || !rb.Queued {
+		t.Fatalf("campaigns %+v %+v", ra, rb)
+	}
+	leader, seen, ok := h.f.Leader("billing-leader")
+	if !ok || leader.Session != a || string(leader.Value) != "10.0.0.7:8080" || leader.Token != ra.Token {
+		t.Fatalf("leader %+v", leader)
+	}
+	res, evs := h.write(a, CmdProclaim, ProclaimBody{Name: "billing-leader", Token: ra.Token, Value: []byte("10.0.0.7:9090")})
+	h.mustOK(res)
+	if in, changed := h.f.ChangedSince("billing-leader", seen); !changed || in.Revision != evs[0].(HolderChanged).Revision {
+		t.Fatalf("observer missed the proclaim: %+v", in)
+	}
+	_, seen, _ = h.f.Leader("billing-leader")
+	_, evs = h.release(a, "billing-leader", ra.Token) // resign
+	if len(evs) != 2 || evs[0].(Granted).Session != b {
+		t.Fatalf("resign events %+v", evs)
+	}
+	hc := evs[1].(HolderChanged)
+	if hc.Holders[0].Session != b || string(hc.Holders[0].Value) != "10.0.0.8:8080" || hc.Revision != h.index {
+		t.Fatalf("HolderChanged %+v", hc)
+	}
+	if _, changed := h.f.ChangedSince("billing-leader", seen); !changed {
+		t.Fatal("observer missed the new leader")
+	}
+}
