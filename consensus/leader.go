@@ -29,6 +29,13 @@ func stepLeader(r *Raft, m Message) error {
 	case MsgHeartbeatResp:
 		pr.lastActive = r.ticks
 		pr.probeSent = false
+		if pr.State == stateSnapshot && r.ticks-pr.snapshotSentAt >= uint64(r.cfg.ElectionTick) {
+			// The follower is alive but has not acknowledged the snapshot
+			// for an election timeout: assume it was lost and start over,
+			// even if the caller never reports it (ReportSnapshot).
+			pr.pendingSnapshot = 0
+			pr.becomeProbe()
+		}
 		if pr.State == stateReplicate && pr.inflights.full() {
 			// Let one more MsgApp through so a lost window recovers.
 			pr.inflights.freeLE(pr.inflights.buf[pr.inflights.start])
@@ -110,6 +117,7 @@ func (r *Raft) sendSnapshot(to NodeID, pr *progress) bool {
 		return false
 	}
 	pr.becomeSnapshot(snap.Meta.Index)
+	pr.snapshotSentAt = r.ticks
 	r.logger.Debug("sending snapshot", "to", string(to), "index", snap.Meta.Index)
 	r.send(Message{To: to, Type: MsgSnap, Snapshot: &snap})
 	return true

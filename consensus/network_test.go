@@ -131,36 +131,42 @@ func (nw *network) process(id NodeID) bool {
 	for n.r.HasReady() {
 		did = true
 		rd := n.r.Ready()
-		if rd.Snapshot != nil {
-			if err := n.st.ApplySnapshot(*rd.Snapshot); err != nil {
-				nw.t.Fatalf("%s ApplySnapshot: %v", id, err)
-			}
-		}
-		if err := n.st.Append(rd.Entries); err != nil {
-			nw.t.Fatalf("%s Append: %v", id, err)
-		}
-		if !rd.HardState.IsEmpty() {
-			if err := n.st.SetHardState(rd.HardState); err != nil {
-				nw.t.Fatal(err)
-			}
-		}
-		if rd.Snapshot != nil {
-			// The application state is replaced by the snapshot's.
-			n.applied = append(n.applied, Entry{Index: rd.Snapshot.Meta.Index, Term: rd.Snapshot.Meta.Term,
-				Type: EntryNoop, Data: []byte("snapshot")})
-		}
-		n.applied = append(n.applied, rd.CommittedEntries...)
-		if rd.ConfState != nil {
-			if err := n.st.SetConfState(*rd.ConfState); err != nil {
-				nw.t.Fatal(err)
-			}
-		}
-		n.reads = append(n.reads, rd.ReadStates...)
-		n.dropped = append(n.dropped, rd.DroppedReads...)
+		nw.persist(id, rd)
 		nw.queue = append(nw.queue, rd.Messages...)
 		n.r.Advance(rd)
 	}
 	return did
+}
+
+// persist writes rd to id's disk and records what it applies.
+func (nw *network) persist(id NodeID, rd Ready) {
+	n := nw.nodes[id]
+	if rd.Snapshot != nil {
+		if err := n.st.ApplySnapshot(*rd.Snapshot); err != nil {
+			nw.t.Fatalf("%s ApplySnapshot: %v", id, err)
+		}
+	}
+	if err := n.st.Append(rd.Entries); err != nil {
+		nw.t.Fatalf("%s Append: %v", id, err)
+	}
+	if !rd.HardState.IsEmpty() {
+		if err := n.st.SetHardState(rd.HardState); err != nil {
+			nw.t.Fatal(err)
+		}
+	}
+	if rd.Snapshot != nil {
+		// The application state is replaced by the snapshot's.
+		n.applied = append(n.applied, Entry{Index: rd.Snapshot.Meta.Index, Term: rd.Snapshot.Meta.Term,
+			Type: EntryNoop, Data: []byte("snapshot")})
+	}
+	n.applied = append(n.applied, rd.CommittedEntries...)
+	if rd.ConfState != nil {
+		if err := n.st.SetConfState(*rd.ConfState); err != nil {
+			nw.t.Fatal(err)
+		}
+	}
+	n.reads = append(n.reads, rd.ReadStates...)
+	n.dropped = append(n.dropped, rd.DroppedReads...)
 }
 
 // stabilize processes Readys and delivers messages until nothing moves.

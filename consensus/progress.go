@@ -38,6 +38,9 @@ type progress struct {
 	// probeSent pauses a probing follower after one MsgApp until it answers
 	// or a heartbeat response arrives.
 	probeSent bool
+	// snapshotSentAt is the leader tick at which the pending snapshot was
+	// sent (snapshot state only).
+	snapshotSentAt uint64
 	// lastActive is the leader tick at which the member last answered.
 	lastActive uint64
 	inflights  *inflights

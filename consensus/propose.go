@@ -95,7 +95,9 @@ func (r *Raft) ReportUnreachable(id NodeID) {
 
 // ReportSnapshot tells the leader that sending a MsgSnap to id finished
 // (failed false) or failed. Either way the follower goes back to probing;
-// after a success it probes from past the snapshot.
+// after a success it probes from past the snapshot. A snapshot that is
+// neither acknowledged nor reported within an election timeout while the
+// follower answers heartbeats is presumed lost and sent again.
 func (r *Raft) ReportSnapshot(id NodeID, failed bool) {
 	if r.role != Leader {
 		return
