@@ -60,6 +60,9 @@ func (f *FSM) Restore(data []byte) error {
 	if err := ss.Restore(st.Sessions); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
+	if last := uint64(ss.LastID()); last > st.Index {
+		return fmt.Errorf("%w: session %d opened after applied index %d", ErrCorruptSnapshot, last, st.Index)
+	}
 	ls, _ := locks.New(f.cfg.Locks)
 	if err := ls.Restore(st.Locks); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)

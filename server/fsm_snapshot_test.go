@@ -158,11 +158,12 @@ func TestRestoreRejectsCorruptSnapshotAndKeepsState(t *testing.T) {
 	codec.NewDecoderBytes(emptySnap, newCommandHandle()).Decode(&est)
 
 	bad := map[string][]byte{
-		"garbage":        {0xde, 0xad},
-		"version":        enc(fsmSnapshot{Version: 9}),
-		"bad sessions":   enc(fsmSnapshot{Version: fsmSnapshotVersion, Sessions: []byte{1}, Locks: st.Locks}),
-		"bad locks":      enc(fsmSnapshot{Version: fsmSnapshotVersion, Sessions: st.Sessions, Locks: []byte{1}}),
-		"holder unknown": enc(fsmSnapshot{Version: fsmSnapshotVersion, Sessions: est.Sessions, Locks: st.Locks}),
+		"garbage":             {0xde, 0xad},
+		"version":             enc(fsmSnapshot{Version: 9}),
+		"bad sessions":        enc(fsmSnapshot{Version: fsmSnapshotVersion, Sessions: []byte{1}, Locks: st.Locks}),
+		"bad locks":           enc(fsmSnapshot{Version: fsmSnapshotVersion, Sessions: st.Sessions, Locks: []byte{1}}),
+		"holder unknown":      enc(fsmSnapshot{Version: fsmSnapshotVersion, Index: st.Index, Sessions: est.Sessions, Locks: st.Locks}),
+		"session after index": enc(fsmSnapshot{Version: fsmSnapshotVersion, Index: 0, Sessions: st.Sessions, Locks: st.Locks}),
 	}
 	for name, data := range bad {
 		t.Run(name, func(t *testing.T) {

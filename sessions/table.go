@@ -186,6 +186,10 @@ func (t *Table) Get(id ID) (Info, bool) {
 	return s.info(), true
 }
 
+// LastID returns the highest session ID ever opened (0 if none): the next
+// Open must come from a later entry.
+func (t *Table) LastID() ID { return t.lastID }
+
 // Len returns the number of open sessions.
 func (t *Table) Len() int { return len(t.sessions) }
 
