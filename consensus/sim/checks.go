@@ -255,6 +255,9 @@ func (c *checker) onReadDone(node consensus.NodeID, rs consensus.ReadState) erro
 	if !ok {
 		return safetyf("read index: %s completed read %d that was never issued", node, rs.RequestID)
 	}
+	if rs.Index > c.maxCommit {
+		return safetyf("read index: read %d completed on %s at idx=%d, beyond the highest committed index %d", rs.RequestID, node, rs.Index, c.maxCommit)
+	}
 	if rs.Index < r.floor {
 		return safetyf("read index: read %d issued on %s completed on %s at idx=%d, below idx=%d which was committed before the read was issued", rs.RequestID, r.node, node, rs.Index, r.floor)
 	}

@@ -182,6 +182,8 @@ func TestReadIndexCheckerCatchesStaleRead(t *testing.T) {
 		t.Fatalf("fresh read rejected: %v", err)
 	}
 	wantSafety(t, c.onReadDone("n2", consensus.ReadState{Index: 4, RequestID: 8}), "never issued")
+	c.onReadStart(9, "n1")
+	wantSafety(t, c.onReadDone("n1", consensus.ReadState{Index: 5, RequestID: 9}), "beyond the highest committed index")
 }
 
 // TestAckCheckerCatchesLostAcknowledgedProposal: a proposal acknowledged

@@ -126,7 +126,12 @@ func (w *world) process(n *node) error {
 		// The leader's replication messages may leave before the sync
 		// (Raft thesis §10.2.1); flip a coin whether this driver does so.
 		after := rd.Messages
-		if w.rng.IntN(2) == 0 {
+		if w.opts.TestingSendBeforePersist {
+			for _, m := range rd.Messages {
+				w.sendMsg(n, m)
+			}
+			after = nil
+		} else if w.rng.IntN(2) == 0 {
 			for _, m := range rd.MessagesBeforePersist() {
 				w.sendMsg(n, m)
 			}

@@ -31,6 +31,11 @@ type Options struct {
 	// CrashHeavy forces the fault profile richest in crashes and leader
 	// changes.
 	CrashHeavy bool
+	// TestingSendBeforePersist makes the simulated driver break the Ready
+	// contract: every message, vote answers included, leaves before the
+	// Ready is persisted. A negative control for the crash model: a crash
+	// between the two then loses votes and acknowledgements peers relied on.
+	TestingSendBeforePersist bool
 	// Figure8 replaces the random chaos steps by the scripted schedule of
 	// the Raft paper's Figure 8 on three nodes (see figure8), the negative
 	// control's targeted schedule. The heal phase and all checks still run.
