@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -59,4 +60,29 @@ func TestPingsKeepAnIdleConnectionAlive(t *testing.T) {
 	if err := c.Call(context.Background(), typEcho, echoReq{N: 1}, nil); err != nil {
 		t.Fatalf("after %v idle with %d pings: %v", time.Since(start), cc.pings.Load(), err)
 	}
+}
+
+func TestReaderThatStallsIsDisconnectedAfterWriteTimeout(t *testing.T) {
+	logs := &logBuffer{}
+	cfg := testConfig(logs)
+	cfg.SendQueueLen = 1000
+	cfg.WriteTimeout = 50 * time.Millisecond
+	s, addr := startServer(t, cfg, KindClient)
+	conns := make(chan *Conn, 1)
+	s.OnConnect(func(c *Conn) { conns <- c })
+	rawDial(t, addr, KindClient, "") // never reads
+	c := <-conns
+	payload := make([]byte, 64<<10)
+	// 25 MiB: more than loopback socket buffers hold.
+	for range 400 {
+		if err := c.Push(typEvent, payload); err != nil {
+			break
+		}
+	}
+	<-c.Done()
+	var ne net.Error
+	if !errors.As(c.Err(), &ne) || !ne.Timeout() {
+		t.Fatalf("got %v, want a write timeout", c.Err())
+	}
+	waitLog(t, logs, "i/o timeout")
 }

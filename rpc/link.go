@@ -141,7 +141,7 @@ func (l *link) closedErr() error {
 // bytes and nothing else.
 func (l *link) writeLoop() {
 	defer l.wg.Done()
-	bw := bufio.NewWriterSize(l.nc, l.cfg.WriteBufferSize)
+	bw := bufio.NewWriterSize(deadlineWriter{l.nc, l.cfg.WriteTimeout}, l.cfg.WriteBufferSize)
 	for {
 		batch := l.q.take()
 		if len(batch) == 0 {
@@ -159,7 +159,6 @@ func (l *link) writeLoop() {
 			}
 			continue
 		}
-		_ = l.nc.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
 		for i := range batch {
 			if b := batch[i].barrier; b != nil {
 				if err := l.flush(bw); err != nil {
@@ -181,9 +180,18 @@ func (l *link) writeLoop() {
 	}
 }
 
-func (l *link) flush(bw *bufio.Writer) error {
-	_ = l.nc.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
-	return bw.Flush()
+func (l *link) flush(bw *bufio.Writer) error { return bw.Flush() }
+
+// deadlineWriter gives every write to the socket its own deadline, so
+// WriteTimeout bounds a stall, not the length of a large batch.
+type deadlineWriter struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	_ = w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.nc.Write(p)
 }
 
 // readFrame reads the next frame under the read deadline.
