@@ -9,13 +9,15 @@
 // goroutine. Apply decodes a Command, deduplicates writes through the
 // session's response window, dispatches to the lock table, and returns a
 // Result (with a numeric Code that the wire carries and the client maps
-// back to the same sentinel error) and the Events to push: Granted, Lost,
-// SessionExpired, HolderChanged. Snapshot and Restore cover the whole state
-// and give the same bytes for the same state.
+// back to the same sentinel error) and the Events to act on:
+// SessionOpened, SessionClosed, SessionExpired, Granted, Lost,
+// HolderChanged. Snapshot and Restore cover the whole state and give the
+// same bytes for the same state.
 //
 // Leader duties the FSM relies on, since nothing happens in it by itself:
 // stamp every command with a time no earlier than the last applied one;
-// keep session deadlines in memory (SessionDeadlines on election) and
-// propose CmdExpireSession when one passes; propose CmdTick at
+// keep session deadlines in memory (SessionDeadlines on election, then
+// SessionOpened / SessionClosed / SessionExpired events of every applied
+// entry) and propose CmdExpireSession when one passes; propose CmdTick at
 // NextLockDeadline.
 package server

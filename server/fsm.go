@@ -108,7 +108,11 @@ func (f *FSM) openSession(index uint64, cmd Command) (Result, []Event) {
 	if err != nil {
 		return errResult(err), nil
 	}
-	return Result{Session: uint64(info.ID), TTL: int64(info.TTL), Duplicate: existing}, nil
+	res := Result{Session: uint64(info.ID), TTL: int64(info.TTL), Duplicate: existing}
+	if existing {
+		return res, nil
+	}
+	return res, []Event{SessionOpened{Session: res.Session, TTL: res.TTL}}
 }
 
 // endSession closes or expires cmd.Session and releases its locks. Closing
@@ -121,10 +125,10 @@ func (f *FSM) endSession(index uint64, cmd Command, reason sessions.EndReason) (
 		}
 		return errResult(err), nil
 	}
-	var evs []Event
+	evs := []Event{SessionClosed{Session: cmd.Session}}
 	lost := locks.LostClosed
 	if reason == sessions.Expired {
-		evs = append(evs, SessionExpired{Session: cmd.Session})
+		evs[0] = SessionExpired{Session: cmd.Session}
 		lost = locks.LostExpired
 	}
 	return Result{}, appendEffects(evs, f.locks.ReleaseSession(index, f.now, cmd.Session, lost))

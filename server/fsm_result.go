@@ -37,11 +37,27 @@ func errResult(err error) Result {
 	return Result{Code: c, Message: err.Error()}
 }
 
-// Event is something the server pushes to clients after an entry is
-// applied: one of Granted, Lost, SessionExpired, HolderChanged. An entry's
-// events come in a deterministic order: SessionExpired, then Lost, Granted
-// and HolderChanged, each by lock name.
+// Event is something the server acts on after an entry is applied: one of
+// SessionOpened, SessionClosed, SessionExpired (for the leader's deadline
+// tracking and for clients), Granted, Lost, HolderChanged (pushed to
+// clients). An entry's events come in a deterministic order: the session
+// event first, then Lost, Granted and HolderChanged, each by lock name.
 type Event interface{ isEvent() }
+
+// SessionOpened: a new session exists (not sent for a deduplicated open).
+// The leader starts its deadline at now + TTL. Every applied open yields
+// one, so a new leader that starts from SessionDeadlines and then applies
+// entries of the previous term misses no session.
+type SessionOpened struct {
+	Session uint64
+	TTL     int64
+}
+
+// SessionClosed: the session was closed by its client; the leader drops
+// its deadline.
+type SessionClosed struct {
+	Session uint64
+}
 
 // Granted: a queued Acquire now holds the lock. One per grant: push one
 // wake-up to Session. (An Acquire granted at once is answered by its
@@ -77,6 +93,8 @@ type HolderChanged struct {
 	Holders  []locks.Holder
 }
 
+func (SessionOpened) isEvent()  {}
+func (SessionClosed) isEvent()  {}
 func (Granted) isEvent()        {}
 func (Lost) isEvent()           {}
 func (SessionExpired) isEvent() {}

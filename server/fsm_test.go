@@ -27,7 +27,8 @@ func TestOpenSessionUsesEntryIndexAndClampsTTL(t *testing.T) {
 			h.index = 6
 			res, evs := h.cmd(Command{Type: CmdOpenSession}, OpenSessionBody{TTL: int64(c.ttl)})
 			h.mustOK(res)
-			if res.Session != 7 || res.TTL != int64(c.want) || res.Duplicate || len(evs) != 0 {
+			if res.Session != 7 || res.TTL != int64(c.want) || res.Duplicate ||
+				!reflect.DeepEqual(evs, []Event{SessionOpened{Session: 7, TTL: int64(c.want)}}) {
 				t.Fatalf("open = %+v %v, want session 7 with TTL %v", res, evs, c.want)
 			}
 			info, ok := h.f.Session(7)
@@ -41,9 +42,9 @@ func TestOpenSessionUsesEntryIndexAndClampsTTL(t *testing.T) {
 func TestOpenSessionWithSameKeyReturnsSameSession(t *testing.T) {
 	h := newFSMHarness(t)
 	first := h.open("client-A", 5*time.Second)
-	res, _ := h.cmd(Command{Type: CmdOpenSession}, OpenSessionBody{Key: "client-A", TTL: int64(5 * time.Second)})
-	if res.Code != CodeOK || res.Session != first || !res.Duplicate {
-		t.Fatalf("retried open = %+v, want session %d, duplicate", res, first)
+	res, evs := h.cmd(Command{Type: CmdOpenSession}, OpenSessionBody{Key: "client-A", TTL: int64(5 * time.Second)})
+	if res.Code != CodeOK || res.Session != first || !res.Duplicate || len(evs) != 0 {
+		t.Fatalf("retried open = %+v %v, want session %d, duplicate, no event", res, evs, first)
 	}
 	if n := len(h.f.Sessions()); n != 1 {
 		t.Fatalf("%d sessions, want 1", n)
@@ -90,8 +91,9 @@ func TestCloseSessionFreesLocksAtOnceAndRepeatsSucceed(t *testing.T) {
 	h.acquire(s2, "a", locks.Exclusive, true, 0)
 	res, evs := h.cmd(Command{Type: CmdCloseSession, Session: s1}, nil)
 	h.mustOK(res)
-	if len(evs) != 3 || evs[0].(Lost).Reason != locks.LostClosed || evs[1].(Granted).Session != s2 {
-		t.Fatalf("events %+v, want Lost(closed), Granted, HolderChanged", evs)
+	if len(evs) != 4 || evs[0] != (SessionClosed{Session: s1}) || evs[1].(Lost).Reason != locks.LostClosed ||
+		evs[2].(Granted).Session != s2 {
+		t.Fatalf("events %+v, want SessionClosed, Lost(closed), Granted, HolderChanged", evs)
 	}
 	before := h.state()
 	res, evs = h.cmd(Command{Type: CmdCloseSession, Session: s1}, nil)
