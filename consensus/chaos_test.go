@@ -23,17 +23,31 @@ type chaos struct {
 	pending map[NodeID]*Ready
 	byIndex map[uint64]Entry // every applied entry seen, by index
 	checked map[NodeID]int   // applied entries already checked per node
+	// collect records the first safety violation in violation instead of
+	// failing the test (for the negative control).
+	collect   bool
+	violation string
+}
+
+func (c *chaos) fail(format string, args ...any) {
+	c.t.Helper()
+	if !c.collect {
+		c.t.Fatalf(format, args...)
+	}
+	if c.violation == "" {
+		c.violation = fmt.Sprintf(format, args...)
+	}
 }
 
 func runChaos(t *testing.T, seed uint64, steps int) { runChaosRet(t, seed, steps) }
 
 func runChaosRet(t *testing.T, seed uint64, steps int) *chaos {
-	c := runChaosNoLive(t, seed, steps)
+	c := runChaosNoLive(t, seed, steps, false)
 	c.checkLiveness()
 	return c
 }
 
-func runChaosNoLive(t *testing.T, seed uint64, steps int) *chaos {
+func runChaosNoLive(t *testing.T, seed uint64, steps int, collect bool, extra ...netOption) *chaos {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	size := []int{3, 5}[rng.IntN(2)]
 	opts := []netOption{func(c *Config) {
@@ -47,11 +61,15 @@ func runChaosNoLive(t *testing.T, seed uint64, steps int) *chaos {
 	if rng.IntN(2) == 0 {
 		opts = append(opts, withCheckQuorum)
 	}
+	opts = append(opts, extra...)
 	c := &chaos{t: t, nw: newNetwork(t, size, opts...), rng: rng, leaders: map[uint64]NodeID{},
-		commits: map[NodeID]uint64{}, seed: seed, pending: map[NodeID]*Ready{}, byIndex: map[uint64]Entry{}, checked: map[NodeID]int{}}
+		commits: map[NodeID]uint64{}, seed: seed, pending: map[NodeID]*Ready{}, byIndex: map[uint64]Entry{}, checked: map[NodeID]int{}, collect: collect}
 	for step := range steps {
 		c.step()
 		c.check(step)
+		if c.violation != "" {
+			break
+		}
 	}
 	return c
 }
@@ -167,13 +185,13 @@ func (c *chaos) check(step int) {
 		r := nw.nodes[id].r
 		if r.role == Leader {
 			if prev, ok := c.leaders[r.term]; ok && prev != id {
-				c.t.Fatalf("seed %d step %d: two leaders in term %d: %s and %s", c.seed, step, r.term, prev, id)
+				c.fail("seed %d step %d: two leaders in term %d: %s and %s", c.seed, step, r.term, prev, id)
 			}
 			c.leaders[r.term] = id
 		}
 		st, _, _ := nw.nodes[id].st.InitialState()
 		if st.Commit < c.commits[id] {
-			c.t.Fatalf("seed %d step %d: %s durable commit went back %d -> %d", c.seed, step, id, c.commits[id], st.Commit)
+			c.fail("seed %d step %d: %s durable commit went back %d -> %d", c.seed, step, id, c.commits[id], st.Commit)
 		}
 		c.commits[id] = st.Commit
 	}
@@ -184,7 +202,7 @@ func (c *chaos) check(step int) {
 				continue
 			}
 			if prev, ok := c.byIndex[e.Index]; ok && (prev.Term != e.Term || string(prev.Data) != string(e.Data)) {
-				c.t.Fatalf("seed %d step %d: index %d applied as term %d and term %d (%s)", c.seed, step, e.Index, prev.Term, e.Term, id)
+				c.fail("seed %d step %d: index %d applied as term %d and term %d (%s)", c.seed, step, e.Index, prev.Term, e.Term, id)
 			}
 			c.byIndex[e.Index] = e
 		}

@@ -17,6 +17,10 @@ type raftLog struct {
 	applying uint64
 	// applied is the highest index the caller has applied (Advance).
 	applied uint64
+	// unsafeOverwrite lets a leader's entries overwrite committed ones
+	// instead of panicking. Only Config.TestingUnsafeCommitPreviousTerm sets
+	// it, so that the simulator observes the resulting safety violation.
+	unsafeOverwrite bool
 }
 
 func newLog(st Storage) (*raftLog, error) {
@@ -131,7 +135,13 @@ func (l *raftLog) maybeAppend(index, logTerm, committed uint64, ents []Entry) (u
 	lastNew := index + uint64(len(ents))
 	if ci := l.findConflict(ents); ci != 0 {
 		if ci <= l.committed {
-			panic(fmt.Sprintf("consensus: entry %d conflicts with committed entry (committed %d)", ci, l.committed))
+			if !l.unsafeOverwrite {
+				panic(fmt.Sprintf("consensus: entry %d conflicts with committed entry (committed %d)", ci, l.committed))
+			}
+			// Negative-control mode: let the violation happen visibly.
+			l.committed = ci - 1
+			l.applying = min(l.applying, l.committed)
+			l.applied = min(l.applied, l.committed)
 		}
 		l.append(ents[ci-ents[0].Index:])
 	}

@@ -104,6 +104,7 @@ func New(cfg Config) (*Raft, error) {
 	}
 	lg.applied = max(lg.applied, cfg.Applied)
 	lg.applying = lg.applied
+	lg.unsafeOverwrite = cfg.TestingUnsafeCommitPreviousTerm
 	logger := cfg.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
