@@ -113,6 +113,15 @@ func (c *checker) recordEntry(node consensus.NodeID, index, term, hash uint64) e
 	return nil
 }
 
+// onLeaderAppend checks leader append-only: a node that still leads the
+// term it was last seen leading never replaces entries of its own log.
+func (c *checker) onLeaderAppend(node consensus.NodeID, leading bool, term, first, last uint64) error {
+	if leading && first <= last {
+		return safetyf("leader append-only: %s, leader of term %d, replaces its log from idx=%d (last %d)", node, term, first, last)
+	}
+	return nil
+}
+
 // onSnapshot checks a snapshot just installed on node: its state must be
 // the committed log's state at its index.
 func (c *checker) onSnapshot(node consensus.NodeID, index, term, hash uint64) error {

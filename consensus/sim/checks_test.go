@@ -233,3 +233,17 @@ func TestMembershipCheckerCatchesDisagreement(t *testing.T) {
 	b.Learners = []consensus.NodeID{"n4"}
 	wantSafety(t, c.onConf("n3", 5, confString(b)), "membership")
 }
+
+// TestLeaderAppendOnlyCheckerCatchesOverwrite: a leader replacing entries
+// of its own log within its term.
+// Reference: Raft paper §5.3, Leader Append-Only.
+func TestLeaderAppendOnlyCheckerCatchesOverwrite(t *testing.T) {
+	c := newChecker()
+	if err := c.onLeaderAppend("n1", true, 3, 6, 5); err != nil {
+		t.Fatalf("leader appending after its last entry rejected: %v", err)
+	}
+	if err := c.onLeaderAppend("n1", false, 3, 4, 5); err != nil {
+		t.Fatalf("follower truncating rejected: %v", err)
+	}
+	wantSafety(t, c.onLeaderAppend("n1", true, 3, 4, 5), "leader append-only")
+}

@@ -194,6 +194,10 @@ func (w *world) persist(n *node, rd *consensus.Ready) error {
 		}
 	}
 	if len(rd.Entries) > 0 {
+		stillLeader := n.role == consensus.Leader && (rd.HardState.IsEmpty() || rd.HardState.Term == n.term)
+		if err := w.check.onLeaderAppend(n.id, stillLeader, n.term, rd.Entries[0].Index, n.log.last()); err != nil {
+			return err
+		}
 		if err := n.store.Append(rd.Entries); err != nil {
 			return fmt.Errorf("%w: %s cannot persist entries [%d..%d]: %v", ErrContract, n.id, rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
 		}

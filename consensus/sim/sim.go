@@ -345,6 +345,9 @@ func (w *world) observe(n *node) error {
 	if st.LastIndex != n.log.last() {
 		return fmt.Errorf("%w: %s has last index %d but only %d was handed out to persist", ErrContract, n.id, st.LastIndex, n.log.last())
 	}
+	if confString(st.ConfState) != confString(n.conf) {
+		return fmt.Errorf("%w: %s runs with membership %s but handed out %s", ErrContract, n.id, confString(st.ConfState), confString(n.conf))
+	}
 	if st.Commit < n.commit {
 		return safetyf("commit: %s commit index moved back from %d to %d", n.id, n.commit, st.Commit)
 	}
