@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 )
 
 func TestHelloRoundTrip(t *testing.T) {
@@ -100,4 +101,24 @@ func TestDialLearnsServerNodeID(t *testing.T) {
 	if c.RemoteID() != "n3" {
 		t.Fatalf("remote id %q, want n3", c.RemoteID())
 	}
+}
+
+func TestServerCloseDoesNotWaitForSlowHandshakes(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.HandshakeTimeout = time.Hour
+	s, addr := startServer(t, cfg, KindClient)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write([]byte("LOC")); err != nil { // a partial hello
+		t.Fatal(err)
+	}
+	// Close must return although the handshake would wait an hour; if it
+	// waited, the test binary's timeout would report it.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitClosedByServer(t, nc)
 }

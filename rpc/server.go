@@ -51,9 +51,12 @@ type Server struct {
 	routes    map[MsgType]HandlerFunc
 	listeners map[net.Listener]struct{}
 	conns     map[*Conn]struct{}
-	onConnect func(*Conn)
-	closed    bool
-	draining  bool // Shutdown began: new requests are refused
+	// handshaking holds accepted sockets still in their handshake, so
+	// that Close need not wait HandshakeTimeout for them.
+	handshaking map[net.Conn]struct{}
+	onConnect   func(*Conn)
+	closed      bool
+	draining    bool // Shutdown began: new requests are refused
 
 	handlers sync.WaitGroup // running request handlers
 	running  sync.WaitGroup // accept loops and per-connection goroutines
@@ -68,13 +71,14 @@ func NewServer(cfg Config, kind Kind) (*Server, error) {
 		return nil, fmt.Errorf("%w: %d", ErrBadKind, kind)
 	}
 	return &Server{
-		cfg:       cfg,
-		kind:      kind,
-		log:       cfg.logger().Named("rpc-server").With("kind", kind.String()),
-		codec:     codecFor(cfg.MaxDepth),
-		routes:    make(map[MsgType]HandlerFunc),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*Conn]struct{}),
+		cfg:         cfg,
+		kind:        kind,
+		log:         cfg.logger().Named("rpc-server").With("kind", kind.String()),
+		codec:       codecFor(cfg.MaxDepth),
+		routes:      make(map[MsgType]HandlerFunc),
+		listeners:   make(map[net.Listener]struct{}),
+		conns:       make(map[*Conn]struct{}),
+		handshaking: make(map[net.Conn]struct{}),
 	}, nil
 }
 
@@ -154,7 +158,7 @@ func (s *Server) serve(ln net.Listener) error {
 		nc, err := ln.Accept()
 		if err != nil {
 			s.mu.RLock()
-			closed := s.closed
+			closed := s.closed || s.draining
 			s.mu.RUnlock()
 			if closed {
 				return ErrClosed
@@ -179,6 +183,7 @@ func (s *Server) serve(ln net.Listener) error {
 			return ErrClosed
 		}
 		s.running.Add(1)
+		s.handshaking[nc] = struct{}{}
 		s.mu.Unlock()
 		go s.accept(nc)
 	}
@@ -188,6 +193,9 @@ func (s *Server) serve(ln net.Listener) error {
 func (s *Server) accept(nc net.Conn) {
 	defer s.running.Done()
 	remoteID, err := s.handshake(nc)
+	s.mu.Lock()
+	delete(s.handshaking, nc)
+	s.mu.Unlock()
 	if err != nil {
 		s.log.Info("handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
 		_ = nc.Close()
@@ -314,6 +322,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	for ln := range s.listeners {
 		_ = ln.Close()
+	}
+	for nc := range s.handshaking {
+		_ = nc.Close()
 	}
 	conns := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
