@@ -9,6 +9,32 @@ import (
 	"github.com/lockd/lockd/consensus"
 )
 
+// SetConfState durably records cs as the applied membership (Ready.ConfState
+// after applying), which InitialState returns from then on until a
+// snapshot is installed by Save. It is one synced write; ErrFailed if it
+// fails (then for good).
+func (w *WAL) SetConfState(cs consensus.ConfState) error {
+	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	txn := w.db.NewTransaction(true)
+	defer txn.Discard()
+	err := txn.Set(keyApplied, encodeConfAt(keyApplied, cs))
+	if err == nil {
+		err = w.commit(txn)
+	}
+	if err != nil {
+		return w.setFailed("save membership", err)
+	}
+	c := cloneConf(cs)
+	w.mu.Lock()
+	w.st.applied = &c
+	w.mu.Unlock()
+	return nil
+}
+
 // CreateSnapshot durably records data as the application state at index
 // (an applied, hence committed, index still in the log) with membership
 // conf, and removes the previous snapshot file. The log is not shortened;

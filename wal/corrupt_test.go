@@ -113,6 +113,12 @@ func TestOpenReportsCorruptRecordsByIndex(t *testing.T) {
 		{"flipped snapshot meta", func(t *testing.T, w *WAL) {
 			rawSet(t, w, keySnapMeta, flip(rawGet(t, w, keySnapMeta), 12))
 		}, "snapshot meta", 0, false},
+		{"flipped applied membership", func(t *testing.T, w *WAL) {
+			if err := w.SetConfState(testConf()); err != nil {
+				t.Fatal(err)
+			}
+			rawSet(t, w, keyApplied, flip(rawGet(t, w, keyApplied), -1))
+		}, "applied membership", 0, false},
 		{"snapshot meta without membership", func(t *testing.T, w *WAL) {
 			rawDelete(t, w, keyConf)
 		}, "snapshot meta", 0, false},

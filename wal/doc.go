@@ -1,12 +1,15 @@
 // Package wal is lockd's durable Raft log: a Badger v4 database holding log
-// entries, the hard state, the membership recorded with the latest snapshot,
-// the latest snapshot's metadata and the log bounds, with snapshot data in
+// entries, the hard state, the membership (of the latest snapshot, and the
+// applied one the driver records with SetConfState), the latest snapshot's
+// metadata and the log bounds, with snapshot data in
 // checksummed files beside it (Dir/snap/<term>-<index>.snap).
 //
 // A *WAL satisfies consensus.Storage (the read side) and offers the write side
 // the driver uses: Save persists one Ready (hard state, entries, snapshot) in
-// one synced write; CreateSnapshot and Compact shrink the log once the
-// application has a snapshot.
+// one synced write (a snapshot in it replaces the whole log, as
+// consensus.Ready documents); SetConfState records the applied membership;
+// CreateSnapshot and Compact shrink the log once the application has a
+// snapshot.
 //
 // What wal owns:
 //   - durability: nothing returns before Badger's synced commit (and, for

@@ -26,7 +26,8 @@ var (
 // ErrCorrupt) holds for it.
 type CorruptError struct {
 	// Record names what is corrupt: "entry", "hard state", "bounds",
-	// "membership", "snapshot meta", "snapshot file" or "log".
+	// "membership", "applied membership", "snapshot meta", "snapshot file"
+	// or "log".
 	Record string
 	// Index is the log index concerned, or 0.
 	Index uint64

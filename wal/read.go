@@ -8,14 +8,17 @@ import (
 	"github.com/lockd/lockd/consensus"
 )
 
-// InitialState returns the saved hard state and the membership recorded
-// with the latest snapshot (empty if there is none). Membership changes in
-// log entries after the snapshot are the caller's to replay.
+// InitialState returns the saved hard state and the membership: the last
+// one recorded by SetConfState, or else the latest snapshot's (empty if
+// there is none).
 func (w *WAL) InitialState() (consensus.HardState, consensus.ConfState, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if err := w.usable(); err != nil {
 		return consensus.HardState{}, consensus.ConfState{}, err
+	}
+	if w.st.applied != nil {
+		return w.st.hs, cloneConf(*w.st.applied), nil
 	}
 	return w.st.hs, cloneConf(w.st.conf), nil
 }

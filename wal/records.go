@@ -18,7 +18,8 @@ const (
 var (
 	keyBounds    = []byte("b")
 	keyHardState = []byte("h")
-	keyConf      = []byte("m")
+	keyConf      = []byte("m") // membership of the latest snapshot
+	keyApplied   = []byte("a") // applied membership recorded by SetConfState
 	keySnapMeta  = []byte("s")
 )
 
@@ -187,7 +188,9 @@ func decodeSnapMeta(value []byte) (snapMeta, string) {
 
 // ConfState: version | voters | learners | addrs, each a uvarint count then
 // uvarint-length-prefixed strings; addrs are key/value pairs sorted by key.
-func encodeConf(c consensus.ConfState) []byte {
+func encodeConf(c consensus.ConfState) []byte { return encodeConfAt(keyConf, c) }
+
+func encodeConfAt(key []byte, c consensus.ConfState) []byte {
 	p := []byte{recordVersion}
 	putStrings := func(ids []consensus.NodeID) {
 		p = binary.AppendUvarint(p, uint64(len(ids)))
@@ -207,7 +210,7 @@ func encodeConf(c consensus.ConfState) []byte {
 		p = appendString(p, string(k))
 		p = appendString(p, c.Addrs[k])
 	}
-	return seal(keyConf, p)
+	return seal(key, p)
 }
 
 func appendString(p []byte, s string) []byte {
@@ -257,8 +260,10 @@ func (r *confReader) ids() []consensus.NodeID {
 	return out
 }
 
-func decodeConf(value []byte) (consensus.ConfState, string) {
-	p, bad := unseal(keyConf, value)
+func decodeConf(value []byte) (consensus.ConfState, string) { return decodeConfAt(keyConf, value) }
+
+func decodeConfAt(key, value []byte) (consensus.ConfState, string) {
+	p, bad := unseal(key, value)
 	if bad != "" {
 		return consensus.ConfState{}, bad
 	}

@@ -89,6 +89,16 @@ func (w *WAL) load() (garbage [][]byte, err error) {
 	if err := w.loadSnapMeta(get); err != nil {
 		return nil, err
 	}
+	if v, err = get(keyApplied); err != nil {
+		return nil, err
+	}
+	if v != nil {
+		cs, bad := decodeConfAt(keyApplied, v)
+		if bad != "" {
+			return nil, &CorruptError{Record: "applied membership", Reason: bad}
+		}
+		st.applied = &cs
+	}
 	if st.snap.index == 0 && st.b.first != 1 {
 		return nil, &CorruptError{Record: "bounds", Reason: fmt.Sprintf("log starts at %d but there is no snapshot", st.b.first)}
 	}

@@ -14,9 +14,8 @@ type plan struct {
 	hs      consensus.HardState
 	writeHS bool
 
-	snap     *consensus.Snapshot
-	meta     snapMeta // of snap, once its file is written
-	snapDrop bool     // the snapshot replaces the whole log (it does not match it)
+	snap *consensus.Snapshot
+	meta snapMeta // of snap, once its file is written
 
 	ents   []consensus.Entry // to write, all at or above nb.first
 	values [][]byte          // sealed records of ents
@@ -33,9 +32,8 @@ func (p *plan) overwrites() bool { return len(p.ents) > 0 && p.ents[0].Index <= 
 // Save durably persists one Ready: hs (zero means unchanged), ents (which
 // replace any entries at or after ents[0].Index; entries below the first
 // index are already compacted and skipped) and snap (nil or empty means
-// none; otherwise the log is reset to start after it, unless the log holds
-// the snapshot's last entry with the same term, in which case the entries
-// after it are kept).
+// none; otherwise it replaces the whole log, which then continues at
+// snap.Meta.Index+1, and its membership replaces the recorded one).
 //
 // The snapshot file is written and fsynced first; then entries, bounds,
 // hard state, snapshot meta and membership go in one synced Badger
@@ -82,17 +80,10 @@ func (w *WAL) plan(hs consensus.HardState, ents []consensus.Entry, snap *consens
 		if m.Term == 0 {
 			return nil, fmt.Errorf("%w: snapshot %d has term 0", ErrInvalidArgument, m.Index)
 		}
-		if m.Index+1 >= st.b.first && m.Index <= st.b.last && st.termAt(m.Index) == m.Term {
-			p.nb.first = max(m.Index+1, st.b.first)
-			p.nb.prevTerm = st.termAt(p.nb.first - 1)
-		} else {
-			if st.hs.Commit > m.Index {
-				return nil, fmt.Errorf("%w: snapshot %d (term %d) conflicts with committed entries up to %d",
-					ErrInvalidArgument, m.Index, m.Term, st.hs.Commit)
-			}
-			p.snapDrop = true
-			p.nb = bounds{first: m.Index + 1, last: m.Index, prevTerm: m.Term}
+		if st.hs.Commit > m.Index {
+			return nil, fmt.Errorf("%w: snapshot %d is below the commit index %d", ErrInvalidArgument, m.Index, st.hs.Commit)
 		}
+		p.nb = bounds{first: m.Index + 1, last: m.Index, prevTerm: m.Term}
 		p.snap = snap
 		committed = max(committed, m.Index)
 	}
@@ -280,7 +271,8 @@ func (w *WAL) setEntries(txn *badger.Txn, p *plan, from int) error {
 	return nil
 }
 
-// setMeta adds the bounds, hard state, snapshot meta and membership.
+// setMeta adds the bounds, hard state, snapshot meta and membership (and
+// drops the applied membership, which an installed snapshot supersedes).
 func (w *WAL) setMeta(txn *badger.Txn, p *plan) error {
 	if p.nb != p.old {
 		if err := txn.Set(keyBounds, encodeBounds(p.nb)); err != nil {
@@ -299,6 +291,9 @@ func (w *WAL) setMeta(txn *badger.Txn, p *plan) error {
 		if err := txn.Set(keyConf, encodeConf(p.snap.Meta.Conf)); err != nil {
 			return err
 		}
+		if err := txn.Delete(keyApplied); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -309,13 +304,9 @@ func (w *WAL) apply(p *plan) {
 	if p.snap != nil {
 		st.snap = p.meta
 		st.conf = cloneConf(p.snap.Meta.Conf)
-		if p.snapDrop {
-			st.terms.runs = st.terms.runs[:0]
-			st.cache.reset()
-		} else {
-			st.terms.compactTo(p.nb.first, st.b.last)
-			st.cache.compactTo(p.nb.first)
-		}
+		st.applied = nil
+		st.terms.runs = st.terms.runs[:0]
+		st.cache.reset()
 	}
 	if len(p.ents) > 0 {
 		e0 := p.ents[0].Index

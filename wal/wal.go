@@ -50,12 +50,15 @@ type WAL struct {
 // Invariant: terms and cache describe exactly the entries in [b.first, b.last];
 // snap.index == 0 means no snapshot, and then conf is empty.
 type state struct {
-	b     bounds
-	hs    consensus.HardState
-	conf  consensus.ConfState
-	snap  snapMeta
-	terms termIndex
-	cache entryCache
+	b    bounds
+	hs   consensus.HardState
+	conf consensus.ConfState // membership of the latest snapshot
+	// applied is the membership recorded by SetConfState since the latest
+	// snapshot was installed, or nil.
+	applied *consensus.ConfState
+	snap    snapMeta
+	terms   termIndex
+	cache   entryCache
 }
 
 var _ consensus.Storage = (*WAL)(nil)

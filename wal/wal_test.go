@@ -232,19 +232,46 @@ func TestSaveSnapshotThatDoesNotMatchReplacesTheLog(t *testing.T) {
 	}
 }
 
-func TestSaveSnapshotThatMatchesKeepsTheEntriesAfterIt(t *testing.T) {
+func TestSaveSnapshotReplacesTheLogEvenWhereItMatches(t *testing.T) {
+	// Reference: consensus.Ready.Snapshot, "persisted (replacing the log)".
 	w := mustOpen(t, testOptions(t.TempDir()))
 	mustSave(t, w, consensus.HardState{Term: 2, Commit: 3}, append(ents(1, 4, 1), ents(5, 9, 2)...), nil)
 	snap := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: 6, Term: 2, Conf: testConf()}, Data: []byte("s")}
 	mustSave(t, w, consensus.HardState{}, nil, &snap)
-	wantBounds(t, w, 7, 9)
+	wantBounds(t, w, 7, 6)
 	wantTerm(t, w, 6, 2)
-	wantEntries(t, w, 7, 10, ents(7, 9, 2))
+	if keys := entryKeys(t, w); len(keys) != 0 {
+		t.Fatalf("entry keys after the snapshot = %v, want none", keys)
+	}
 	if err := w.Save(consensus.HardState{}, nil, &snap); !errors.Is(err, consensus.ErrSnapshotOutOfDate) {
 		t.Fatalf("saving the same snapshot again = %v, want ErrSnapshotOutOfDate", err)
 	}
 	w = reopen(t, w)
-	wantBounds(t, w, 7, 9)
+	wantBounds(t, w, 7, 6)
+}
+
+func TestSetConfStateRecordsAppliedMembershipUntilASnapshotArrives(t *testing.T) {
+	w := mustOpen(t, testOptions(t.TempDir()))
+	boot := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: 1, Term: 1, Conf: consensus.ConfState{Voters: []consensus.NodeID{"n1"}}}}
+	mustSave(t, w, consensus.HardState{Term: 1}, nil, &boot)
+	applied := testConf()
+	if err := w.SetConfState(applied); err != nil {
+		t.Fatal(err)
+	}
+	w = reopen(t, w)
+	if _, cs, err := w.InitialState(); err != nil || len(cs.Voters) != 3 || cs.Addrs["n4"] != "127.0.0.1:4" {
+		t.Fatalf("InitialState membership = %+v, %v; want the applied one", cs, err)
+	}
+	if s, _ := w.Snapshot(); len(s.Meta.Conf.Voters) != 1 {
+		t.Fatalf("snapshot membership changed to %+v", s.Meta.Conf)
+	}
+	// An installed snapshot supersedes the applied membership.
+	snap := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: 5, Term: 2, Conf: consensus.ConfState{Voters: []consensus.NodeID{"n2"}}}}
+	mustSave(t, w, consensus.HardState{Term: 2, Commit: 5}, nil, &snap)
+	w = reopen(t, w)
+	if _, cs, _ := w.InitialState(); len(cs.Voters) != 1 || cs.Voters[0] != "n2" {
+		t.Fatalf("InitialState membership after a snapshot = %+v", cs)
+	}
 }
 
 func TestCreateSnapshotAndCompactKeepATail(t *testing.T) {
