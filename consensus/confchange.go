@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -59,6 +60,11 @@ func DecodeConfChange(data []byte) (ConfChange, error) {
 		return ConfChange{}, fmt.Errorf("%w: %d trailing bytes", ErrCorruptConfChange, len(rest))
 	}
 	cc.Node, cc.Addr = NodeID(node), addr
+	if !bytes.Equal(EncodeConfChange(cc), data) {
+		// Non-minimal varints: only the canonical form is accepted, so that
+		// every replica reads the same bytes the same way.
+		return ConfChange{}, fmt.Errorf("%w: non-canonical encoding", ErrCorruptConfChange)
+	}
 	return cc, nil
 }
 
