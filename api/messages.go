@@ -361,3 +361,13 @@ type HolderChangedEvent struct {
 	Revision uint64
 	Holders  []HolderInfo
 }
+
+// MembersRequest asks for the membership (MsgMembers). Older clients may
+// send an empty body: the zero value is a linearizable read.
+type MembersRequest struct {
+	ReadOptions
+}
+
+// ClusterStatusRequest asks the answering node to collect every member's
+// status (MsgClusterStatus).
+type ClusterStatusRequest struct{}

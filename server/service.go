@@ -1,0 +1,375 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/wal"
+)
+
+// ErrNoBootstrap: a node with an empty data directory was given neither an
+// InitialCluster nor Join.
+var ErrNoBootstrap = errors.New("server: empty data directory needs InitialCluster or Join")
+
+// Server is one lockd node: the Raft node over its WAL and peer transport,
+// the replicated FSM, the leader's timers, and the client rpc server.
+type Server struct {
+	cfg   Config
+	log   hclog.Logger
+	clock func() time.Time
+	codec *CommandCodec
+
+	wal    *wal.WAL
+	tr     *PeerTransport
+	node   *Node
+	app    *applier
+	client *rpc.Server
+
+	events  *eventRouter
+	leases  *leaseTable
+	members *memberBook
+	backups *backupStore
+	metrics *metrics
+
+	peerAddr   string
+	clientAddr string
+
+	removed     chan struct{}
+	removedOnce sync.Once
+	isRemoved   atomic.Bool
+
+	// ctx is cancelled by Close: background work and its proposals stop.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	expiriesInFlight atomic.Int64
+	tickInFlight     atomic.Bool
+
+	stopc     chan struct{}
+	stopOnce  sync.Once
+	wg        sync.WaitGroup
+	started   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the WAL, bootstraps a new cluster if the data directory is
+// empty (unless Join), and builds the node, transport, FSM and client
+// server. Nothing listens until Start.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDerived()
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		clock:      cfg.Clock,
+		codec:      NewCommandCodec(),
+		peerAddr:   cfg.PeerAddr,
+		clientAddr: cfg.ClientAddr,
+		removed:    make(chan struct{}),
+		stopc:      make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.events = newEventRouter()
+	s.leases = newLeaseTable()
+	s.backups = &backupStore{}
+	s.members = newMemberBook(s)
+	m, err := newMetrics(cfg.Registerer, s)
+	if err != nil {
+		s.cancel()
+		return nil, err
+	}
+	s.metrics = m
+	w, err := wal.Open(cfg.WAL)
+	if err != nil {
+		m.unregister()
+		s.cancel()
+		return nil, err
+	}
+	s.wal = w
+	if err := s.build(); err != nil {
+		_ = w.Close()
+		m.unregister()
+		s.cancel()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) build() error {
+	hs, conf, err := s.wal.InitialState()
+	if err != nil {
+		return err
+	}
+	last, err := s.wal.LastIndex()
+	if err != nil {
+		return err
+	}
+	snap, err := s.wal.Snapshot()
+	if err != nil {
+		return err
+	}
+	empty := last == 0 && hs.Term == 0 && snap.Meta.Index == 0
+	if empty && !s.cfg.Join {
+		if len(s.cfg.InitialCluster) == 0 {
+			return ErrNoBootstrap
+		}
+		conf = consensus.ConfState{Addrs: map[consensus.NodeID]string{}}
+		for id, addr := range s.cfg.InitialCluster {
+			conf.Voters = append(conf.Voters, consensus.NodeID(id))
+			conf.Addrs[consensus.NodeID(id)] = addr
+		}
+		sort.Slice(conf.Voters, func(i, j int) bool { return conf.Voters[i] < conf.Voters[j] })
+		if err := Bootstrap(s.wal, conf); err != nil {
+			return fmt.Errorf("server: bootstrap: %w", err)
+		}
+		s.log.Info("bootstrapped a new cluster", "voters", fmt.Sprint(conf.Voters))
+	}
+	s.members.setConf(conf)
+	fsm, err := NewFSM(s.cfg.FSM)
+	if err != nil {
+		return err
+	}
+	s.app = &applier{fsm: fsm, s: s}
+	tr, err := NewPeerTransport(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
+	if err != nil {
+		return err
+	}
+	if err := tr.HandleNodeInfo(s.members.handleInfo); err != nil {
+		return err
+	}
+	s.tr = tr
+	node, err := NewNode(s.cfg.Node, s.wal, s.app, tr, NodeHooks{
+		LeaderChanged: s.onLeaderChanged,
+		ConfChanged:   s.onConfChanged,
+		Fsync:         s.metrics.observeFsync,
+	})
+	if err != nil {
+		_ = tr.Close()
+		return err
+	}
+	tr.SetStepper(node)
+	s.node = node
+	client, err := rpc.NewServer(s.cfg.RPC, rpc.KindClient)
+	if err != nil {
+		_ = tr.Close()
+		return err
+	}
+	s.client = client
+	if err := s.registerHandlers(); err != nil {
+		_ = tr.Close()
+		return err
+	}
+	return nil
+}
+
+// Start listens on the peer and client addresses and starts the node and
+// the server's background loops.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("server: already started")
+	}
+	pa, err := s.tr.Listen(s.cfg.PeerAddr)
+	if err != nil {
+		return err
+	}
+	ca, err := s.client.Listen(s.cfg.ClientAddr)
+	if err != nil {
+		return err
+	}
+	s.peerAddr, s.clientAddr = pa, ca.String()
+	s.members.setSelf(s.clientAddr)
+	s.node.Start()
+	s.wg.Add(2)
+	go s.leaseLoop()
+	go s.members.loop()
+	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", s.peerAddr, "client_addr", s.clientAddr)
+	return nil
+}
+
+// ID is this node's name.
+func (s *Server) ID() string { return s.cfg.ID }
+
+// PeerAddr is the bound peer address (after Start), else the configured one.
+func (s *Server) PeerAddr() string { return s.peerAddr }
+
+// ClientAddr is the bound client address (after Start), else the configured one.
+func (s *Server) ClientAddr() string { return s.clientAddr }
+
+// Removed is closed when this node's applied membership no longer holds
+// it; it then answers clients CodeUnavailable.
+func (s *Server) Removed() <-chan struct{} { return s.removed }
+
+// Live reports nil while the node's loop runs and its WAL takes writes.
+func (s *Server) Live() error {
+	select {
+	case <-s.node.Done():
+		if err := s.node.Err(); err != nil {
+			return err
+		}
+		return ErrStopped
+	default:
+		return nil
+	}
+}
+
+// Ready reports whether a leader is known and this node has applied to
+// within ReadyMaxLag entries of the commit index; reason says why not.
+func (s *Server) Ready() (bool, string) {
+	if err := s.Live(); err != nil {
+		return false, "node stopped: " + err.Error()
+	}
+	if s.isRemoved.Load() {
+		return false, "removed from the cluster"
+	}
+	if s.node.Leader() == consensus.None {
+		return false, "no leader known"
+	}
+	commit, applied := s.node.CommitIndex(), s.node.AppliedIndex()
+	if commit > applied && commit-applied > s.cfg.ReadyMaxLag {
+		return false, fmt.Sprintf("applied index %d trails commit index %d", applied, commit)
+	}
+	return true, ""
+}
+
+// Status is this node's view of itself and, on the leader, its followers.
+func (s *Server) Status(ctx context.Context) (api.NodeStatus, error) {
+	st, err := s.node.Status(ctx)
+	if err != nil {
+		return api.NodeStatus{}, err
+	}
+	ns := api.NodeStatus{
+		ID: string(st.ID), Role: st.Role.String(), Term: st.Term, Leader: string(st.Lead),
+		Commit: st.Commit, Applied: st.Applied,
+	}
+	if st.Lead != consensus.None {
+		ns.LeaderAddr = s.members.clientAddr(st.Lead)
+	}
+	ids := make([]consensus.NodeID, 0, len(st.Progress))
+	for id := range st.Progress {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		p := st.Progress[id]
+		ns.Progress = append(ns.Progress, api.MemberProgress{ID: string(id), Match: p.Match, Next: p.Next,
+			State: p.State, Learner: p.IsLearner})
+	}
+	return ns, nil
+}
+
+// Shutdown stops the server gracefully: a leader first hands leadership to
+// its most caught-up voter and waits until that one leads (or ctx ends);
+// then client requests are drained and everything stops, the WAL synced
+// and closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var terr error
+	if s.started.Load() && s.node.IsLeader() {
+		terr = s.handOff(ctx)
+		if terr != nil {
+			s.log.Warn("leadership hand-off before shutdown failed", "error", terr)
+		}
+	}
+	if s.client != nil {
+		_ = s.client.Shutdown(ctx)
+	}
+	return errors.Join(terr, s.Close())
+}
+
+// handOff transfers leadership to the most caught-up voter and waits until
+// this node no longer leads.
+func (s *Server) handOff(ctx context.Context) error {
+	target, err := s.transferTarget(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.node.TransferLeader(ctx, target); err != nil {
+		return err
+	}
+	for s.node.IsLeader() || s.node.Leader() == consensus.NodeID(s.cfg.ID) {
+		ch := s.node.LeaderChanged()
+		if !s.node.IsLeader() {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("server: transfer to %s: %w", target, ctx.Err())
+		}
+	}
+	s.log.Info("handed leadership over before shutdown", "to", target)
+	return nil
+}
+
+// Close stops everything at once (client connections, loops, node,
+// transport) and closes the WAL. Safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.stopOnce.Do(func() { close(s.stopc) })
+		s.cancel()
+		if s.client != nil {
+			_ = s.client.Close()
+		}
+		if s.started.Load() {
+			s.node.Stop()
+		}
+		s.wg.Wait()
+		if s.tr != nil {
+			_ = s.tr.Close()
+		}
+		s.closeErr = s.wal.Close()
+		s.metrics.unregister()
+	})
+	return s.closeErr
+}
+
+// onConfChanged runs on the node loop after a membership change applies.
+func (s *Server) onConfChanged(cs consensus.ConfState) {
+	wasMember := s.members.setConf(cs)
+	self := consensus.NodeID(s.cfg.ID)
+	if wasMember && !isMemberOf(cs, self) {
+		s.removedOnce.Do(func() {
+			s.isRemoved.Store(true)
+			s.log.Warn("this node was removed from the cluster")
+			close(s.removed)
+		})
+	}
+}
+
+func isMemberOf(cs consensus.ConfState, id consensus.NodeID) bool {
+	for _, v := range cs.Voters {
+		if v == id {
+			return true
+		}
+	}
+	for _, l := range cs.Learners {
+		if l == id {
+			return true
+		}
+	}
+	return false
+}
+
+// onLeaderChanged runs on the node loop at every leadership change.
+func (s *Server) onLeaderChanged(lead consensus.NodeID, term uint64, self bool) {
+	s.metrics.leaderChanges.Inc()
+	gen := s.leases.deactivate()
+	if self {
+		s.wg.Add(1)
+		go s.becomeLeader(gen)
+	}
+	s.wg.Add(1)
+	go s.announceLeader(lead, term, gen)
+}

@@ -1,0 +1,352 @@
+package server
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/consensus"
+)
+
+// memberBook knows the membership as last applied and every member's
+// client address, learnt through node-info requests on the peer
+// transport (followers need the leader's client address for their hints).
+type memberBook struct {
+	s *Server
+
+	mu      sync.Mutex
+	conf    consensus.ConfState
+	member  bool // this node is in conf
+	clients map[consensus.NodeID]string
+}
+
+func newMemberBook(s *Server) *memberBook {
+	return &memberBook{s: s, clients: map[consensus.NodeID]string{}}
+}
+
+// setConf records the applied membership and reports whether this node
+// was a member before it.
+func (b *memberBook) setConf(cs consensus.ConfState) (wasMember bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wasMember = b.member
+	b.conf = cs
+	b.member = isMemberOf(cs, consensus.NodeID(b.s.cfg.ID))
+	return wasMember
+}
+
+func (b *memberBook) setSelf(clientAddr string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.clients[consensus.NodeID(b.s.cfg.ID)] = clientAddr
+}
+
+func (b *memberBook) setClient(id consensus.NodeID, addr string) {
+	if id == consensus.None || addr == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.clients[id] = addr
+}
+
+// clientAddr is id's client address from the cache, or "".
+func (b *memberBook) clientAddr(id consensus.NodeID) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.clients[id]
+}
+
+func (b *memberBook) snapshot() (consensus.ConfState, map[consensus.NodeID]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clients := make(map[consensus.NodeID]string, len(b.clients))
+	for id, a := range b.clients {
+		clients[id] = a
+	}
+	return b.conf, clients
+}
+
+// request is the node-info request this node sends.
+func (b *memberBook) request() *NodeInfoRequest {
+	conf, _ := b.snapshot()
+	req := &NodeInfoRequest{From: b.s.cfg.ID, ClientAddr: b.s.ClientAddr(), PeerAddrs: map[string]string{}}
+	for id, a := range conf.Addrs {
+		req.PeerAddrs[string(id)] = a
+	}
+	req.PeerAddrs[b.s.cfg.ID] = b.s.PeerAddr()
+	return req
+}
+
+// lookup returns id's client address, asking id over its peer address if
+// the cache does not have it.
+func (b *memberBook) lookup(ctx context.Context, id consensus.NodeID) (string, error) {
+	if a := b.clientAddr(id); a != "" {
+		return a, nil
+	}
+	conf, _ := b.snapshot()
+	peer := conf.Addrs[id]
+	if peer == "" {
+		return "", api.Errorf(api.CodeUnknownMember, "no peer address for %s", id)
+	}
+	return b.ask(ctx, id, peer)
+}
+
+func (b *memberBook) ask(ctx context.Context, id consensus.NodeID, peer string) (string, error) {
+	resp, err := b.s.tr.AskNodeInfo(ctx, peer, b.request())
+	if err != nil {
+		return "", err
+	}
+	if resp.ID != string(id) {
+		return "", api.Errorf(api.CodeUnavailable, "peer address %s of %s answers as %q", peer, id, resp.ID)
+	}
+	b.setClient(id, resp.ClientAddr)
+	return resp.ClientAddr, nil
+}
+
+// handleInfo answers a peer's node-info request. A node that is not yet
+// a member (it joined with an empty log) adopts the asker's peer
+// addresses so that its answers reach the leader before its first
+// snapshot tells it the membership.
+func (b *memberBook) handleInfo(_ context.Context, req *NodeInfoRequest) (*NodeInfoResponse, error) {
+	b.setClient(consensus.NodeID(req.From), req.ClientAddr)
+	b.mu.Lock()
+	member := b.member
+	b.mu.Unlock()
+	if !member && len(req.PeerAddrs) > 0 && !b.s.isRemoved.Load() {
+		addrs := make(map[consensus.NodeID]string, len(req.PeerAddrs))
+		for id, a := range req.PeerAddrs {
+			if id != b.s.cfg.ID {
+				addrs[consensus.NodeID(id)] = a
+			}
+		}
+		b.s.tr.SetPeers(addrs)
+	}
+	return &NodeInfoResponse{ID: b.s.cfg.ID, ClientAddr: b.s.ClientAddr()}, nil
+}
+
+// loop refreshes unknown client addresses every InfoInterval; on the
+// leader it also keeps telling learners that have not answered yet where
+// the members are.
+func (b *memberBook) loop() {
+	defer b.s.wg.Done()
+	t := time.NewTicker(b.s.cfg.InfoInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			b.refresh()
+		case <-b.s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (b *memberBook) refresh() {
+	conf, clients := b.snapshot()
+	var behind map[consensus.NodeID]bool
+	if b.s.node.IsLeader() {
+		ctx, cancel := context.WithTimeout(b.s.ctx, b.s.cfg.InfoInterval)
+		st, err := b.s.node.Status(ctx)
+		cancel()
+		if err == nil {
+			behind = map[consensus.NodeID]bool{}
+			for id, p := range st.Progress {
+				if p.Match == 0 {
+					behind[id] = true
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for id, peer := range conf.Addrs {
+		if id == consensus.NodeID(b.s.cfg.ID) || (clients[id] != "" && !behind[id]) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(b.s.ctx, b.s.cfg.InfoInterval)
+			defer cancel()
+			if _, err := b.ask(ctx, id, peer); err != nil {
+				b.s.log.Debug("node info request failed", "peer", id, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// members answers MsgMembers from the applied membership.
+func (s *Server) listMembers(ctx context.Context, req *api.MembersRequest) (*api.MembersResponse, error) {
+	if err := s.linearize(ctx, req.ReadOptions); err != nil {
+		return nil, err
+	}
+	conf, clients := s.members.snapshot()
+	resp := &api.MembersResponse{}
+	add := func(ids []consensus.NodeID, learner bool) {
+		for _, id := range ids {
+			resp.Members = append(resp.Members, api.Member{ID: string(id), PeerAddr: conf.Addrs[id],
+				ClientAddr: clients[id], Learner: learner})
+		}
+	}
+	add(conf.Voters, false)
+	add(conf.Learners, true)
+	sort.Slice(resp.Members, func(i, j int) bool { return resp.Members[i].ID < resp.Members[j].ID })
+	return resp, nil
+}
+
+// addLearner adds a non-voting member.
+func (s *Server) addLearner(ctx context.Context, req *api.AddLearnerRequest) (*api.Empty, error) {
+	if req.ID == "" || req.PeerAddr == "" {
+		return nil, api.Errorf(api.CodeInvalidRequest, "a learner needs an ID and a peer address")
+	}
+	if err := s.requireLeader(ctx); err != nil {
+		return nil, err
+	}
+	s.members.setClient(consensus.NodeID(req.ID), req.ClientAddr)
+	cc := consensus.ConfChange{Type: consensus.ConfAddLearner, Node: consensus.NodeID(req.ID), Addr: req.PeerAddr}
+	if err := s.node.ProposeConfChange(ctx, cc); err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
+	s.log.Info("learner added", "id", req.ID, "peer_addr", req.PeerAddr)
+	// Tell the new node where everyone is now, so it can answer.
+	actx, cancel := context.WithTimeout(ctx, s.cfg.InfoInterval)
+	defer cancel()
+	if _, err := s.members.ask(actx, cc.Node, cc.Addr); err != nil {
+		s.log.Debug("first node info to the new learner failed; retried in the background", "id", req.ID, "error", err)
+	}
+	return &api.Empty{}, nil
+}
+
+// promote makes a caught-up learner a voter.
+func (s *Server) promote(ctx context.Context, req *api.PromoteRequest) (*api.Empty, error) {
+	if err := s.requireLeader(ctx); err != nil {
+		return nil, err
+	}
+	st, err := s.node.Status(ctx)
+	if err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
+	id := consensus.NodeID(req.ID)
+	p, ok := st.Progress[id]
+	if !ok || !p.IsLearner {
+		return nil, api.Errorf(api.CodeUnknownMember, "%q is not a learner", req.ID)
+	}
+	if !req.Force && p.Match+s.cfg.PromoteMaxLag < st.Commit {
+		return nil, api.Errorf(api.CodeUnsafeChange, "learner %s has index %d, commit is %d (more than %d behind)",
+			id, p.Match, st.Commit, s.cfg.PromoteMaxLag)
+	}
+	if err := s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfPromote, Node: id}); err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
+	s.log.Info("learner promoted", "id", id, "forced", req.Force)
+	return &api.Empty{}, nil
+}
+
+// removeMember removes a voter or learner; removing a voter must leave a
+// quorum of recently active voters unless forced.
+func (s *Server) removeMember(ctx context.Context, req *api.RemoveMemberRequest) (*api.Empty, error) {
+	if err := s.requireLeader(ctx); err != nil {
+		return nil, err
+	}
+	st, err := s.node.Status(ctx)
+	if err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
+	id := consensus.NodeID(req.ID)
+	if !isMemberOf(st.ConfState, id) {
+		return nil, api.Errorf(api.CodeUnknownMember, "%q is not a member", req.ID)
+	}
+	if !req.Force && !st.Progress[id].IsLearner {
+		remaining, active := 0, 0
+		for _, v := range st.ConfState.Voters {
+			if v == id {
+				continue
+			}
+			remaining++
+			if v == st.ID || st.Progress[v].RecentActive {
+				active++
+			}
+		}
+		if active < remaining/2+1 {
+			return nil, api.Errorf(api.CodeUnsafeChange, "after removing %s only %d of %d voters are active: no quorum",
+				id, active, remaining)
+		}
+	}
+	if err := s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: id}); err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
+	s.log.Info("member removed", "id", id, "forced", req.Force)
+	return &api.Empty{}, nil
+}
+
+// transferTarget is the voter other than this node with the highest match
+// index among the recently active ones.
+func (s *Server) transferTarget(ctx context.Context) (consensus.NodeID, error) {
+	st, err := s.node.Status(ctx)
+	if err != nil {
+		return consensus.None, s.nodeError(ctx, err)
+	}
+	best, bestMatch := consensus.None, uint64(0)
+	for _, v := range st.ConfState.Voters {
+		p := st.Progress[v]
+		if v == st.ID || !p.RecentActive {
+			continue
+		}
+		if best == consensus.None || p.Match > bestMatch || (p.Match == bestMatch && v < best) {
+			best, bestMatch = v, p.Match
+		}
+	}
+	if best == consensus.None {
+		return consensus.None, api.Errorf(api.CodeUnavailable, "no active voter to transfer leadership to")
+	}
+	return best, nil
+}
+
+// transferLeader hands leadership to req.ID (or the most caught-up voter)
+// and waits until the change is seen.
+func (s *Server) transferLeader(ctx context.Context, req *api.TransferLeaderRequest) (*api.Empty, error) {
+	if err := s.requireLeader(ctx); err != nil {
+		return nil, err
+	}
+	target := consensus.NodeID(req.ID)
+	if target == consensus.NodeID(s.cfg.ID) {
+		return &api.Empty{}, nil
+	}
+	if target == consensus.None {
+		t, err := s.transferTarget(ctx)
+		if err != nil {
+			return nil, err
+		}
+		target = t
+	}
+	if err := s.node.TransferLeader(ctx, target); err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
+	for s.node.Leader() != target {
+		ch := s.node.LeaderChanged()
+		if s.node.Leader() == target {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, api.Errorf(api.CodeNoQuorum, "leadership did not move to %s in time", target)
+		}
+	}
+	s.log.Info("leadership transferred", "to", target)
+	return &api.Empty{}, nil
+}
+
+// requireLeader refuses the request on a follower with a leader hint.
+func (s *Server) requireLeader(ctx context.Context) error {
+	if err := s.serving(); err != nil {
+		return err
+	}
+	if !s.node.IsLeader() {
+		return s.notLeader(ctx)
+	}
+	return nil
+}
