@@ -1,0 +1,242 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/server"
+)
+
+// errBadFlag is the cause of every refusal of the command line; main exits
+// with exitUsage when it sees it.
+var errBadFlag = errors.New("lockd: bad flag")
+
+const maxIDLen = 64
+
+// checkID accepts names of letters, digits, '-', '_' and '.'.
+func checkID(id string) error {
+	if id == "" || len(id) > maxIDLen {
+		return fmt.Errorf("node id %q must be 1 to %d characters", id, maxIDLen)
+	}
+	for _, r := range id {
+		ok := r == '-' || r == '_' || r == '.' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return fmt.Errorf("node id %q may hold only letters, digits, '-', '_' and '.'", id)
+		}
+	}
+	return nil
+}
+
+// checkAddr accepts host:port. A dialable address (one other nodes or the
+// operator's tools connect to) needs a concrete host and a non-zero port; a
+// listen address may leave the host empty or unspecified and use port 0.
+func checkAddr(addr string, dialable bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q is not host:port: %v", addr, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("address %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if strings.ContainsAny(host, " \t/") {
+		return fmt.Errorf("address %q: bad host %q", addr, host)
+	}
+	if dialable {
+		if p == 0 {
+			return fmt.Errorf("address %q: other nodes cannot dial port 0", addr)
+		}
+		if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+			return fmt.Errorf("address %q: other nodes cannot dial an unspecified host", addr)
+		}
+	}
+	return nil
+}
+
+// parseInitialCluster reads "n1=host:port,n2=host:port". Ids and addresses
+// must be unique. An empty string gives a nil map.
+func parseInitialCluster(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	members := make(map[string]string)
+	byAddr := make(map[string]string)
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		id, addr, ok := strings.Cut(entry, "=")
+		if !ok {
+			return nil, fmt.Errorf("entry %q is not id=host:port", entry)
+		}
+		id, addr = strings.TrimSpace(id), strings.TrimSpace(addr)
+		if err := checkID(id); err != nil {
+			return nil, fmt.Errorf("entry %q: %v", entry, err)
+		}
+		if err := checkAddr(addr, true); err != nil {
+			return nil, fmt.Errorf("entry %q: %v", entry, err)
+		}
+		if _, dup := members[id]; dup {
+			return nil, fmt.Errorf("node %q listed twice", id)
+		}
+		if other, dup := byAddr[addr]; dup {
+			return nil, fmt.Errorf("nodes %q and %q share address %s", other, id, addr)
+		}
+		members[id] = addr
+		byAddr[addr] = id
+	}
+	return members, nil
+}
+
+// sameListenAddr reports whether a node listening on listen is reachable at
+// the advertised address adv: equal, or listen's host is unspecified
+// (0.0.0.0, ::) with the same port.
+func sameListenAddr(listen, adv string) bool {
+	if listen == adv {
+		return true
+	}
+	lh, lp, err1 := net.SplitHostPort(listen)
+	_, ap, err2 := net.SplitHostPort(adv)
+	if err1 != nil || err2 != nil || lp != ap {
+		return false
+	}
+	ip := net.ParseIP(lh)
+	return lh == "" || ip != nil && ip.IsUnspecified()
+}
+
+// nodeSpec is a validated single-node command line.
+type nodeSpec struct {
+	opts    options
+	cluster map[string]string // id -> peer address; nil when joining
+}
+
+// checkNode validates a single-node command line (not --dev) and fills in
+// what the flags imply: the peer address from --initial-cluster, or a
+// one-node cluster when --initial-cluster is absent.
+func checkNode(o options) (nodeSpec, error) {
+	bad := func(format string, args ...any) (nodeSpec, error) {
+		return nodeSpec{}, fmt.Errorf("%w: "+format, append([]any{errBadFlag}, args...)...)
+	}
+	if o.ID == "" {
+		return bad("--id is required (or --dev for a development cluster)")
+	}
+	if err := checkID(o.ID); err != nil {
+		return bad("--id: %v", err)
+	}
+	if o.DataDir == "" {
+		return bad("--data-dir is required")
+	}
+	if fi, err := os.Stat(o.DataDir); err == nil && !fi.IsDir() {
+		return bad("--data-dir %q is not a directory", o.DataDir)
+	}
+	if o.ClientAddr == "" {
+		return bad("--client-addr is required")
+	}
+	if err := checkAddr(o.ClientAddr, false); err != nil {
+		return bad("--client-addr: %v", err)
+	}
+	if o.HTTPAddr != "" {
+		if err := checkAddr(o.HTTPAddr, false); err != nil {
+			return bad("--http-addr: %v", err)
+		}
+	}
+	cluster, err := parseInitialCluster(o.InitialCluster)
+	if err != nil {
+		return bad("--initial-cluster: %v", err)
+	}
+	adv, listed := cluster[o.ID]
+	switch {
+	case o.Join && listed:
+		return bad("--join: %q is in --initial-cluster; a joining node is added later with lockctl members add", o.ID)
+	case o.Join:
+		// The cluster is learned from the leader that adds this node.
+	case cluster == nil:
+		if o.PeerAddr == "" {
+			return bad("--peer-addr is required without --initial-cluster")
+		}
+		if err := checkAddr(o.PeerAddr, true); err != nil {
+			return bad("--peer-addr: %v", err)
+		}
+		cluster = map[string]string{o.ID: o.PeerAddr}
+	case !listed:
+		return bad("--id %q is not in --initial-cluster (%s); use --join to join a running cluster",
+			o.ID, strings.Join(sortedKeys(cluster), ", "))
+	case o.PeerAddr == "":
+		o.PeerAddr = adv
+	case !sameListenAddr(o.PeerAddr, adv):
+		return bad("--peer-addr %s differs from %s, this node's address in --initial-cluster", o.PeerAddr, adv)
+	}
+	if o.PeerAddr == "" {
+		return bad("--peer-addr is required with --join")
+	}
+	if err := checkAddr(o.PeerAddr, false); err != nil {
+		return bad("--peer-addr: %v", err)
+	}
+	if o.ShutdownTimeout <= 0 {
+		return bad("--shutdown-timeout must be positive")
+	}
+	return nodeSpec{opts: o, cluster: cluster}, nil
+}
+
+// checkDev refuses the flags that --dev chooses itself.
+func checkDev(o options) error {
+	for flag, set := range map[string]bool{
+		"--id": o.ID != "", "--data-dir": o.DataDir != "", "--peer-addr": o.PeerAddr != "",
+		"--client-addr": o.ClientAddr != "", "--http-addr": o.HTTPAddr != "",
+		"--initial-cluster": o.InitialCluster != "", "--join": o.Join,
+	} {
+		if set {
+			return fmt.Errorf("%w: --dev chooses %s itself; drop one of them", errBadFlag, flag)
+		}
+	}
+	if o.ShutdownTimeout <= 0 {
+		return fmt.Errorf("%w: --shutdown-timeout must be positive", errBadFlag)
+	}
+	return nil
+}
+
+// serverConfig turns validated options into a server.Config and has the
+// server validate the timing and limit values.
+func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg prometheus.Registerer) (server.Config, error) {
+	cfg := server.DefaultConfig()
+	cfg.ID = o.ID
+	cfg.DataDir = o.DataDir
+	cfg.PeerAddr = o.PeerAddr
+	cfg.ClientAddr = o.ClientAddr
+	cfg.InitialCluster = cluster
+	cfg.Join = o.Join
+	cfg.Node.ID = consensus.NodeID(o.ID)
+	cfg.Node.TickInterval = o.Tick
+	cfg.Node.ElectionTicks = o.ElectionTicks
+	cfg.Node.HeartbeatTicks = o.HeartbeatTicks
+	cfg.Node.SnapshotEntries = o.SnapshotEntries
+	cfg.FSM.Sessions.MinTTL = o.SessionTTLMin
+	cfg.FSM.Sessions.MaxTTL = o.SessionTTLMax
+	cfg.FSM.Sessions.DefaultTTL = o.SessionTTLDefault
+	cfg.FSM.Locks.MaxNameLen = o.MaxNameLen
+	cfg.FSM.Locks.MaxValueLen = o.MaxValueLen
+	cfg.RPC.MaxFrameSize = o.MaxFrameSize
+	cfg.Registerer = reg
+	cfg.Logger = logger
+	if err := cfg.Validate(); err != nil {
+		return server.Config{}, fmt.Errorf("%w: %w", errBadFlag, err)
+	}
+	return cfg, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

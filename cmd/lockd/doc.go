@@ -1,0 +1,28 @@
+// Command lockd runs one lockd node, or, with --dev, a ready three-node
+// cluster inside one process on loopback ports with temporary data.
+//
+// It owns the process: flags (each also read from a LOCKD_* environment
+// variable), their validation before anything starts, the logger, the
+// Prometheus registry, the HTTP listener for /livez, /readyz, /metrics and
+// the status page (handler in package server), and the reaction to signals
+// and to removal from the cluster. It never decides anything about the
+// cluster itself: it never proposes a membership change (a node never
+// leaves implicitly), never touches the data directory except through
+// server.New, and never reads the clock for the protocol.
+//
+// Process lifecycle of one node:
+//
+//	state     event                    next      effect
+//	parsing   bad flag or env value    exit 2    message on stderr, nothing started
+//	parsing   flags valid              starting  logger, registry, HTTP listener
+//	starting  server.New/Start fails   exit 1    close what was opened
+//	starting  started                  serving   log addresses, serve HTTP
+//	serving   SIGTERM / SIGINT         stopping  Shutdown(timeout): a leader first
+//	                                             hands leadership to a caught-up
+//	                                             follower, then stops and syncs
+//	serving   Removed() closes         stopping  log it, Close
+//	stopping  done                     exit 0    (exit 1 if Shutdown failed)
+//	stopping  second SIGTERM / SIGINT  killed    default signal action
+//
+// Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags.
+package main

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lockd/lockd/server"
+)
+
+// options is the command line (flags and LOCKD_* environment variables)
+// after parsing and before validation.
+type options struct {
+	ID             string
+	DataDir        string
+	PeerAddr       string
+	ClientAddr     string
+	HTTPAddr       string
+	InitialCluster string
+	Join           bool
+	Dev            bool
+
+	Tick            time.Duration
+	ElectionTicks   int
+	HeartbeatTicks  int
+	SnapshotEntries uint64
+
+	SessionTTLMin     time.Duration
+	SessionTTLMax     time.Duration
+	SessionTTLDefault time.Duration
+	MaxFrameSize      int
+	MaxNameLen        int
+	MaxValueLen       int
+
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogJSON         bool
+}
+
+// envFor names the environment variable that stands in for a flag:
+// --session-ttl-min is LOCKD_SESSION_TTL_MIN.
+func envFor(flag string) []string {
+	return []string{"LOCKD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+}
+
+const (
+	catCluster = "cluster"
+	catTiming  = "timing"
+	catLimits  = "limits (must be equal on every node)"
+	catProcess = "process"
+)
+
+// defaultShutdownTimeout bounds a graceful stop, leadership hand-off included.
+const defaultShutdownTimeout = 10 * time.Second
+
+// cliFlags returns the flags with their defaults taken from d, so that the
+// help text and the server agree on every default.
+func cliFlags(d server.Config) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "id", EnvVars: envFor("id"), Category: catCluster,
+			Usage: "this node's name in the cluster, e.g. n1"},
+		&cli.StringFlag{Name: "data-dir", EnvVars: envFor("data-dir"), Category: catCluster,
+			Usage: "directory for the write-ahead log and snapshots (created if missing)"},
+		&cli.StringFlag{Name: "peer-addr", EnvVars: envFor("peer-addr"), Category: catCluster,
+			Usage: "host:port for Raft traffic from the other nodes (default: this node's --initial-cluster address)"},
+		&cli.StringFlag{Name: "client-addr", EnvVars: envFor("client-addr"), Category: catCluster,
+			Usage: "host:port for clients (lockctl, the Go SDK)"},
+		&cli.StringFlag{Name: "http-addr", EnvVars: envFor("http-addr"), Category: catCluster,
+			Usage: "host:port for /livez, /readyz, /metrics and the status page (empty: no HTTP)"},
+		&cli.StringFlag{Name: "initial-cluster", EnvVars: envFor("initial-cluster"), Category: catCluster,
+			Usage: "every founding member as id=host:port (peer addresses), comma-separated; " +
+				"only read when the data directory is empty (default: a one-node cluster of this node)"},
+		&cli.BoolFlag{Name: "join", EnvVars: envFor("join"), Category: catCluster,
+			Usage: "start empty and wait to be added to a running cluster (lockctl members add)"},
+		&cli.BoolFlag{Name: "dev", EnvVars: envFor("dev"), Category: catCluster,
+			Usage: "run a three-node development cluster in this process on loopback ports with temporary data"},
+
+		&cli.DurationFlag{Name: "tick", EnvVars: envFor("tick"), Category: catTiming,
+			Value: d.Node.TickInterval, Usage: "length of one Raft tick"},
+		&cli.IntFlag{Name: "election-ticks", EnvVars: envFor("election-ticks"), Category: catTiming,
+			Value: d.Node.ElectionTicks, Usage: "election timeout in ticks (randomized up to twice this)"},
+		&cli.IntFlag{Name: "heartbeat-ticks", EnvVars: envFor("heartbeat-ticks"), Category: catTiming,
+			Value: d.Node.HeartbeatTicks, Usage: "leader heartbeat interval in ticks"},
+		&cli.Uint64Flag{Name: "snapshot-entries", EnvVars: envFor("snapshot-entries"), Category: catTiming,
+			Value: d.Node.SnapshotEntries, Usage: "applied entries between snapshots (0: never)"},
+		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: envFor("shutdown-timeout"), Category: catTiming,
+			Value: defaultShutdownTimeout, Usage: "bound on a graceful stop after SIGTERM, leadership hand-off included"},
+
+		&cli.DurationFlag{Name: "session-ttl-min", EnvVars: envFor("session-ttl-min"), Category: catLimits,
+			Value: d.FSM.Sessions.MinTTL, Usage: "shortest session TTL; shorter requests are raised to it"},
+		&cli.DurationFlag{Name: "session-ttl-max", EnvVars: envFor("session-ttl-max"), Category: catLimits,
+			Value: d.FSM.Sessions.MaxTTL, Usage: "longest session TTL; longer requests are lowered to it"},
+		&cli.DurationFlag{Name: "session-ttl-default", EnvVars: envFor("session-ttl-default"), Category: catLimits,
+			Value: d.FSM.Sessions.DefaultTTL, Usage: "TTL of a session opened without one"},
+		&cli.IntFlag{Name: "max-frame-size", EnvVars: envFor("max-frame-size"), Category: catLimits,
+			Value: d.RPC.MaxFrameSize, Usage: "largest rpc frame accepted, in bytes"},
+		&cli.IntFlag{Name: "max-name-len", EnvVars: envFor("max-name-len"), Category: catLimits,
+			Value: d.FSM.Locks.MaxNameLen, Usage: "longest lock name, in bytes"},
+		&cli.IntFlag{Name: "max-value-len", EnvVars: envFor("max-value-len"), Category: catLimits,
+			Value: d.FSM.Locks.MaxValueLen, Usage: "largest holder value, in bytes"},
+
+		&cli.StringFlag{Name: "log-level", EnvVars: envFor("log-level"), Category: catProcess,
+			Value: "info", Usage: "trace, debug, info, warn or error"},
+		&cli.BoolFlag{Name: "log-json", EnvVars: envFor("log-json"), Category: catProcess,
+			Usage: "log JSON lines instead of text"},
+	}
+}
+
+// optionsFrom reads the parsed flags.
+func optionsFrom(c *cli.Context) options {
+	return options{
+		ID:                c.String("id"),
+		DataDir:           c.String("data-dir"),
+		PeerAddr:          c.String("peer-addr"),
+		ClientAddr:        c.String("client-addr"),
+		HTTPAddr:          c.String("http-addr"),
+		InitialCluster:    c.String("initial-cluster"),
+		Join:              c.Bool("join"),
+		Dev:               c.Bool("dev"),
+		Tick:              c.Duration("tick"),
+		ElectionTicks:     c.Int("election-ticks"),
+		HeartbeatTicks:    c.Int("heartbeat-ticks"),
+		SnapshotEntries:   c.Uint64("snapshot-entries"),
+		ShutdownTimeout:   c.Duration("shutdown-timeout"),
+		SessionTTLMin:     c.Duration("session-ttl-min"),
+		SessionTTLMax:     c.Duration("session-ttl-max"),
+		SessionTTLDefault: c.Duration("session-ttl-default"),
+		MaxFrameSize:      c.Int("max-frame-size"),
+		MaxNameLen:        c.Int("max-name-len"),
+		MaxValueLen:       c.Int("max-value-len"),
+		LogLevel:          c.String("log-level"),
+		LogJSON:           c.Bool("log-json"),
+	}
+}

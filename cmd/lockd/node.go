@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/server"
+)
+
+// daemon is the part of *server.Server that the process lifecycle drives.
+type daemon interface {
+	Shutdown(ctx context.Context) error
+	Close() error
+	Removed() <-chan struct{}
+}
+
+// runNode runs one persistent node until a signal or its removal.
+func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.Logger) (err error) {
+	o := spec.opts
+	reg := newRegistry()
+	cfg, err := serverConfig(o, spec.cluster, logger, reg)
+	if err != nil {
+		return err
+	}
+	// Bind the HTTP port before the server starts, so a taken port fails
+	// the start instead of leaving a node without health checks.
+	var httpLn net.Listener
+	if o.HTTPAddr != "" {
+		if httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
+			return fmt.Errorf("http listener: %w", err)
+		}
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		closeListener(httpLn)
+		return fmt.Errorf("open node: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		closeListener(httpLn)
+		return errors.Join(fmt.Errorf("start node: %w", err), srv.Close())
+	}
+	var web *httpEndpoint
+	httpAddr := ""
+	if httpLn != nil {
+		web = serveHTTP(httpLn, server.NewHTTPHandler(srv, reg, logger.Named("http")), logger)
+		httpAddr = httpLn.Addr().String()
+	}
+	logger.Info("node serving", "id", srv.ID(), "client_addr", srv.ClientAddr(),
+		"peer_addr", srv.PeerAddr(), "http_addr", httpAddr, "data_dir", o.DataDir, "join", o.Join)
+	err = awaitStop(ctx, onSignal, srv, o.ShutdownTimeout, logger)
+	web.stop()
+	if err == nil {
+		logger.Info("node stopped", "id", srv.ID())
+	}
+	return err
+}
+
+// awaitStop waits for a signal (ctx done) or the node's removal and stops
+// the node. A signal asks for a graceful Shutdown bounded by timeout: a
+// leader first hands leadership to a caught-up follower. A node never
+// leaves the membership here; removal is decided by the cluster.
+func awaitStop(ctx context.Context, onSignal func(), d daemon, timeout time.Duration, logger hclog.Logger) error {
+	select {
+	case <-ctx.Done():
+		onSignal()
+		logger.Info("signal received; shutting down", "timeout", timeout)
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := d.Shutdown(sctx); err != nil {
+			logger.Error("graceful shutdown failed; closing", "error", err)
+			return errors.Join(fmt.Errorf("shutdown: %w", err), d.Close())
+		}
+		return nil
+	case <-d.Removed():
+		logger.Info("this node was removed from the cluster; stopping")
+		if err := d.Close(); err != nil {
+			return fmt.Errorf("close after removal: %w", err)
+		}
+		return nil
+	}
+}
+
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		_ = ln.Close()
+	}
+}
