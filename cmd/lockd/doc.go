@@ -21,7 +21,8 @@
 //	                                             hands leadership to a caught-up
 //	                                             follower, then stops and syncs
 //	serving   Removed() closes         stopping  log it, Close
-//	stopping  done                     exit 0    (exit 1 if Shutdown failed)
+//	stopping  node closed cleanly      exit 0    (a failed hand-off is only logged)
+//	stopping  closing the node failed  exit 1
 //	stopping  second SIGTERM / SIGINT  killed    default signal action
 //
 // Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags.

@@ -71,10 +71,17 @@ func awaitStop(ctx context.Context, onSignal func(), d daemon, timeout time.Dura
 		logger.Info("signal received; shutting down", "timeout", timeout)
 		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if err := d.Shutdown(sctx); err != nil {
-			logger.Error("graceful shutdown failed; closing", "error", err)
-			return errors.Join(fmt.Errorf("shutdown: %w", err), d.Close())
+		err := d.Shutdown(sctx)
+		if err == nil {
+			return nil
 		}
+		// Shutdown closes the node even when the hand-off fails (say, no
+		// follower is up). Close is idempotent and reports whether the
+		// node itself stopped cleanly: only that decides the exit code.
+		if cerr := d.Close(); cerr != nil {
+			return fmt.Errorf("shutdown: %w", errors.Join(err, cerr))
+		}
+		logger.Warn("stopped without a graceful hand-off", "error", err)
 		return nil
 	case <-d.Removed():
 		logger.Info("this node was removed from the cluster; stopping")
