@@ -1,0 +1,112 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
+)
+
+// withDeadline gives ctx the Client's RequestTimeout if it has no deadline,
+// and ends it when the Client closes.
+func (c *Client) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		stop := context.AfterFunc(c.ctx, cancel)
+		return ctx, func() { stop(); cancel() }
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// do runs a request on the leader, retrying what retryable allows until
+// ctx ends. req is built afresh for every attempt (a write recomputes its
+// LowestUnanswered); resp receives the answer.
+func (c *Client) do(ctx context.Context, typ uint8, req func() any, resp any) error {
+	ctx, cancel := c.withDeadline(ctx)
+	defer cancel()
+	hops := 0
+	for n := 0; ; n++ {
+		err := c.attempt(ctx, typ, req(), resp)
+		if err == nil {
+			return nil
+		}
+		if c.ctx.Err() != nil {
+			return ErrClosed
+		}
+		if ctx.Err() != nil {
+			if errors.Is(err, ctx.Err()) {
+				return err
+			}
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		}
+		if !retryable(err) {
+			return err
+		}
+		c.log.Debug("retrying request", "type", typ, "attempt", n+1, "error", err)
+		if hint, ok := notLeaderHint(err); ok && hint != "" && hops < 3 {
+			hops++ // follow a fresh hint at once
+			continue
+		}
+		hops = 0
+		if serr := c.bo.sleep(ctx, n, c.ctx.Done()); serr != nil {
+			return fmt.Errorf("%w (last error: %v)", serr, err)
+		}
+	}
+}
+
+// attempt sends one request on the current connection (establishing one
+// if needed) and maps its failure: a broken or timed-out connection is
+// dropped, a NotLeader answer records the leader hint.
+func (c *Client) attempt(ctx context.Context, typ uint8, req, resp any) error {
+	conn, err := c.conns.get(ctx)
+	if err != nil {
+		return err
+	}
+	return c.callOn(ctx, conn, typ, req, resp)
+}
+
+// callOn sends one request on conn, bounded by AttemptTimeout.
+func (c *Client) callOn(ctx context.Context, conn *rpc.ClientConn, typ uint8, req, resp any) error {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	err := conn.Call(actx, rpc.MsgType(typ), req, resp)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		c.conns.invalidate(conn, "")
+		return fmt.Errorf("%w: %w", errAttemptTimeout, err)
+	case errors.Is(err, rpc.ErrClosed):
+		return fmt.Errorf("%w: %w", errConnDropped, err)
+	case errors.Is(err, rpc.ErrConnLost):
+		c.conns.invalidate(conn, "")
+		return err
+	}
+	err = remoteErr(err)
+	if hint, ok := notLeaderHint(err); ok {
+		c.conns.invalidate(conn, hint)
+	} else if errors.Is(err, ErrUnavailable) {
+		c.conns.invalidate(conn, "")
+	}
+	return err
+}
+
+// write runs a deduplicated session write: it takes the session's next
+// sequence number and keeps it for every retry, so the server applies the
+// write once and answers every retry with the original answer.
+func (c *Client) write(ctx context.Context, s *Session, typ uint8, build func(api.Write) any, resp any) error {
+	seq := s.beginWrite()
+	defer s.endWrite(seq)
+	err := c.do(ctx, typ, func() any { return build(s.header(seq)) }, resp)
+	if err != nil {
+		s.noteError(err)
+	}
+	return err
+}

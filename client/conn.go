@@ -1,0 +1,222 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/rpc"
+)
+
+// connector owns the Client's one connection, which it keeps pointed at
+// the leader: it dials endpoints in turn, follows NotLeader hints, runs
+// the Client's attach step on every new connection before handing it out,
+// and signals each new connection by closing and replacing a channel.
+type connector struct {
+	cfg       Config
+	log       hclog.Logger
+	bo        *backoff
+	ctx       context.Context // the Client's lifetime
+	stop      <-chan struct{} // ctx.Done()
+	onPush    func(conn *rpc.ClientConn, typ rpc.MsgType, body rpc.Body)
+	onConnect func(ctx context.Context, conn *rpc.ClientConn) error
+
+	sem chan struct{} // one token: one goroutine establishes at a time
+
+	mu      sync.Mutex
+	conn    *rpc.ClientConn // Invariant: nil, or attached by onConnect
+	hint    string          // leader address from the last NotLeader, "" if none
+	next    int             // next endpoint to try
+	changed chan struct{}   // closed and replaced when conn is replaced
+}
+
+func newConnector(ctx context.Context, cfg Config, log hclog.Logger, bo *backoff) *connector {
+	return &connector{cfg: cfg, log: log, bo: bo, ctx: ctx, stop: ctx.Done(), sem: make(chan struct{}, 1), changed: make(chan struct{})}
+}
+
+// current returns the connection if it is open, and the channel closed at
+// the next change of connection.
+func (c *connector) current() (*rpc.ClientConn, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil && c.conn.Err() != nil {
+		c.conn = nil
+	}
+	return c.conn, c.changed
+}
+
+// get returns the open connection, or makes one round of attempts to
+// establish a new one: the last leader hint first, then every endpoint.
+func (c *connector) get(ctx context.Context) (*rpc.ClientConn, error) {
+	if conn, _ := c.current(); conn != nil {
+		return conn, nil
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.stop:
+		return nil, ErrClosed
+	}
+	defer func() { <-c.sem }()
+	if conn, _ := c.current(); conn != nil {
+		return conn, nil // another caller established it meanwhile
+	}
+	return c.establish(ctx)
+}
+
+// establish makes one round of attempts. Each NotLeader hint is tried next;
+// the round ends after every endpoint was tried once (plus the hints).
+func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
+	c.mu.Lock()
+	queue := make([]string, 0, len(c.cfg.Endpoints)+1)
+	if c.hint != "" {
+		queue = append(queue, c.hint)
+	}
+	for i := range c.cfg.Endpoints {
+		queue = append(queue, c.cfg.Endpoints[(c.next+i)%len(c.cfg.Endpoints)])
+	}
+	c.next = (c.next + 1) % len(c.cfg.Endpoints)
+	c.mu.Unlock()
+
+	var lastErr error
+	hops := 0
+	for len(queue) > 0 {
+		addr := queue[0]
+		queue = queue[1:]
+		conn, err := c.dial(ctx, addr)
+		if err == nil {
+			err = c.onConnect(ctx, conn)
+			if err == nil {
+				c.publish(conn)
+				c.log.Debug("connected", "addr", addr)
+				return conn, nil
+			}
+			_ = conn.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		select {
+		case <-c.stop:
+			return nil, ErrClosed
+		default:
+		}
+		lastErr = err
+		c.log.Debug("endpoint not usable", "addr", addr, "error", err)
+		c.mu.Lock()
+		if c.hint == addr {
+			c.hint = ""
+		}
+		if hint, ok := notLeaderHint(err); ok && hint != "" && hint != addr && hops < len(c.cfg.Endpoints)+2 {
+			hops++
+			c.hint = hint
+			queue = append([]string{hint}, queue...)
+		}
+		c.mu.Unlock()
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNoEndpoint, lastErr)
+}
+
+func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	var self atomic.Pointer[rpc.ClientConn]
+	conn, err := rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC, rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
+		c.onPush(self.Load(), typ, body)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	self.Store(conn)
+	return conn, nil
+}
+
+func (c *connector) publish(conn *rpc.ClientConn) {
+	c.mu.Lock()
+	old := c.conn
+	c.conn = conn
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	if old != nil && old != conn {
+		_ = old.Close()
+	}
+}
+
+// invalidate drops conn if it is the current connection, remembering hint
+// (a leader address, or "" to move on to the next endpoint).
+func (c *connector) invalidate(conn *rpc.ClientConn, hint string) {
+	if conn == nil {
+		return
+	}
+	c.mu.Lock()
+	if hint != "" && hint != conn.Addr() {
+		c.hint = hint
+	} else if c.hint == conn.Addr() {
+		c.hint = ""
+	}
+	if c.conn == conn {
+		c.conn = nil
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+	c.mu.Unlock()
+	_ = conn.Close()
+}
+
+// maintain reconnects in the background whenever the connection is gone
+// and wanted reports that sessions or observers need one, so that they are
+// re-attached promptly after a leader change. It returns when stop closes.
+func (c *connector) maintain(wanted func() bool) {
+	ctx := c.ctx
+	for failures := 0; ; {
+		conn, changed := c.current()
+		if conn != nil {
+			failures = 0
+			select {
+			case <-conn.Done():
+			case <-changed:
+			case <-c.stop:
+				return
+			}
+			continue
+		}
+		if !wanted() {
+			select {
+			case <-changed:
+			case <-c.stop:
+				return
+			}
+			continue
+		}
+		actx, acancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		_, err := c.get(actx)
+		acancel()
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			return
+		}
+		if c.bo.sleep(ctx, failures, c.stop) != nil {
+			return
+		}
+		failures++
+	}
+}
+
+// close closes the current connection.
+func (c *connector) close() {
+	c.mu.Lock()
+	conn := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
+	}
+}

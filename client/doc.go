@@ -1,0 +1,62 @@
+// Package client is lockd's Go SDK: sessions, locks with fencing tokens,
+// leader elections, and the reads and operations lockctl needs.
+//
+//	c, err := client.New(client.Config{Endpoints: []string{"127.0.0.1:7001"}})
+//	s, err := c.NewSession(ctx, client.WithTTL(10*time.Second))
+//	l, err := s.Acquire(ctx, "jobs/nightly") // waits in the FIFO queue
+//	defer l.Release(ctx)
+//	select { case <-l.Lost(): ...stop working... }
+//
+// It owns: finding the leader from any endpoint (following NotLeader
+// hints, reconnecting with jittered exponential backoff); the sequence
+// numbers of session writes (a retry after a lost answer, a timeout or a
+// leader change reuses its number, and the server answers it with the
+// original answer instead of applying it twice); one keep-alive loop per
+// Client; the local lease and the session state it implies; routing the
+// server's pushes (grants, losses, expiry, leader and holder changes).
+//
+// It must never: import a lockd package but api and rpc; block the rpc push
+// goroutine (pushes are handed to session state under short locks); hand
+// the application a channel that must be drained for the SDK to make
+// progress (state changes are read with State/WaitState, Observe keeps only
+// the latest value); leave a goroutine running after Close; leave a grant
+// behind an Acquire that its context cancelled; read global state (no
+// package-level logger, random source or clock).
+//
+// # Errors
+//
+// Server errors map back to the api sentinels, re-exported here
+// (ErrLockHeld, ErrSessionExpired, ErrNotLeader, ErrNoQuorum, ...); match
+// them with errors.Is. ErrFenced is ErrNotHolder: a Release or Proclaim
+// with a token that is no longer current.
+//
+// # Session states
+//
+// The lease is counted from when the keep-alive that confirmed it was
+// sent, so it ends no later than the leader's.
+//
+//	state     event                                  next      effect
+//	safe      keep-alive confirmed                   safe      lease = sent + TTL
+//	safe      lease ran out                          jeopardy  grace = lease end + Grace
+//	jeopardy  keep-alive confirmed                   safe      lease = sent + TTL
+//	jeopardy  grace ran out                          expired   Done, every Lock.Lost closed
+//	safe|jep  keep-alive lists it expired            expired   Done, every Lock.Lost closed
+//	safe|jep  SessionExpired pushed                  expired   Done, every Lock.Lost closed
+//	safe|jep  a write answers unknown/expired        expired   Done, every Lock.Lost closed
+//	safe|jep  Session.Close / Client.Close           closed    Done, every Lock.Lost closed
+//
+// A keep-alive that fails is retried with backoff, never later than the
+// next interval (a third of the TTL). While in jeopardy, locks are not yet
+// reported lost: the application should pause work that needs them.
+//
+// # Acquire
+//
+//	step                   event                           effect
+//	send Acquire (Wait)    Granted                         Lock
+//	send Acquire (Wait)    Queued                          wait
+//	wait                   Granted pushed                  Lock
+//	wait                   new connection (re-attached)    GetLock: holder? Lock
+//	wait                   ctx ends                        CancelWait; NotWaiting → GetLock, Release
+//	wait                   session ends                    its error
+//	send (any)             ctx ends, outcome unknown       as ctx ends while waiting
+package client

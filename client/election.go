@@ -1,0 +1,122 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/lockd/lockd/api"
+)
+
+// LeaderInfo describes an election's leader: the value it proclaimed, its
+// fencing token and session, and the lock revision it was read at. An
+// observed LeaderInfo with Session 0 means the election has no leader.
+type LeaderInfo struct {
+	Value    []byte
+	Token    uint64
+	Session  uint64
+	Revision uint64
+}
+
+// Election is a leader election on the lock named name: the leader holds
+// the lock exclusively, with its value. Safe for concurrent use.
+type Election struct {
+	s    *Session
+	name string
+
+	mu   sync.Mutex
+	lock *Lock // held while leading
+}
+
+// Election returns the election on name for this session.
+func (s *Session) Election(name string) *Election {
+	return &Election{s: s, name: name}
+}
+
+// Name is the election's lock name.
+func (e *Election) Name() string { return e.name }
+
+// Lock returns the lock held while leading, or nil.
+func (e *Election) Lock() *Lock {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.lock != nil && e.lock.Err() != nil {
+		e.lock = nil
+	}
+	return e.lock
+}
+
+// Campaign waits until this session leads the election, then proclaims
+// value. Leading already, it proclaims value. A Campaign that ctx ends
+// leaves no leadership behind.
+func (e *Election) Campaign(ctx context.Context, value []byte) error {
+	if e.Lock() != nil {
+		return e.Proclaim(ctx, value)
+	}
+	l, err := e.s.Acquire(ctx, e.name, WithValue(value))
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.lock = l
+	e.mu.Unlock()
+	return nil
+}
+
+// Proclaim replaces the leader's value without giving up leadership. It
+// returns ErrNotElected if this session does not lead, ErrFenced if the
+// server no longer counts it as the leader.
+func (e *Election) Proclaim(ctx context.Context, value []byte) error {
+	l := e.Lock()
+	if l == nil {
+		return ErrNotElected
+	}
+	err := e.s.c.write(ctx, e.s, api.MsgProclaim, func(h api.Write) any {
+		return &api.ProclaimRequest{Write: h, Name: e.name, Token: l.token, Value: value}
+	}, nil)
+	if errors.Is(err, ErrNotHolder) {
+		e.s.dropLock(l, err)
+	}
+	return err
+}
+
+// Resign gives up leadership; it returns nil if this session does not
+// lead.
+func (e *Election) Resign(ctx context.Context) error {
+	l := e.Lock()
+	if l == nil {
+		return nil
+	}
+	err := l.Release(ctx)
+	if err == nil || errors.Is(err, ErrFenced) {
+		e.mu.Lock()
+		if e.lock == l {
+			e.lock = nil
+		}
+		e.mu.Unlock()
+		return nil
+	}
+	return err
+}
+
+// Leader returns the current leader, or ErrNoElectionLeader.
+func (e *Election) Leader(ctx context.Context, opts ...ReadOption) (LeaderInfo, error) {
+	info, err := e.s.c.GetLock(ctx, e.name, opts...)
+	if err != nil {
+		return LeaderInfo{}, err
+	}
+	li := leaderOf(info.Revision, info.Holders)
+	if li.Session == 0 {
+		return LeaderInfo{}, fmt.Errorf("%w: %q", ErrNoElectionLeader, e.name)
+	}
+	return li, nil
+}
+
+func leaderOf(rev uint64, holders []HolderInfo) LeaderInfo {
+	if len(holders) == 0 {
+		return LeaderInfo{Revision: rev}
+	}
+	h := holders[0]
+	return LeaderInfo{Value: h.Value, Token: h.Token, Session: h.Session, Revision: rev}
+}

@@ -1,0 +1,327 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lockd/lockd/api"
+)
+
+// DefaultLockDelay is the lock-delay an Acquire asks for unless
+// WithLockDelay says otherwise: how long a lock stays ungrantable after
+// its holder's session expired (a clean Release frees it at once).
+const DefaultLockDelay = 15 * time.Second
+
+// Mode is how a lock is held.
+type Mode uint8
+
+const (
+	// ModeExclusive: one holder.
+	ModeExclusive Mode = Mode(api.ModeExclusive)
+	// ModeShared: any number of shared holders, no exclusive one.
+	ModeShared Mode = Mode(api.ModeShared)
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeExclusive:
+		return "exclusive"
+	case ModeShared:
+		return "shared"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// LockOption adjusts Acquire and TryAcquire.
+type LockOption func(*lockOptions)
+
+type lockOptions struct {
+	mode  Mode
+	value []byte
+	delay time.Duration
+}
+
+// Shared asks for a shared hold instead of an exclusive one.
+func Shared() LockOption { return func(o *lockOptions) { o.mode = ModeShared } }
+
+// WithValue attaches a small value to the hold (an election candidate's
+// address, for example); others see it in GetLock.
+func WithValue(v []byte) LockOption { return func(o *lockOptions) { o.value = v } }
+
+// WithLockDelay sets how long the lock stays ungrantable if this session
+// expires while holding it (0..60 s; default DefaultLockDelay).
+func WithLockDelay(d time.Duration) LockOption { return func(o *lockOptions) { o.delay = d } }
+
+// Lock is a held lock. Its token is the fencing token to hand to
+// downstream services; Lost is closed when the hold ends.
+type Lock struct {
+	s     *Session
+	name  string
+	token uint64
+	mode  Mode
+
+	once sync.Once
+	lost chan struct{}
+	mu   sync.Mutex
+	err  error // why the hold ended, once Lost is closed
+}
+
+// Name is the lock's name.
+func (l *Lock) Name() string { return l.name }
+
+// Token is the fencing token of this hold: the index of the log entry that
+// granted it. Tokens of one lock only grow from holder to holder.
+func (l *Lock) Token() uint64 { return l.token }
+
+// Mode is how the lock is held.
+func (l *Lock) Mode() Mode { return l.mode }
+
+// Session is the session holding the lock.
+func (l *Lock) Session() *Session { return l.s }
+
+// Lost is closed when the hold ends: released, lost on the server (the
+// session was closed or expired there), or the session ended locally.
+// While the session is in jeopardy the lock is not yet lost.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// Err returns why the hold ended (nil while held): ErrFenced after a
+// Release or a loss the server reported, the session's error after it
+// ended.
+func (l *Lock) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *Lock) markLost(cause error) {
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.err = cause
+		l.mu.Unlock()
+		close(l.lost)
+	})
+}
+
+// Release releases the hold; the server checks the token, so a release of
+// a hold that already ended changes nothing and returns ErrFenced (its
+// session's error if the session ended). Releasing twice returns nil.
+func (l *Lock) Release(ctx context.Context) error {
+	if err := l.Err(); err != nil {
+		if errors.Is(err, errReleased) {
+			return nil
+		}
+		return err
+	}
+	if err := l.s.usable(); err != nil {
+		return err
+	}
+	err := l.s.c.write(ctx, l.s, api.MsgRelease, func(h api.Write) any {
+		return &api.ReleaseRequest{Write: h, Name: l.name, Token: l.token}
+	}, nil)
+	switch {
+	case err == nil:
+		l.s.dropLock(l, errReleased)
+		return nil
+	case errors.Is(err, ErrNotHolder):
+		l.s.dropLock(l, err)
+	}
+	return err
+}
+
+// errReleased is why a lock released by its holder ended.
+var errReleased = fmt.Errorf("%w: released", ErrFenced)
+
+// Acquire takes the lock, waiting in its FIFO queue behind earlier
+// requests until it is granted or ctx ends. An Acquire that ctx ends
+// leaves no grant behind: it leaves the queue, and releases the lock if
+// the grant raced the cancel.
+func (s *Session) Acquire(ctx context.Context, name string, opts ...LockOption) (*Lock, error) {
+	return s.acquire(ctx, name, true, opts)
+}
+
+// TryAcquire takes the lock if it is free now (and nobody waits for it);
+// otherwise it returns an error matching ErrLockHeld.
+func (s *Session) TryAcquire(ctx context.Context, name string, opts ...LockOption) (*Lock, error) {
+	return s.acquire(ctx, name, false, opts)
+}
+
+func (s *Session) acquire(ctx context.Context, name string, wait bool, opts []LockOption) (*Lock, error) {
+	o := lockOptions{mode: ModeExclusive, delay: DefaultLockDelay}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	w, err := s.addWaiter(name)
+	if err != nil {
+		return nil, err
+	}
+	defer s.removeWaiter(name, w)
+	_, reconnected := s.c.conns.current()
+	var resp api.AcquireResponse
+	err = s.c.write(ctx, s, api.MsgAcquire, func(h api.Write) any {
+		return &api.AcquireRequest{Write: h, Name: name, Mode: uint8(o.mode), Value: o.value, Wait: wait, LockDelay: int64(o.delay)}
+	}, &resp)
+	switch {
+	case err != nil && ctx.Err() != nil && s.usable() == nil:
+		// The outcome is unknown: it may have been queued or granted.
+		s.cleanupAcquire(name, w, wait)
+		return nil, err
+	case err != nil:
+		return nil, err
+	case resp.Granted:
+		return s.addLock(name, resp.Token, o.mode)
+	}
+	for {
+		select {
+		case token := <-w.granted:
+			return s.addLock(name, token, o.mode)
+		case <-ctx.Done():
+			s.cleanupAcquire(name, w, true)
+			return nil, ctx.Err()
+		case <-s.done:
+			return nil, s.Err()
+		case <-reconnected:
+			// A grant may have been pushed while no connection was
+			// attached: the holder list shows it.
+			_, reconnected = s.c.conns.current()
+			if token, ok := s.heldToken(ctx, name); ok {
+				return s.addLock(name, token, o.mode)
+			}
+		}
+	}
+}
+
+// heldToken asks the cluster whether this session holds name.
+func (s *Session) heldToken(ctx context.Context, name string) (uint64, bool) {
+	info, err := s.c.GetLock(ctx, name)
+	if err != nil {
+		return 0, false
+	}
+	for _, h := range info.Holders {
+		if h.Session == s.id {
+			return h.Token, true
+		}
+	}
+	return 0, false
+}
+
+// cleanupAcquire runs when an Acquire's ctx ended before it got its grant:
+// it leaves the queue (wait) and, if the lock was granted after all,
+// releases it. It uses its own deadline, since the caller's has passed.
+func (s *Session) cleanupAcquire(name string, w *waiter, wait bool) {
+	ctx, cancel := context.WithTimeout(s.c.ctx, s.c.cfg.RequestTimeout)
+	defer cancel()
+	if wait {
+		err := s.c.write(ctx, s, api.MsgCancelWait, func(h api.Write) any {
+			return &api.CancelWaitRequest{Write: h, Name: name}
+		}, nil)
+		if err == nil || !errors.Is(err, ErrNotWaiting) {
+			return // it left the queue, or the session is gone
+		}
+	}
+	token, ok := w.token()
+	if !ok {
+		if token, ok = s.heldToken(ctx, name); !ok {
+			return
+		}
+	}
+	err := s.c.write(ctx, s, api.MsgRelease, func(h api.Write) any {
+		return &api.ReleaseRequest{Write: h, Name: name, Token: token}
+	}, nil)
+	s.c.log.Debug("released a grant that raced a cancelled acquire", "session", s.id, "lock", name, "token", token, "error", err)
+}
+
+// waiter is an Acquire in progress: the push handler delivers its grant.
+type waiter struct {
+	granted chan uint64 // cap 1, sent at most once
+	mu      sync.Mutex
+	tok     uint64
+	got     bool
+}
+
+func (w *waiter) deliver(token uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.got {
+		return
+	}
+	w.got, w.tok = true, token
+	w.granted <- token
+}
+
+func (w *waiter) token() (uint64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tok, w.got
+}
+
+func (s *Session) addWaiter(name string) (*waiter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.locks[name]; ok {
+		return nil, fmt.Errorf("%w: session %d on %q", ErrAlreadyHolder, s.id, name)
+	}
+	if _, ok := s.waiters[name]; ok {
+		return nil, fmt.Errorf("%w: session %d on %q", ErrAlreadyWaiting, s.id, name)
+	}
+	w := &waiter{granted: make(chan uint64, 1)}
+	s.waiters[name] = w
+	return w, nil
+}
+
+func (s *Session) removeWaiter(name string, w *waiter) {
+	s.mu.Lock()
+	if s.waiters[name] == w {
+		delete(s.waiters, name)
+	}
+	s.mu.Unlock()
+}
+
+// addLock records a granted hold.
+func (s *Session) addLock(name string, token uint64, mode Mode) (*Lock, error) {
+	l := &Lock{s: s, name: name, token: token, mode: mode, lost: make(chan struct{})}
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.err
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.locks[name] = l
+	s.mu.Unlock()
+	return l, nil
+}
+
+// dropLock forgets l and closes its Lost channel.
+func (s *Session) dropLock(l *Lock, cause error) {
+	s.mu.Lock()
+	if s.locks[l.name] == l {
+		delete(s.locks, l.name)
+	}
+	s.mu.Unlock()
+	l.markLost(cause)
+}
+
+// onGranted delivers a pushed grant to the waiting Acquire, if any.
+func (s *Session) onGranted(name string, token uint64) {
+	s.mu.Lock()
+	w := s.waiters[name]
+	s.mu.Unlock()
+	if w != nil {
+		w.deliver(token)
+	}
+}
+
+// onLost ends the hold with token, if this session has it.
+func (s *Session) onLost(name string, token uint64) {
+	s.mu.Lock()
+	l := s.locks[name]
+	s.mu.Unlock()
+	if l != nil && l.token == token {
+		s.dropLock(l, fmt.Errorf("%w: lost on the server", ErrFenced))
+	}
+}

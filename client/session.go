@@ -1,0 +1,265 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lockd/lockd/api"
+)
+
+// SessionState is what the client knows of its session's lease.
+type SessionState int
+
+const (
+	// SessionSafe: the lease confirmed by the last keep-alive still runs.
+	SessionSafe SessionState = iota + 1
+	// SessionJeopardy: the local lease ran out without a confirmed
+	// keep-alive; locks may be lost. The client keeps trying for the grace
+	// period, then the session is either safe again or expired.
+	SessionJeopardy
+	// SessionExpired: the session ended by expiry (final).
+	SessionExpired
+	// SessionClosed: the session was closed, or its Client was (final).
+	SessionClosed
+)
+
+func (st SessionState) String() string {
+	switch st {
+	case SessionSafe:
+		return "safe"
+	case SessionJeopardy:
+		return "jeopardy"
+	case SessionExpired:
+		return "expired"
+	case SessionClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("SessionState(%d)", int(st))
+}
+
+// SessionOption adjusts NewSession.
+type SessionOption func(*sessionOptions)
+
+type sessionOptions struct{ ttl time.Duration }
+
+// WithTTL asks for a session TTL (the server clamps it to its range).
+func WithTTL(ttl time.Duration) SessionOption {
+	return func(o *sessionOptions) { o.ttl = ttl }
+}
+
+// Session is a lease on the cluster that the Client keeps alive. Locks
+// belong to a session: when it expires or closes, they are lost.
+type Session struct {
+	c     *Client
+	id    uint64
+	ttl   time.Duration // granted by the server
+	grace time.Duration
+
+	mu       sync.Mutex
+	state    SessionState
+	err      error         // why the session ended, once final
+	changed  chan struct{} // closed and replaced on every state change
+	done     chan struct{} // closed when the state becomes final
+	leaseEnd time.Time     // local lease, counted from the keep-alive's send
+	graceEnd time.Time     // set on entering jeopardy
+	nextSeq  uint64        // Invariant: every seq issued is < nextSeq
+	pending  map[uint64]struct{}
+	locks    map[string]*Lock
+	waiters  map[string]*waiter
+}
+
+// NewSession opens a session with a fresh idempotency key (a retried open
+// returns the same session) and attaches it to the leader connection so
+// that its events reach this Client.
+func (c *Client) NewSession(ctx context.Context, opts ...SessionOption) (*Session, error) {
+	o := sessionOptions{ttl: c.cfg.SessionTTL}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.ttl <= 0 {
+		return nil, fmt.Errorf("%w: TTL %v", ErrInvalidRequest, o.ttl)
+	}
+	var raw [16]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
+	req := &api.OpenSessionRequest{Key: hex.EncodeToString(raw[:]), TTL: int64(o.ttl)}
+	sentAt := c.clk.Now()
+	var resp api.OpenSessionResponse
+	if err := c.do(ctx, api.MsgOpenSession, func() any { return req }, &resp); err != nil {
+		return nil, err
+	}
+	ttl := time.Duration(resp.TTL)
+	if ttl <= 0 {
+		ttl = o.ttl
+	}
+	grace := c.cfg.Grace
+	if grace == 0 {
+		grace = ttl
+	}
+	s := &Session{
+		c: c, id: resp.Session, ttl: ttl, grace: grace,
+		state: SessionSafe, changed: make(chan struct{}), done: make(chan struct{}),
+		leaseEnd: sentAt.Add(ttl), nextSeq: 1,
+		pending: make(map[uint64]struct{}), locks: make(map[string]*Lock), waiters: make(map[string]*waiter),
+	}
+	if err := c.addSession(s); err != nil {
+		return nil, err
+	}
+	err := c.do(ctx, api.MsgAttach, func() any { return &api.AttachRequest{Sessions: []uint64{s.id}} }, nil)
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AttemptTimeout)
+		_ = s.Close(cctx)
+		cancel()
+		return nil, err
+	}
+	c.log.Debug("session opened", "session", s.id, "ttl", ttl)
+	return s, nil
+}
+
+// ID is the session's cluster-wide identifier.
+func (s *Session) ID() uint64 { return s.id }
+
+// TTL is the TTL the server granted.
+func (s *Session) TTL() time.Duration { return s.ttl }
+
+// Done is closed when the session has ended (expired or closed).
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// State returns the session's current state.
+func (s *Session) State() SessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// Err returns why the session ended (ErrSessionExpired, ErrSessionClosed,
+// ErrClosed), or nil while it is live.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// StateChanged returns a channel that is closed at the next state change.
+// Nothing needs to read it: each change closes the current channel and
+// makes a new one.
+func (s *Session) StateChanged() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// WaitState waits until the state differs from since and returns the new
+// state, or ctx's error. A final state returns at once.
+func (s *Session) WaitState(ctx context.Context, since SessionState) (SessionState, error) {
+	for {
+		s.mu.Lock()
+		st, ch := s.state, s.changed
+		s.mu.Unlock()
+		if st != since {
+			return st, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
+	}
+}
+
+// Close closes the session on the server, which releases its locks and
+// drops its waits at once, then ends it locally. Closing an ended session
+// returns nil.
+func (s *Session) Close(ctx context.Context) error {
+	if s.Err() != nil {
+		return nil
+	}
+	err := s.c.do(ctx, api.MsgCloseSession, func() any { return &api.CloseSessionRequest{Session: s.id} }, nil)
+	if err != nil && !sessionGone(err) {
+		return err
+	}
+	s.end(SessionClosed, ErrSessionClosed)
+	return nil
+}
+
+// setState changes the state; the caller holds s.mu.
+func (s *Session) setState(st SessionState) {
+	if s.state == st {
+		return
+	}
+	s.c.log.Debug("session state", "session", s.id, "from", s.state, "to", st)
+	s.state = st
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// end makes the session final: Done closes, every lock is lost, every
+// waiting Acquire returns cause.
+func (s *Session) end(st SessionState, cause error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = cause
+	s.setState(st)
+	close(s.done)
+	held := s.locks
+	s.locks = make(map[string]*Lock)
+	s.mu.Unlock()
+	for _, l := range held {
+		l.markLost(cause)
+	}
+	s.c.removeSession(s)
+}
+
+// usable returns the error of an ended session, or nil.
+func (s *Session) usable() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return s.c.ctx.Err()
+}
+
+// noteError ends the session if a server answer says it is gone.
+func (s *Session) noteError(err error) {
+	switch {
+	case errors.Is(err, ErrSessionExpired), errors.Is(err, ErrUnknownSession):
+		s.end(SessionExpired, ErrSessionExpired)
+	case errors.Is(err, ErrSessionClosed):
+		s.end(SessionClosed, ErrSessionClosed)
+	}
+}
+
+// beginWrite issues the next sequence number and marks it unanswered.
+func (s *Session) beginWrite() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq := s.nextSeq
+	s.nextSeq++
+	s.pending[seq] = struct{}{}
+	return seq
+}
+
+// endWrite marks seq answered (or abandoned: its ctx ended). Once the
+// server learns the new mark from a later write it refuses a late copy.
+func (s *Session) endWrite(seq uint64) {
+	s.mu.Lock()
+	delete(s.pending, seq)
+	s.mu.Unlock()
+}
+
+// header is the dedup header for a new attempt of write seq.
+func (s *Session) header(seq uint64) api.Write {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	low := s.nextSeq
+	for q := range s.pending {
+		low = min(low, q)
+	}
+	return api.Write{Session: s.id, Seq: seq, LowestUnanswered: low}
+}
