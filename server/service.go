@@ -53,6 +53,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	expiriesInFlight atomic.Int64
+	scans            atomic.Uint64 // lease scans done while leading (tests wait on it)
 	tickInFlight     atomic.Bool
 
 	stopc     chan struct{}

@@ -285,6 +285,7 @@ func (s *Server) scan() {
 	if !s.leases.isActive() || !s.node.IsLeader() {
 		return
 	}
+	defer s.scans.Add(1)
 	now := s.clock().UnixNano()
 	gen := s.leases.generation()
 	free := maxExpiriesInFlight - int(s.expiriesInFlight.Load())

@@ -1,0 +1,284 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
+)
+
+// fakeClock is the injected wall clock of the servers under test: leases
+// and command stamps move only when a test advances it.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// svcCluster is an in-process lockd cluster on 127.0.0.1 with real WALs.
+type svcCluster struct {
+	t       *testing.T
+	clock   *fakeClock
+	cfgs    map[string]Config
+	servers map[string]*Server // nil while stopped
+	tweak   func(*Config)
+}
+
+// newSvcCluster starts n nodes n1..nN that bootstrap one cluster.
+func newSvcCluster(t *testing.T, n int, tweak func(*Config)) *svcCluster {
+	t.Helper()
+	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{}, tweak: tweak}
+	addrs := freeAddrs(t, 2*n)
+	initial := map[string]string{}
+	for i := 1; i <= n; i++ {
+		initial[fmt.Sprintf("n%d", i)] = addrs[2*(i-1)]
+	}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		cfg := c.baseConfig(id, addrs[2*(i-1)], addrs[2*(i-1)+1])
+		cfg.InitialCluster = initial
+		cfg.Node.Seed = uint64(i) * 7919
+		c.cfgs[id] = cfg
+	}
+	for _, id := range c.ids() {
+		c.start(id)
+	}
+	t.Cleanup(c.closeAll)
+	return c
+}
+
+func (c *svcCluster) baseConfig(id, peer, client string) Config {
+	cfg := DefaultConfig()
+	cfg.ID = id
+	cfg.DataDir = c.t.TempDir()
+	cfg.PeerAddr, cfg.ClientAddr = peer, client
+	cfg.Clock = c.clock.Now
+	cfg.WAL.UnsafeNoSync = false
+	cfg.RPC.Faults = rpc.NewFaults()
+	if c.tweak != nil {
+		c.tweak(&cfg)
+	}
+	return cfg
+}
+
+func (c *svcCluster) ids() []string {
+	var ids []string
+	for id := range c.cfgs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// start (re)starts node id from its data directory.
+func (c *svcCluster) start(id string) *Server {
+	c.t.Helper()
+	s, err := New(c.cfgs[id])
+	if err != nil {
+		c.t.Fatalf("new %s: %v", id, err)
+	}
+	if err := s.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", id, err)
+	}
+	c.servers[id] = s
+	return s
+}
+
+// stop crashes node id (its files are closed, nothing else is written).
+func (c *svcCluster) stop(id string) {
+	if s := c.servers[id]; s != nil {
+		_ = s.Close()
+		c.servers[id] = nil
+	}
+}
+
+func (c *svcCluster) closeAll() {
+	for id := range c.servers {
+		c.stop(id)
+	}
+}
+
+// svcWait polls cond until it holds; the bound fails the test, it is not a
+// timing expectation.
+func svcWait(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// leader waits until the running nodes agree on a leader whose lease table
+// is active (it confirmed its leadership) and returns it.
+func (c *svcCluster) leader() *Server {
+	c.t.Helper()
+	var lead *Server
+	svcWait(c.t, "an agreed, confirmed leader", 20*time.Second, func() bool {
+		lead = nil
+		for _, s := range c.servers {
+			if s != nil && s.node.IsLeader() {
+				lead = s
+			}
+		}
+		if lead == nil || !lead.leases.isActive() {
+			return false
+		}
+		for _, s := range c.servers {
+			if s != nil && s.node.Leader() != lead.node.ID() {
+				return false
+			}
+		}
+		return true
+	})
+	return lead
+}
+
+// follower returns a running node that is not the leader.
+func (c *svcCluster) follower() *Server {
+	lead := c.leader()
+	for _, id := range c.ids() {
+		if s := c.servers[id]; s != nil && s != lead {
+			return s
+		}
+	}
+	c.t.Fatal("no follower")
+	return nil
+}
+
+// svcClient is a raw rpc client connection that records pushes.
+type svcClient struct {
+	t    *testing.T
+	conn *rpc.ClientConn
+	mu   sync.Mutex
+	push []pushed
+	seq  map[uint64]uint64 // session -> last seq used
+}
+
+type pushed struct {
+	typ  uint8
+	body rpc.Body
+}
+
+func dialClient(t *testing.T, addr string) *svcClient {
+	t.Helper()
+	cl := &svcClient{t: t, seq: map[uint64]uint64{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, rpc.DefaultConfig(), rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
+		cl.mu.Lock()
+		cl.push = append(cl.push, pushed{typ: uint8(typ), body: body})
+		cl.mu.Unlock()
+	}))
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	cl.conn = conn
+	t.Cleanup(func() { _ = conn.Close() })
+	return cl
+}
+
+// call sends one request with a 10 s deadline.
+func (cl *svcClient) call(typ uint8, req, resp any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return cl.conn.Call(ctx, rpc.MsgType(typ), req, resp)
+}
+
+// must fails the test on error.
+func (cl *svcClient) must(typ uint8, req, resp any) {
+	cl.t.Helper()
+	if err := cl.call(typ, req, resp); err != nil {
+		cl.t.Fatalf("request %d %+v: %v", typ, req, err)
+	}
+}
+
+func (cl *svcClient) open(ttl time.Duration) uint64 {
+	cl.t.Helper()
+	var r api.OpenSessionResponse
+	cl.must(api.MsgOpenSession, &api.OpenSessionRequest{TTL: int64(ttl)}, &r)
+	if r.Session == 0 {
+		cl.t.Fatal("open session returned session 0")
+	}
+	return r.Session
+}
+
+// write returns the next dedup header of session.
+func (cl *svcClient) write(session uint64) api.Write {
+	cl.seq[session]++
+	return api.Write{Session: session, Seq: cl.seq[session], LowestUnanswered: cl.seq[session]}
+}
+
+func (cl *svcClient) acquire(session uint64, name string, wait bool) (api.AcquireResponse, error) {
+	var r api.AcquireResponse
+	err := cl.call(api.MsgAcquire, &api.AcquireRequest{Write: cl.write(session), Name: name, Mode: api.ModeExclusive, Wait: wait}, &r)
+	return r, err
+}
+
+// pushes returns the pushes of type typ decoded into new values of T.
+func pushesOf[T any](cl *svcClient, typ uint8) []T {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	var out []T
+	for _, p := range cl.push {
+		if p.typ != typ {
+			continue
+		}
+		var v T
+		if err := p.body.Decode(&v); err != nil {
+			cl.t.Fatalf("push %d does not decode: %v", typ, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// codeOf returns the api code of a remote error (CodeOK for nil, and the
+// test fails for an error without one).
+func codeOf(t *testing.T, err error) api.Code {
+	t.Helper()
+	if err == nil {
+		return api.CodeOK
+	}
+	var re *rpc.RemoteError
+	if !errors.As(err, &re) {
+		t.Fatalf("error without a code: %v", err)
+	}
+	return api.Code(re.Code)
+}
+
+func wantCode(t *testing.T, err error, want api.Code) *rpc.RemoteError {
+	t.Helper()
+	if got := codeOf(t, err); got != want {
+		t.Fatalf("got code %d (%v), want %d", got, err, want)
+	}
+	var re *rpc.RemoteError
+	errors.As(err, &re)
+	return re
+}
+
+// call2 is call for requests whose answer the test does not decode.
+func (cl *svcClient) call2(typ uint8, req any) (struct{}, error) {
+	return struct{}{}, cl.call(typ, req, nil)
+}
