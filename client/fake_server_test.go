@@ -35,10 +35,10 @@ type fakeCluster struct {
 	writes        []fakeWrite // every write request received by the leader
 	applied       map[uint8]int
 	notLeaderSeen int
-	keepAliveErr  *api.Error                                // answer every KeepAlive with it
-	dropAnswer    func(typ uint8, w api.Write) bool         // after applying, cut the conn instead of answering
-	beforeCancel  func()                                    // runs (without mu) before a CancelWait applies
-	onNotLeader   func(node, count int)                     // runs (without mu) after a NotLeader answer
+	keepAliveErr  *api.Error                        // answer every KeepAlive with it
+	dropAnswer    func(typ uint8, w api.Write) bool // after applying, cut the conn instead of answering
+	beforeCancel  func()                            // runs (without mu) before a CancelWait applies
+	onNotLeader   func(node, count int)             // runs (without mu) after a NotLeader answer
 	keepAlives    int
 	notify        chan struct{} // closed and replaced after every request
 }
