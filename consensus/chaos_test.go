@@ -23,6 +23,13 @@ type chaos struct {
 	pending map[NodeID]*Ready
 	byIndex map[uint64]Entry // every applied entry seen, by index
 	checked map[NodeID]int   // applied entries already checked per node
+	// readFloor maps a ReadIndex request id to the highest commit index any
+	// node knew when the read was issued: a linearizable read point may not
+	// be below it (thesis §6.4).
+	readFloor   map[uint64]uint64
+	nextRead    uint64
+	readChecked map[NodeID]int
+	readsDone   int
 	// collect records the first safety violation in violation instead of
 	// failing the test (for the negative control).
 	collect   bool
@@ -63,7 +70,8 @@ func runChaosNoLive(t *testing.T, seed uint64, steps int, collect bool, extra ..
 	}
 	opts = append(opts, extra...)
 	c := &chaos{t: t, nw: newNetwork(t, size, opts...), rng: rng, leaders: map[uint64]NodeID{},
-		commits: map[NodeID]uint64{}, seed: seed, pending: map[NodeID]*Ready{}, byIndex: map[uint64]Entry{}, checked: map[NodeID]int{}, collect: collect}
+		commits: map[NodeID]uint64{}, seed: seed, pending: map[NodeID]*Ready{}, byIndex: map[uint64]Entry{}, checked: map[NodeID]int{}, collect: collect,
+		readFloor: map[uint64]uint64{}, readChecked: map[NodeID]int{}}
 	for step := range steps {
 		c.step()
 		c.check(step)
@@ -124,6 +132,15 @@ func (c *chaos) step() {
 	case k < 978:
 		if ls := nw.leaders(); len(ls) > 0 {
 			_ = nw.nodes[ls[0]].r.TransferLeader(nw.ids[rng.IntN(len(nw.ids))])
+		}
+	case k < 982:
+		floor := uint64(0)
+		for _, o := range nw.ids {
+			floor = max(floor, nw.nodes[o].r.log.committed)
+		}
+		c.nextRead++
+		if err := nw.nodes[id].r.ReadIndex(c.nextRead); err == nil {
+			c.readFloor[c.nextRead] = floor
 		}
 	case k < 988:
 		if ls := nw.leaders(); len(ls) > 0 {
@@ -207,6 +224,20 @@ func (c *chaos) check(step int) {
 			c.byIndex[e.Index] = e
 		}
 		c.checked[id] = len(applied)
+		reads := nw.nodes[id].reads
+		for _, rs := range reads[c.readChecked[id]:] {
+			floor, ok := c.readFloor[rs.RequestID]
+			if !ok {
+				c.fail("seed %d step %d: %s completed unknown or duplicate read %d", c.seed, step, id, rs.RequestID)
+			}
+			delete(c.readFloor, rs.RequestID)
+			if rs.Index < floor {
+				c.fail("seed %d step %d: %s read %d at index %d below the commit index %d known when it was issued",
+					c.seed, step, id, rs.RequestID, rs.Index, floor)
+			}
+			c.readsDone++
+		}
+		c.readChecked[id] = len(reads)
 	}
 }
 
@@ -266,7 +297,7 @@ func TestRandomSchedulesKeepSafety(t *testing.T) {
 	if testing.Short() {
 		seeds = 30
 	}
-	var applied, snaps, leaders int
+	var applied, snaps, leaders, reads int
 	for seed := range uint64(seeds) {
 		c := runChaosRet(t, seed, 2000)
 		for _, id := range c.nw.ids {
@@ -279,10 +310,11 @@ func TestRandomSchedulesKeepSafety(t *testing.T) {
 			}
 		}
 		leaders += len(c.leaders)
+		reads += c.readsDone
 	}
-	t.Logf("%d seeds: %d entries applied, %d snapshots restored, %d leader terms", seeds, applied, snaps, leaders)
+	t.Logf("%d seeds: %d entries applied, %d snapshots restored, %d leader terms, %d reads", seeds, applied, snaps, leaders, reads)
 	// Guard against a vacuous run: the schedules must make real progress.
-	if applied < seeds*20 || snaps == 0 || leaders < seeds {
-		t.Fatalf("schedules made too little progress: %d applied, %d snapshots, %d leaders", applied, snaps, leaders)
+	if applied < seeds*20 || snaps == 0 || leaders < seeds || reads < seeds/4 {
+		t.Fatalf("schedules made too little progress: %d applied, %d snapshots, %d leaders, %d reads", applied, snaps, leaders, reads)
 	}
 }

@@ -120,7 +120,7 @@ func (nw *network) restart(id NodeID) {
 		cfg.Applied = old.applied[n-1].Index
 	}
 	n := nw.addNode(cfg)
-	n.applied = old.applied
+	n.applied, n.reads, n.dropped = old.applied, old.reads, old.dropped
 }
 
 // process persists and applies every pending Ready of id and queues its

@@ -318,7 +318,9 @@ func (r *Raft) tickHeartbeat() {
 	}
 	if r.heartbeatElapsed >= r.cfg.HeartbeatTick {
 		r.heartbeatElapsed = 0
-		r.bcastHeartbeat(nil)
+		// Every heartbeat carries the newest pending read round, so a lost
+		// round is confirmed by the next one (acks confirm earlier rounds).
+		r.bcastHeartbeat(r.lastPendingReadCtx())
 	}
 }
 

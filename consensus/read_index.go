@@ -66,6 +66,15 @@ func (r *Raft) handleReadIndex(from NodeID, id uint64) {
 	r.bcastHeartbeat(encodeReadID(req.seq))
 }
 
+// lastPendingReadCtx is the heartbeat context of the newest read round
+// awaiting confirmation, or nil.
+func (r *Raft) lastPendingReadCtx() []byte {
+	if n := len(r.reads.pending); n > 0 {
+		return encodeReadID(r.reads.pending[n-1].seq)
+	}
+	return nil
+}
+
 func (r *Raft) releaseQueuedReads() {
 	if !r.committedCurrentTerm() || len(r.reads.queued) == 0 {
 		return

@@ -126,3 +126,24 @@ func TestForwardedReadDroppedWhenLeaderChanges(t *testing.T) {
 		t.Fatalf("n2 dropped %v, want [5]", got)
 	}
 }
+
+// Reference: Raft thesis §6.4 step 3 ("the leader sends a new round of
+// heartbeats"): if the round confirming a read is lost, the next regular
+// heartbeat carries the pending round and confirms it.
+func TestReadIndexConfirmedByLaterHeartbeatAfterLoss(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	nw.drop = func(m Message) bool { return m.Type == MsgHeartbeat && len(m.Context) > 0 }
+	if err := nw.nodes["n1"].r.ReadIndex(9); err != nil {
+		t.Fatal(err)
+	}
+	nw.stabilize()
+	if len(nw.nodes["n1"].reads) != 0 {
+		t.Fatal("read completed without any acknowledgement")
+	}
+	nw.drop = nil
+	nw.tick(1)
+	if got := nw.nodes["n1"].reads; len(got) != 1 || got[0].RequestID != 9 {
+		t.Fatalf("reads %v after the next heartbeat, want request 9", got)
+	}
+}
