@@ -21,6 +21,9 @@ type plan struct {
 	values [][]byte          // sealed records of ents
 
 	old, nb bounds
+	// cut is set once writeInSteps has made a shortened log durable: the
+	// final step must then write nb even if it equals old.
+	cut bool
 }
 
 func (p *plan) empty() bool { return !p.writeHS && p.snap == nil && len(p.ents) == 0 }
@@ -188,6 +191,7 @@ func (w *WAL) writeInSteps(p *plan) error {
 		if err := txn.Set(keyBounds, encodeBounds(mid)); err != nil {
 			return err
 		}
+		p.cut = true
 		w.mu.Lock()
 		err := w.commit(txn)
 		if err == nil {
@@ -274,7 +278,7 @@ func (w *WAL) setEntries(txn *badger.Txn, p *plan, from int) error {
 // setMeta adds the bounds, hard state, snapshot meta and membership (and
 // drops the applied membership, which an installed snapshot supersedes).
 func (w *WAL) setMeta(txn *badger.Txn, p *plan) error {
-	if p.nb != p.old {
+	if p.nb != p.old || p.cut {
 		if err := txn.Set(keyBounds, encodeBounds(p.nb)); err != nil {
 			return err
 		}

@@ -40,6 +40,15 @@ func TestSaveLargerThanATransactionIsWrittenInSteps(t *testing.T) {
 	wantEntries(t, w, 1, 701, want)
 	w = reopen(t, w)
 	wantEntries(t, w, 1, 701, want)
+
+	// Overwriting exactly the same range leaves the bounds as they were,
+	// but the stepped save shortened them on the way: they must be restored.
+	again := bigEnts(300, 700, 3)
+	mustSave(t, w, consensus.HardState{Term: 3, Commit: 200}, again, nil)
+	want = append(want[:299:299], again...)
+	w = reopen(t, w)
+	wantBounds(t, w, 1, 700)
+	wantEntries(t, w, 1, 701, want)
 }
 
 // TestLargeSaveInterruptedAfterAnyStepLeavesAValidLog crashes (in effect)
