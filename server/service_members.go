@@ -234,7 +234,11 @@ func (s *Server) promote(ctx context.Context, req *api.PromoteRequest) (*api.Emp
 	if !ok || !p.IsLearner {
 		return nil, api.Errorf(api.CodeUnknownMember, "%q is not a learner", req.ID)
 	}
-	if !req.Force && p.Match+s.cfg.PromoteMaxLag < st.Commit {
+	switch {
+	case req.Force:
+	case p.Match == 0 || !p.RecentActive:
+		return nil, api.Errorf(api.CodeUnsafeChange, "learner %s has not been heard from", id)
+	case p.Match+s.cfg.PromoteMaxLag < st.Commit:
 		return nil, api.Errorf(api.CodeUnsafeChange, "learner %s has index %d, commit is %d (more than %d behind)",
 			id, p.Match, st.Commit, s.cfg.PromoteMaxLag)
 	}
