@@ -40,6 +40,7 @@ type fakeCluster struct {
 	beforeCancel  func()                            // runs (without mu) before a CancelWait applies
 	onNotLeader   func(node, count int)             // runs (without mu) after a NotLeader answer
 	keepAlives    int
+	dropOpens     int // cut the connection after applying this many opens
 	notify        chan struct{} // closed and replaced after every request
 }
 
@@ -177,7 +178,16 @@ func handle[Req any](nd *fakeNode, typ uint8, leaderOnly bool, fn func(c *rpc.Co
 func (nd *fakeNode) register() {
 	fc := nd.c
 	handle(nd, api.MsgOpenSession, true, func(c *rpc.Conn, req *api.OpenSessionRequest) (any, *api.Error) {
-		return fc.openSession(c, req)
+		resp, aerr := fc.openSession(c, req)
+		fc.mu.Lock()
+		drop := fc.dropOpens > 0
+		fc.dropOpens--
+		fc.mu.Unlock()
+		if drop {
+			_ = c.Close()
+			return nil, &api.Error{Code: api.CodeUnavailable, Message: "dropped"}
+		}
+		return resp, aerr
 	})
 	handle(nd, api.MsgKeepAlive, true, func(_ *rpc.Conn, req *api.KeepAliveRequest) (any, *api.Error) {
 		return fc.keepAlive(req)

@@ -103,3 +103,31 @@ func (f *fakeClock) advanceTo(at time.Time) {
 		}
 	}
 }
+
+// waitArmedOr is waitArmed that also returns (zero, false) once ch closes.
+func (f *fakeClock) waitArmedOr(t *testing.T, ch <-chan struct{}) (time.Time, bool) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		var first time.Time
+		for tm := range f.timers {
+			if first.IsZero() || tm.at.Before(first) {
+				first = tm.at
+			}
+		}
+		armed := f.armed
+		f.mu.Unlock()
+		if !first.IsZero() {
+			return first, true
+		}
+		select {
+		case <-armed:
+		case <-ch:
+			return time.Time{}, false
+		case <-deadline.C:
+			t.Fatal("fake clock: no timer armed within 10s")
+		}
+	}
+}

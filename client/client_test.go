@@ -1,0 +1,112 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := testConfig("127.0.0.1:1")
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"no endpoints", func(c *Config) { c.Endpoints = nil }},
+		{"empty endpoint", func(c *Config) { c.Endpoints = []string{""} }},
+		{"dial timeout", func(c *Config) { c.DialTimeout = -1 }},
+		{"request timeout", func(c *Config) { c.RequestTimeout = -1 }},
+		{"attempt timeout", func(c *Config) { c.AttemptTimeout = -1 }},
+		{"backoff order", func(c *Config) { c.BackoffMax = c.BackoffBase / 2 }},
+		{"ttl", func(c *Config) { c.SessionTTL = -time.Second }},
+		{"grace", func(c *Config) { c.Grace = -time.Second }},
+		{"rpc", func(c *Config) { c.RPC.MaxDepth = 0 }},
+	} {
+		cfg := ok
+		tc.edit(&cfg)
+		if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: Validate = %v, want ErrInvalidConfig", tc.name, err)
+		}
+	}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("New without endpoints: %v, want ErrInvalidConfig", err)
+	}
+	c, err := New(Config{Endpoints: []string{"127.0.0.1:1"}}) // zero fields take defaults
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+}
+
+func TestBackoffDelaysGrowWithinBoundsAndAreSeeded(t *testing.T) {
+	a := newBackoff(10*time.Millisecond, 80*time.Millisecond, 42)
+	b := newBackoff(10*time.Millisecond, 80*time.Millisecond, 42)
+	for n := 0; n < 20; n++ {
+		da, db := a.delay(n), b.delay(n)
+		if da != db {
+			t.Fatalf("same seed, round %d: %v vs %v", n, da, db)
+		}
+		ceil := min(10*time.Millisecond<<min(n, 10), 80*time.Millisecond)
+		if da < 5*time.Millisecond || da > ceil {
+			t.Fatalf("round %d: delay %v outside [5ms, %v]", n, da, ceil)
+		}
+	}
+}
+
+func TestCallsFailWithErrNoEndpointWhenNothingAnswers(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	addr := fc.addrs()[0]
+	fc.stopNode(0)
+	c := newTestClient(t, testConfig(addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := c.NewSession(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), ErrNoEndpoint.Error()) {
+		t.Fatalf("got %v, want the deadline with ErrNoEndpoint as last error", err)
+	}
+}
+
+func TestCloseStopsEveryGoroutine(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	base := runtime.NumGoroutine()
+	c, err := New(testConfig(fc.addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSession(t, c)
+	l, err := s.Acquire(testCtx(t), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Election("obs").Observe(context.Background()) // ends with the Client
+	waiter := newTestSession(t, c)
+	rw := goAcquire(context.Background(), waiter, "g")
+	fc.waitUntil(t, "waiter queued", func(fc *fakeCluster) bool { return len(fc.lockInfoLocked("g").Waiters) == 1 })
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitAcquire(t, rw); r.err == nil {
+		t.Fatal("a waiting Acquire succeeded after Close")
+	}
+	if !closed(s.Done()) || !closed(l.Lost()) {
+		t.Fatal("Close must end sessions locally")
+	}
+	if _, err := c.NewSession(testCtx(t)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("NewSession after Close: %v, want ErrClosed", err)
+	}
+	// The server side notices the closed connections asynchronously.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, %d before New:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+	}
+}
