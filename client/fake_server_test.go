@@ -40,7 +40,7 @@ type fakeCluster struct {
 	beforeCancel  func()                            // runs (without mu) before a CancelWait applies
 	onNotLeader   func(node, count int)             // runs (without mu) after a NotLeader answer
 	keepAlives    int
-	dropOpens     int // cut the connection after applying this many opens
+	dropOpens     int           // cut the connection after applying this many opens
 	notify        chan struct{} // closed and replaced after every request
 }
 
