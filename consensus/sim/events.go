@@ -52,6 +52,9 @@ func pickProfile(rng *rand.Rand, crashHeavy bool) profile {
 // chaosStep runs one step: usually delivering a due message, otherwise a
 // tick or a fault or a client action chosen by weight.
 func (w *world) chaosStep() error {
+	if syncing := w.syncing(); len(syncing) > 0 && w.rng.Float64() < 0.25 {
+		return w.finishSync(syncing[w.rng.IntN(len(syncing))])
+	}
 	if due := w.net.due(w.now); due > 0 && w.rng.Float64() < 0.6+0.39*min(1, float64(due)/16) {
 		return w.deliverOne(due)
 	}
@@ -90,6 +93,17 @@ func (w *world) chaosStep() error {
 		x -= e.weight
 	}
 	panic("sim: event choice out of range")
+}
+
+// syncing returns the nodes whose sync is running, in creation order.
+func (w *world) syncing() []*node {
+	var out []*node
+	for _, n := range w.nodes {
+		if n.state == nodeUp && n.pending != nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // deliverOne delivers one of the due messages.
@@ -372,8 +386,13 @@ func (w *world) compact() error {
 func (w *world) heal() error {
 	w.net.heal()
 	w.net.dropRate, w.net.dupRate, w.net.maxDelay, w.net.reorderRate = 0, 0, 0, 0
-	w.prof.crashInReady, w.prof.skew = 0, 0
-	w.tracef("heal: links restored, no loss, all members up")
+	w.prof.crashInReady, w.prof.skew, w.params.asyncSync = 0, 0, 0
+	w.tracef("heal: links restored, no loss, all members up, syncs complete")
+	for _, n := range w.syncing() {
+		if err := w.finishSync(n); err != nil {
+			return err
+		}
+	}
 	for _, n := range w.nodes {
 		switch {
 		case w.removed[n.id] && n.state != nodeRetired:

@@ -37,6 +37,7 @@ type node struct {
 	app       appState
 	conf      consensus.ConfState // applied membership
 	proposals map[uint64]proposal // log index → what this incarnation proposed there
+	pending   *pendingReady       // a Ready whose sync is running, if any
 	role      consensus.Role
 	term      uint64
 	commit    uint64
@@ -106,65 +107,122 @@ const (
 
 var crashPointNames = [...]string{"", "before-persist", "after-persist", "after-send", "after-apply"}
 
-// process drives n's Ready loop to quiescence, as the driver would:
-// persist, send, apply, Advance — possibly sending the leader's messages
-// before persisting, possibly crashing between any two of these.
+// pendingReady is a Ready whose sync is still running: handed out, the
+// leader's early messages perhaps sent, nothing persisted. The node keeps
+// stepping meanwhile (the core allows Step between Ready and Advance).
+type pendingReady struct {
+	rd      consensus.Ready
+	after   []consensus.Message // messages still to send once synced
+	leading bool                // the node led, in the same term, when this Ready was handed out
+}
+
+// process drives n's Ready loop, as the driver would: hand out a Ready,
+// send the leader's messages early or not, persist, send the rest, apply,
+// Advance — possibly crashing between any two of these. Some Readys are
+// left syncing in the background (finishSync completes them later); while
+// one is, the loop stops.
 func (w *world) process(n *node) error {
 	if n.state != nodeUp {
 		return nil
 	}
 	n.touch(w)
-	for rounds := 0; n.raft.HasReady(); rounds++ {
+	for rounds := 0; n.pending == nil && n.raft.HasReady(); rounds++ {
 		if rounds == 100 {
 			return fmt.Errorf("%w: %s still HasReady after 100 Ready/Advance rounds", ErrContract, n.id)
 		}
-		rd := n.raft.Ready()
-		crash := noCrash
-		if w.rng.Float64() < w.prof.crashInReady {
-			crash = crashPoint(1 + w.rng.IntN(4))
-		}
+		p := &pendingReady{rd: n.raft.Ready()}
+		p.leading = n.role == consensus.Leader && (p.rd.HardState.IsEmpty() || p.rd.HardState.Term == n.term)
 		// The leader's replication messages may leave before the sync
 		// (Raft thesis §10.2.1); flip a coin whether this driver does so.
-		after := rd.Messages
+		p.after = p.rd.Messages
 		if w.opts.TestingSendBeforePersist {
-			for _, m := range rd.Messages {
+			for _, m := range p.rd.Messages {
 				w.sendMsg(n, m)
 			}
-			after = nil
+			p.after = nil
 		} else if w.rng.IntN(2) == 0 {
-			for _, m := range rd.MessagesBeforePersist() {
+			for _, m := range p.rd.MessagesBeforePersist() {
 				w.sendMsg(n, m)
 			}
-			after = rd.MessagesAfterPersist()
+			p.after = p.rd.MessagesAfterPersist()
 		}
-		if crash == crashBeforePersist {
-			w.crash(n, crash)
+		if w.rng.Float64() < w.params.asyncSync {
+			n.pending = p
 			return nil
 		}
-		if err := w.persist(n, &rd); err != nil {
+		if err := w.complete(n, p); err != nil || n.state != nodeUp {
 			return err
 		}
-		if crash == crashAfterPersist {
-			w.crash(n, crash)
-			return nil
-		}
-		for _, m := range after {
-			w.sendMsg(n, m)
-		}
-		if crash == crashAfterSend {
-			w.crash(n, crash)
-			return nil
-		}
-		if err := w.apply(n, &rd); err != nil {
-			return err
-		}
-		if crash == crashAfterApply {
-			w.crash(n, crash)
-			return nil
-		}
-		n.raft.Advance(rd)
 	}
 	return nil
+}
+
+// finishSync completes n's background sync and carries on its Ready loop.
+func (w *world) finishSync(n *node) error {
+	p := n.pending
+	n.pending = nil
+	n.touch(w)
+	if err := w.complete(n, p); err != nil || n.state != nodeUp {
+		return err
+	}
+	return w.process(n)
+}
+
+// complete persists a handed-out Ready, sends the rest of its messages,
+// applies it and calls Advance, unless a crash cuts it short.
+func (w *world) complete(n *node, p *pendingReady) error {
+	crash := noCrash
+	if w.rng.Float64() < w.prof.crashInReady {
+		crash = crashPoint(1 + w.rng.IntN(4))
+	}
+	if crash == crashBeforePersist {
+		w.crash(n, crash)
+		return nil
+	}
+	if err := w.persist(n, p); err != nil {
+		return err
+	}
+	if crash == crashAfterPersist {
+		w.crash(n, crash)
+		return nil
+	}
+	for _, m := range p.after {
+		w.sendMsg(n, m)
+	}
+	if crash == crashAfterSend {
+		w.crash(n, crash)
+		return nil
+	}
+	if err := w.apply(n, &p.rd); err != nil {
+		return err
+	}
+	if crash == crashAfterApply {
+		w.crash(n, crash)
+		return nil
+	}
+	n.raft.Advance(p.rd)
+	return nil
+}
+
+// view is n's log as the core holds it: the durable log plus the entries
+// (and snapshot) of a Ready still syncing.
+func (n *node) view() (*chainLog, error) {
+	if n.pending == nil {
+		return n.log, nil
+	}
+	v := &chainLog{base: n.log.base, hashes: slices.Clone(n.log.hashes), terms: slices.Clone(n.log.terms)}
+	rd := &n.pending.rd
+	if !rd.Snapshot.IsEmpty() {
+		app, err := decodeApp(rd.Snapshot)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s got a bad snapshot: %v", ErrContract, n.id, err)
+		}
+		v.reset(rd.Snapshot.Meta.Index, rd.Snapshot.Meta.Term, app.hash)
+	}
+	if _, err := v.append(rd.Entries); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrContract, n.id, err)
+	}
+	return v, nil
 }
 
 func (n *node) touch(w *world) {
@@ -176,7 +234,8 @@ func (n *node) touch(w *world) {
 
 // persist syncs a Ready's snapshot, entries and hard state into n's durable
 // storage, checking each against the history.
-func (w *world) persist(n *node, rd *consensus.Ready) error {
+func (w *world) persist(n *node, p *pendingReady) error {
+	rd := &p.rd
 	if !rd.Snapshot.IsEmpty() {
 		s := rd.Snapshot
 		app, err := decodeApp(s)
@@ -194,8 +253,7 @@ func (w *world) persist(n *node, rd *consensus.Ready) error {
 		}
 	}
 	if len(rd.Entries) > 0 {
-		stillLeader := n.role == consensus.Leader && (rd.HardState.IsEmpty() || rd.HardState.Term == n.term)
-		if err := w.check.onLeaderAppend(n.id, stillLeader, n.term, rd.Entries[0].Index, n.log.last()); err != nil {
+		if err := w.check.onLeaderAppend(n.id, p.leading, n.term, rd.Entries[0].Index, n.log.last()); err != nil {
 			return err
 		}
 		if err := n.store.Append(rd.Entries); err != nil {
@@ -301,6 +359,7 @@ func (w *world) crash(n *node, at crashPoint) {
 	w.tracef("crash %s%s (durable term=%d vote=%s commit=%d last=%d)", n.id, where, n.hs.Term, n.hs.Vote, n.hs.Commit, n.log.last())
 	n.raft = nil
 	n.proposals = nil
+	n.pending = nil
 	n.state = nodeDown
 	w.stats.Crashes++
 }
