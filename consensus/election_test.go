@@ -156,3 +156,23 @@ func TestVoteDeniedToCandidateWithStaleLog(t *testing.T) {
 		t.Fatal("n2 should lead")
 	}
 }
+
+// Reference: Raft paper Figure 2 (AppendEntries: "reply false if term <
+// currentTerm") and §5.1 ("if a server's current term is smaller ... it
+// updates its current term"): a stale leader learns the new term from a
+// follower's answer and steps down.
+func TestStaleLeaderStepsDownOnHigherTermAnswer(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	nw.isolate("n1")
+	nw.campaign("n2")
+	if nw.mustLeader("n2", "n3") != "n2" {
+		t.Fatal("n2 should lead")
+	}
+	nw.heal()
+	nw.cutLink("n2", "n1") // n1 hears nothing from the new leader itself
+	nw.tick(1, "n1")
+	if r := nw.nodes["n1"].r; r.role != Follower || r.term != nw.nodes["n2"].r.term {
+		t.Fatalf("stale leader: role %s term %d", r.role, r.term)
+	}
+}

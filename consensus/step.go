@@ -40,10 +40,10 @@ func (r *Raft) Step(m Message) error {
 			}
 		}
 	case m.Term < r.term:
-		if (r.cfg.CheckQuorum || r.cfg.PreVote) && (m.Type == MsgHeartbeat || m.Type == MsgApp) {
-			// Tell a stale leader about the newer term so that it steps
-			// down; with pre-vote and check-quorum it would otherwise never
-			// learn it (thesis §9.6).
+		if m.Type == MsgHeartbeat || m.Type == MsgApp {
+			// Reply with our term so a stale leader steps down (Figure 2:
+			// "reply false if term < currentTerm"); with pre-vote and
+			// check-quorum it would otherwise never learn it (thesis §9.6).
 			r.send(Message{To: m.From, Type: MsgAppResp})
 		} else if m.Type == MsgPreVote {
 			r.send(Message{To: m.From, Type: MsgPreVoteResp, Term: r.term, Reject: true})
