@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -280,18 +281,16 @@ func newThreeNodeCluster(t *testing.T) threeNodeCluster {
 	return c
 }
 
-// TestThreeProcessesElectServeAndHandOffOnSIGTERM starts three lockd
-// processes with the documented flag form (the third configured only
-// through LOCKD_* variables), waits until all are ready and answer clients,
-// then SIGTERMs the leader: it exits 0 and another node leads.
-func TestThreeProcessesElectServeAndHandOffOnSIGTERM(t *testing.T) {
-	bin := lockdBinary(t)
-	c := newThreeNodeCluster(t)
+// startCluster starts the three nodes of c with the documented flag form
+// (with envN3, n3 is configured through LOCKD_* variables alone, logging
+// debug JSON) and waits until every /readyz answers 200.
+func startCluster(t *testing.T, bin string, c threeNodeCluster, envN3 bool) map[string]*proc {
+	t.Helper()
 	root := t.TempDir()
 	procs := make(map[string]*proc)
 	for i, id := range c.ids {
 		dir := filepath.Join(root, id)
-		if id == "n3" {
+		if id == "n3" && envN3 {
 			env := []string{"LOCKD_ID=" + id, "LOCKD_DATA_DIR=" + dir, "LOCKD_PEER_ADDR=" + c.peer[i],
 				"LOCKD_CLIENT_ADDR=" + c.client[i], "LOCKD_HTTP_ADDR=" + c.httpAdr[i],
 				"LOCKD_INITIAL_CLUSTER=" + c.initial, "LOCKD_LOG_LEVEL=debug", "LOCKD_LOG_JSON=true"}
@@ -302,7 +301,6 @@ func TestThreeProcessesElectServeAndHandOffOnSIGTERM(t *testing.T) {
 			"--http-addr", c.httpAdr[i], "--initial-cluster", c.initial}
 		procs[id] = startProc(t, id, bin, args, nil, nil)
 	}
-
 	for i, id := range c.ids {
 		waitUntil(t, startTimeout, id+" /readyz", func() (bool, string) {
 			if procs[id].exited() {
@@ -311,6 +309,17 @@ func TestThreeProcessesElectServeAndHandOffOnSIGTERM(t *testing.T) {
 			return readyz(c.httpAdr[i])
 		})
 	}
+	return procs
+}
+
+// TestThreeProcessesElectServeAndHandOffOnSIGTERM starts three lockd
+// processes with the documented flag form (the third configured only
+// through LOCKD_* variables), waits until all are ready and answer clients,
+// then SIGTERMs the leader: it exits 0 and another node leads.
+func TestThreeProcessesElectServeAndHandOffOnSIGTERM(t *testing.T) {
+	bin := lockdBinary(t)
+	c := newThreeNodeCluster(t)
+	procs := startCluster(t, bin, c, true)
 	// Every client address answers the client protocol with the same leader.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -450,5 +459,68 @@ func TestDevClusterPrintsEndpointsAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Fatalf("dev data %s still there after exit (stat: %v)", dataDir, err)
+	}
+}
+
+// TestJoinedNodeIsAddedPromotedAndExitsZeroWhenRemoved starts a fourth
+// process with --join: it is live but not ready until the cluster adds it;
+// once added and promoted, removing it makes the process log the removal
+// and exit 0 on its own.
+func TestJoinedNodeIsAddedPromotedAndExitsZeroWhenRemoved(t *testing.T) {
+	bin := lockdBinary(t)
+	c := newThreeNodeCluster(t)
+	startCluster(t, bin, c, false)
+
+	a := freeAddrs(t, 3)
+	peer4, client4, http4 := a[0], a[1], a[2]
+	n4 := startProc(t, "n4", bin, []string{"--id", "n4", "--data-dir", filepath.Join(t.TempDir(), "n4"),
+		"--peer-addr", peer4, "--client-addr", client4, "--http-addr", http4, "--join"}, nil, nil)
+	waitUntil(t, startTimeout, "n4 /livez", func() (bool, string) {
+		code, body, err := httpGet("http://" + http4 + "/livez")
+		if err != nil {
+			return false, err.Error()
+		}
+		return code == http.StatusOK, body
+	})
+	if ok, why := readyz(http4); ok {
+		t.Fatalf("a joining node nobody added is ready: %s", why)
+	}
+
+	cl, err := client.New(client.Config{Endpoints: c.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := cl.AddLearner(ctx, "n4", peer4, client4); err != nil {
+		t.Fatalf("add learner: %v", err)
+	}
+	waitUntil(t, startTimeout, "n4 ready as a learner", func() (bool, string) { return readyz(http4) })
+	var promoteErr error
+	waitUntil(t, startTimeout, "n4 promoted", func() (bool, string) {
+		promoteErr = cl.Promote(ctx, "n4", false)
+		return promoteErr == nil, fmt.Sprint(promoteErr)
+	})
+	members, err := cl.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	voter := false
+	for _, m := range members {
+		voter = voter || m.ID == "n4" && !m.Learner
+	}
+	if !voter {
+		t.Fatalf("n4 is not a voter after promotion: %+v", members)
+	}
+
+	if err := cl.RemoveMember(ctx, "n4", false); err != nil {
+		t.Fatalf("remove n4: %v", err)
+	}
+	if code := n4.waitExit(t, stopTimeout); code != 0 {
+		t.Fatalf("removed n4 exited %d, want 0", code)
+	}
+	if log := n4.log.String(); !strings.Contains(log, "removed from the cluster; stopping") {
+		t.Fatalf("n4 did not log its removal:\n%s", tail(log, 20))
 	}
 }
