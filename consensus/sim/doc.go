@@ -17,10 +17,21 @@
 // hard state are synced into a consensus.MemoryStorage that stands for the
 // disk, the other messages are sent, committed entries applied (the
 // application is a chain hash of every applied entry, which is what its
-// snapshots carry), the membership recorded, and Advance called. A crash may
-// cut this sequence at any point; the Raft object, the application and the
-// unsynced part of the Ready are lost, and a restart rebuilds from the
-// durable storage alone.
+// snapshots carry), the membership recorded, and Advance called. In some
+// seeds a Ready's sync runs in the background for a while and the node
+// keeps receiving messages, ticking and proposing meanwhile (so the leader
+// must count itself only for what it has persisted). A crash may cut this
+// sequence at any point; the Raft object, the application and the unsynced
+// part of the Ready are lost, and a restart rebuilds from the durable
+// storage alone.
+//
+// A simulated node's lifecycle:
+//
+//	state    event                        next     effect
+//	up       crash (any point of a Ready)  down     volatile state and unsynced Ready lost
+//	down     restart                      up       New from durable storage, app from its snapshot
+//	up/down  heal, removed by a ConfRemove retired  shut down for good
+//	(none)   ConfAddLearner proposed       up       fresh id, empty storage
 //
 // After every step the checker (checks.go) verifies: one leader per term
 // across all history; log matching and leader append-only (an (index, term)
