@@ -107,6 +107,9 @@ func TestOpenReportsCorruptRecordsByIndex(t *testing.T) {
 		{"flipped bounds", func(t *testing.T, w *WAL) {
 			rawSet(t, w, keyBounds, flip(rawGet(t, w, keyBounds), 10))
 		}, "bounds", 0, false},
+		{"missing bounds", func(t *testing.T, w *WAL) {
+			rawDelete(t, w, keyBounds)
+		}, "bounds", 0, false},
 		{"flipped membership", func(t *testing.T, w *WAL) {
 			rawSet(t, w, keyConf, flip(rawGet(t, w, keyConf), 6))
 		}, "membership", 4, false},

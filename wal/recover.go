@@ -71,7 +71,8 @@ func (w *WAL) load() (garbage [][]byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if v != nil {
+	haveBounds := v != nil
+	if haveBounds {
 		var bad string
 		if st.b, bad = decodeBounds(v); bad != "" {
 			return nil, &CorruptError{Record: "bounds", Reason: bad}
@@ -99,6 +100,11 @@ func (w *WAL) load() (garbage [][]byte, err error) {
 		}
 		st.applied = &cs
 	}
+	if !haveBounds && st.snap.index != 0 {
+		// Every save of a snapshot or of entries writes the bounds with them;
+		// without them, entries would look like garbage and be deleted.
+		return nil, &CorruptError{Record: "bounds", Reason: "missing, but a snapshot is recorded"}
+	}
 	if st.snap.index == 0 && st.b.first != 1 {
 		return nil, &CorruptError{Record: "bounds", Reason: fmt.Sprintf("log starts at %d but there is no snapshot", st.b.first)}
 	}
@@ -121,6 +127,9 @@ func (w *WAL) load() (garbage [][]byte, err error) {
 		idx, ok := entryIndex(item.Key())
 		if !ok {
 			return nil, &CorruptError{Record: "entry", Reason: fmt.Sprintf("malformed key %x", item.Key())}
+		}
+		if !haveBounds {
+			return nil, &CorruptError{Record: "bounds", Reason: fmt.Sprintf("missing, but entry %d is stored", idx)}
 		}
 		if idx < st.b.first || idx > st.b.last {
 			garbage = append(garbage, item.KeyCopy(nil))

@@ -27,6 +27,18 @@ func TestEmptyLogAnswersLikeANewJoiner(t *testing.T) {
 	}
 }
 
+func TestHardStateAloneSurvivesReopenOfAnEmptyLog(t *testing.T) {
+	// A joining node votes before it has any entry: only the hard state is saved.
+	w := mustOpen(t, testOptions(t.TempDir()))
+	hs := consensus.HardState{Term: 5, Vote: "n3"}
+	mustSave(t, w, hs, nil, nil)
+	w = reopen(t, w)
+	wantBounds(t, w, 1, 0)
+	if got, _, err := w.InitialState(); err != nil || got != hs {
+		t.Fatalf("InitialState = %+v, %v; want %+v", got, err, hs)
+	}
+}
+
 func TestSaveAppendsEntriesAndHardState(t *testing.T) {
 	w := mustOpen(t, testOptions(t.TempDir()))
 	hs := consensus.HardState{Term: 2, Vote: "n2", Commit: 3}
@@ -223,6 +235,9 @@ func TestSaveSnapshotThatDoesNotMatchReplacesTheLog(t *testing.T) {
 	wantEntries(t, w, 7, 8, ents(7, 7, 3))
 	if keys := entryKeys(t, w); len(keys) != 1 || keys[0] != 7 {
 		t.Fatalf("entry keys = %v, want [7]", keys)
+	}
+	if files := snapFiles(t, w.opts.Dir); len(files) != 1 || files[0] != snapFileName(3, 6) {
+		t.Fatalf("snapshot files = %v", files)
 	}
 	w = reopen(t, w)
 	wantBounds(t, w, 7, 7)
