@@ -21,7 +21,7 @@ type testNode struct {
 // network delivers messages between nodes in one goroutine, in FIFO order,
 // with links that can be cut. Modelled on etcd-io/raft's raft_test.go.
 type network struct {
-	t     *testing.T
+	t     testing.TB
 	ids   []NodeID
 	nodes map[NodeID]*testNode
 	queue []Message
@@ -51,7 +51,7 @@ func ids(n int) []NodeID {
 
 // bootstrapStorage returns a founding member's disk: the bootstrap snapshot
 // and HardState{Term: 1}.
-func bootstrapStorage(t *testing.T, voters []NodeID) *MemoryStorage {
+func bootstrapStorage(t testing.TB, voters []NodeID) *MemoryStorage {
 	t.Helper()
 	st := NewMemoryStorage()
 	if err := st.ApplySnapshot(BootstrapSnapshot(ConfState{Voters: voters})); err != nil {
@@ -64,7 +64,7 @@ func bootstrapStorage(t *testing.T, voters []NodeID) *MemoryStorage {
 }
 
 // newNetwork starts a cluster of n founding voters n1..nn.
-func newNetwork(t *testing.T, n int, opts ...netOption) *network {
+func newNetwork(t testing.TB, n int, opts ...netOption) *network {
 	t.Helper()
 	voters := ids(n)
 	sts := map[NodeID]*MemoryStorage{}
@@ -75,7 +75,7 @@ func newNetwork(t *testing.T, n int, opts ...netOption) *network {
 }
 
 // newNetworkFromStorages starts one node per id on the given disks.
-func newNetworkFromStorages(t *testing.T, nodeIDs []NodeID, sts map[NodeID]*MemoryStorage, opts ...netOption) *network {
+func newNetworkFromStorages(t testing.TB, nodeIDs []NodeID, sts map[NodeID]*MemoryStorage, opts ...netOption) *network {
 	t.Helper()
 	nw := &network{t: t, nodes: map[NodeID]*testNode{}, cut: map[NodeID]map[NodeID]bool{}}
 	for i, id := range nodeIDs {
