@@ -21,6 +21,7 @@
 //	                                             hands leadership to a caught-up
 //	                                             follower, then stops and syncs
 //	serving   Removed() closes         stopping  log it, Close
+//	serving   Live() fails (polled)    exit 1    log it, Close
 //	stopping  node closed cleanly      exit 0    (a failed hand-off is only logged)
 //	stopping  closing the node failed  exit 1
 //	stopping  second SIGTERM / SIGINT  killed    default signal action

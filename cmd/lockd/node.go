@@ -14,6 +14,7 @@ import (
 
 // daemon is the part of *server.Server that the process lifecycle drives.
 type daemon interface {
+	Live() error
 	Shutdown(ctx context.Context) error
 	Close() error
 	Removed() <-chan struct{}
@@ -52,7 +53,7 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	}
 	logger.Info("node serving", "id", srv.ID(), "client_addr", srv.ClientAddr(),
 		"peer_addr", srv.PeerAddr(), "http_addr", httpAddr, "data_dir", o.DataDir, "join", o.Join)
-	err = awaitStop(ctx, onSignal, srv, o.ShutdownTimeout, logger)
+	err = awaitStop(ctx, onSignal, srv, o.ShutdownTimeout, livenessCheckInterval, logger)
 	web.stop()
 	if err == nil {
 		logger.Info("node stopped", "id", srv.ID())
@@ -60,36 +61,56 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	return err
 }
 
-// awaitStop waits for a signal (ctx done) or the node's removal and stops
-// the node. A signal asks for a graceful Shutdown bounded by timeout: a
-// leader first hands leadership to a caught-up follower. A node never
-// leaves the membership here; removal is decided by the cluster.
-func awaitStop(ctx context.Context, onSignal func(), d daemon, timeout time.Duration, logger hclog.Logger) error {
-	select {
-	case <-ctx.Done():
-		onSignal()
-		logger.Info("signal received; shutting down", "timeout", timeout)
-		sctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		err := d.Shutdown(sctx)
-		if err == nil {
+// livenessCheckInterval is how often the process checks that its node
+// still runs (its loop has not stopped on a storage error).
+const livenessCheckInterval = time.Second
+
+// awaitStop waits for a signal (ctx done), the node's removal, or the
+// node's death (Live fails, checked every liveEvery) and stops the node. A
+// signal asks for a graceful Shutdown bounded by timeout: a leader first
+// hands leadership to a caught-up follower. A node never leaves the
+// membership here; removal is decided by the cluster. A dead node is an
+// error, so that a supervisor restarts the process.
+func awaitStop(ctx context.Context, onSignal func(), d daemon, timeout, liveEvery time.Duration, logger hclog.Logger) error {
+	live := time.NewTicker(liveEvery)
+	defer live.Stop()
+	for {
+		select {
+		case <-live.C:
+			if err := d.Live(); err != nil {
+				logger.Error("node stopped by itself; exiting", "error", err)
+				return errors.Join(fmt.Errorf("node stopped: %w", err), d.Close())
+			}
+		case <-ctx.Done():
+			return shutdown(onSignal, d, timeout, logger)
+		case <-d.Removed():
+			logger.Info("this node was removed from the cluster; stopping")
+			if err := d.Close(); err != nil {
+				return fmt.Errorf("close after removal: %w", err)
+			}
 			return nil
 		}
-		// Shutdown closes the node even when the hand-off fails (say, no
-		// follower is up). Close is idempotent and reports whether the
-		// node itself stopped cleanly: only that decides the exit code.
-		if cerr := d.Close(); cerr != nil {
-			return fmt.Errorf("shutdown: %w", errors.Join(err, cerr))
-		}
-		logger.Warn("stopped without a graceful hand-off", "error", err)
-		return nil
-	case <-d.Removed():
-		logger.Info("this node was removed from the cluster; stopping")
-		if err := d.Close(); err != nil {
-			return fmt.Errorf("close after removal: %w", err)
-		}
+	}
+}
+
+// shutdown stops the node gracefully after a signal.
+func shutdown(onSignal func(), d daemon, timeout time.Duration, logger hclog.Logger) error {
+	onSignal()
+	logger.Info("signal received; shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := d.Shutdown(sctx)
+	if err == nil {
 		return nil
 	}
+	// Shutdown closes the node even when the hand-off fails (say, no
+	// follower is up). Close is idempotent and reports whether the
+	// node itself stopped cleanly: only that decides the exit code.
+	if cerr := d.Close(); cerr != nil {
+		return fmt.Errorf("shutdown: %w", errors.Join(err, cerr))
+	}
+	logger.Warn("stopped without a graceful hand-off", "error", err)
+	return nil
 }
 
 func closeListener(ln net.Listener) {

@@ -13,6 +13,7 @@ import (
 // fakeDaemon records how the lifecycle drives a node.
 type fakeDaemon struct {
 	removed     chan struct{}
+	live        func() error // nil: always live
 	shutdownErr error
 	closeErr    error
 	shutdowns   int
@@ -24,6 +25,12 @@ func (f *fakeDaemon) Shutdown(ctx context.Context) error {
 	f.shutdowns++
 	_, f.deadline = ctx.Deadline()
 	return f.shutdownErr
+}
+func (f *fakeDaemon) Live() error {
+	if f.live == nil {
+		return nil
+	}
+	return f.live()
 }
 func (f *fakeDaemon) Close() error             { f.closes++; return f.closeErr }
 func (f *fakeDaemon) Removed() <-chan struct{} { return f.removed }
@@ -37,7 +44,7 @@ func cancelled() context.Context {
 func TestSignalShutsDownGracefullyWithADeadline(t *testing.T) {
 	d := &fakeDaemon{removed: make(chan struct{})}
 	signalled := false
-	err := awaitStop(cancelled(), func() { signalled = true }, d, time.Second, hclog.NewNullLogger())
+	err := awaitStop(cancelled(), func() { signalled = true }, d, time.Second, time.Hour, hclog.NewNullLogger())
 	if err != nil || !signalled || d.shutdowns != 1 || !d.deadline || d.closes != 0 {
 		t.Fatalf("err=%v signalled=%v shutdowns=%d deadline=%v closes=%d", err, signalled, d.shutdowns, d.deadline, d.closes)
 	}
@@ -45,7 +52,7 @@ func TestSignalShutsDownGracefullyWithADeadline(t *testing.T) {
 
 func TestFailedHandOffStillExitsCleanlyWhenTheNodeClosed(t *testing.T) {
 	d := &fakeDaemon{removed: make(chan struct{}), shutdownErr: context.DeadlineExceeded}
-	if err := awaitStop(cancelled(), func() {}, d, time.Second, hclog.NewNullLogger()); err != nil {
+	if err := awaitStop(cancelled(), func() {}, d, time.Second, time.Hour, hclog.NewNullLogger()); err != nil {
 		t.Fatalf("awaitStop = %v, want nil: the node closed cleanly", err)
 	}
 	if d.closes != 1 {
@@ -56,7 +63,7 @@ func TestFailedHandOffStillExitsCleanlyWhenTheNodeClosed(t *testing.T) {
 func TestCloseFailureAfterShutdownIsAnError(t *testing.T) {
 	walErr := errors.New("wal: sync failed")
 	d := &fakeDaemon{removed: make(chan struct{}), shutdownErr: walErr, closeErr: walErr}
-	if err := awaitStop(cancelled(), func() {}, d, time.Second, hclog.NewNullLogger()); !errors.Is(err, walErr) {
+	if err := awaitStop(cancelled(), func() {}, d, time.Second, time.Hour, hclog.NewNullLogger()); !errors.Is(err, walErr) {
 		t.Fatalf("awaitStop = %v, want %v", err, walErr)
 	}
 }
@@ -65,7 +72,7 @@ func TestRemovalClosesTheNodeWithoutShutdown(t *testing.T) {
 	d := &fakeDaemon{removed: make(chan struct{})}
 	close(d.removed)
 	signalled := false
-	err := awaitStop(context.Background(), func() { signalled = true }, d, time.Second, hclog.NewNullLogger())
+	err := awaitStop(context.Background(), func() { signalled = true }, d, time.Second, time.Hour, hclog.NewNullLogger())
 	if err != nil || signalled || d.closes != 1 || d.shutdowns != 0 {
 		t.Fatalf("err=%v signalled=%v closes=%d shutdowns=%d", err, signalled, d.closes, d.shutdowns)
 	}
@@ -100,5 +107,20 @@ func TestReserveAddrsFallsBackToAFreePortWhenTaken(t *testing.T) {
 			t.Fatalf("reserved address %s cannot be bound: %v", a, err)
 		}
 		ln.Close()
+	}
+}
+
+func TestANodeThatDiesByItselfEndsTheProcessWithAnError(t *testing.T) {
+	walErr := errors.New("wal: sync failed")
+	checks := 0
+	d := &fakeDaemon{removed: make(chan struct{}), live: func() error {
+		if checks++; checks < 3 {
+			return nil
+		}
+		return walErr
+	}}
+	err := awaitStop(context.Background(), func() {}, d, time.Second, time.Millisecond, hclog.NewNullLogger())
+	if !errors.Is(err, walErr) || d.closes != 1 || checks != 3 {
+		t.Fatalf("err=%v closes=%d checks=%d", err, d.closes, checks)
 	}
 }
