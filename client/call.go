@@ -46,6 +46,7 @@ func (c *Client) do(ctx context.Context, typ uint8, req func() any, resp any) er
 		if !retryable(err) {
 			return err
 		}
+		c.retries.Add(1)
 		c.log.Debug("retrying request", "type", typ, "attempt", n+1, "error", err)
 		if hint, ok := notLeaderHint(err); ok && hint != "" && hops < 3 {
 			hops++ // follow a fresh hint at once

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -26,6 +27,8 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // background goroutines
 	kick   chan struct{}  // cap 1: wakes the keep-alive loop
+
+	retries atomic.Uint64 // attempts repeated by do (for tests and debugging)
 
 	mu        sync.Mutex
 	closed    bool

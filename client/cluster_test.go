@@ -1,0 +1,155 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server"
+)
+
+// testCluster is a real in-process lockd cluster on 127.0.0.1 with WALs in
+// temporary directories.
+type testCluster struct {
+	t       *testing.T
+	cfgs    map[string]server.Config
+	servers map[string]*server.Server // nil while stopped
+}
+
+// newTestCluster starts nodes n1..nN that bootstrap one cluster and waits
+// for a leader.
+func newTestCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts an in-process cluster")
+	}
+	c := &testCluster{t: t, cfgs: map[string]server.Config{}, servers: map[string]*server.Server{}}
+	addrs := freeAddrs(t, 2*n)
+	initial := map[string]string{}
+	for i := 1; i <= n; i++ {
+		initial[fmt.Sprintf("n%d", i)] = addrs[2*(i-1)]
+	}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		cfg := server.DefaultConfig()
+		cfg.ID = id
+		cfg.DataDir = t.TempDir()
+		cfg.PeerAddr, cfg.ClientAddr = addrs[2*(i-1)], addrs[2*(i-1)+1]
+		cfg.InitialCluster = initial
+		cfg.Node.Seed = uint64(i) * 7919
+		c.cfgs[id] = cfg
+	}
+	for _, id := range c.ids() {
+		c.start(id)
+	}
+	t.Cleanup(func() {
+		for id := range c.servers {
+			c.stop(id)
+		}
+	})
+	c.leader()
+	return c
+}
+
+// freeAddrs reserves n loopback addresses (listen on port 0, then close).
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for i := 0; i < n; i++ {
+		srv, err := rpc.NewServer(rpc.DefaultConfig(), rpc.KindClient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := srv.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a.String())
+		_ = srv.Close()
+	}
+	return out
+}
+
+func (c *testCluster) ids() []string {
+	var ids []string
+	for id := range c.cfgs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (c *testCluster) start(id string) {
+	c.t.Helper()
+	s, err := server.New(c.cfgs[id])
+	if err != nil {
+		c.t.Fatalf("new %s: %v", id, err)
+	}
+	if err := s.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", id, err)
+	}
+	c.servers[id] = s
+}
+
+// stop stops node id abruptly (no leadership hand-off).
+func (c *testCluster) stop(id string) {
+	if s := c.servers[id]; s != nil {
+		_ = s.Close()
+		c.servers[id] = nil
+	}
+}
+
+func (c *testCluster) endpoints() []string {
+	var out []string
+	for _, id := range c.ids() {
+		out = append(out, c.cfgs[id].ClientAddr)
+	}
+	return out
+}
+
+// leader waits until the running nodes agree on a leader and returns its
+// ID. The bound fails the test; it is not a timing expectation.
+func (c *testCluster) leader() string {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if id := c.agreedLeader(); id != "" {
+			return id
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal("no agreed leader within 30s")
+		}
+		<-tick.C
+	}
+}
+
+func (c *testCluster) agreedLeader() string {
+	lead := ""
+	for id, s := range c.servers {
+		if s == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		st, err := s.Status(ctx)
+		cancel()
+		if err != nil || st.Leader == "" {
+			return ""
+		}
+		if lead != "" && st.Leader != lead {
+			return ""
+		}
+		lead = st.Leader
+		if st.Leader == id && st.Role != "leader" {
+			return ""
+		}
+	}
+	if c.servers[lead] == nil {
+		return "" // the stopped leader, not yet noticed
+	}
+	return lead
+}

@@ -1,0 +1,165 @@
+package client
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd/rpc"
+)
+
+func integrationConfig(c *testCluster) Config {
+	cfg := testConfig(c.endpoints()...)
+	cfg.SessionTTL = 5 * time.Second
+	return cfg
+}
+
+// Reference: Chubby §2.8 (fail-overs) — a session and its locks outlive a
+// master fail-over when the client reconnects within the lease.
+func TestIntegrationLockSurvivesLeaderFailoverWithItsToken(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	c := newTestClient(t, integrationConfig(tc))
+	s := newTestSession(t, c)
+	l, err := s.Acquire(testCtx(t), "jobs/nightly", WithValue([]byte("me")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := tc.leader()
+	tc.stop(old)
+	if now := tc.leader(); now == old {
+		t.Fatalf("leader still %s", now)
+	}
+	ok, err := c.CheckToken(testCtx(t), "jobs/nightly", l.Token())
+	if err != nil || !ok {
+		t.Fatalf("CheckToken after failover = %v, %v; want true", ok, err)
+	}
+	info, err := c.GetLock(testCtx(t), "jobs/nightly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Holders) != 1 || info.Holders[0].Session != s.ID() || info.Holders[0].Token != l.Token() {
+		t.Fatalf("holders %+v, want session %d token %d", info.Holders, s.ID(), l.Token())
+	}
+	// The new leader renews the session: a keep-alive is confirmed.
+	if !c.sendKeepAlive(c.liveSessions()) {
+		t.Fatal("keep-alive not confirmed by the new leader")
+	}
+	if st := s.State(); st != SessionSafe || closed(l.Lost()) {
+		t.Fatalf("session %v, lost %v after failover; want safe and held", st, closed(l.Lost()))
+	}
+	if err := l.Release(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntegrationWaiterGetsTheGrantAcrossLeaderFailover(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	ca := newTestClient(t, integrationConfig(tc))
+	cb := newTestClient(t, integrationConfig(tc))
+	a, b := newTestSession(t, ca), newTestSession(t, cb)
+	la, err := a.Acquire(testCtx(t), "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := goAcquire(testCtx(t), b, "q")
+	waitWaiters(t, ca, "q", 1)
+	old := tc.leader()
+	tc.stop(old)
+	tc.leader()
+	if err := la.Release(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	r := waitAcquire(t, rb)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.l.Token() <= la.Token() {
+		t.Fatalf("token %d not above the previous holder's %d", r.l.Token(), la.Token())
+	}
+	ok, err := cb.CheckToken(testCtx(t), "q", r.l.Token())
+	if err != nil || !ok {
+		t.Fatalf("CheckToken = %v, %v", ok, err)
+	}
+}
+
+// waitWaiters waits until name has n waiters (polling the cluster; the
+// bound fails the test).
+func waitWaiters(t *testing.T, c *Client, name string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.GetLock(testCtx(t), name)
+		if err == nil && len(info.Waiters) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lock %s: waiters %+v (err %v), want %d", name, info.Waiters, err, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Connections to the leader are cut again and again while a client loops
+// on Acquire and Release: answers are lost with the connections and the
+// requests are retried, yet none is applied twice (a twice-applied Acquire
+// would answer ErrAlreadyHolder, a twice-applied Release ErrNotHolder).
+func TestIntegrationRetriedWritesAreNeverAppliedTwice(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cfg := integrationConfig(tc)
+	faults := rpc.NewFaults()
+	cfg.RPC.Faults = faults
+	c := newTestClient(t, cfg)
+	s := newTestSession(t, c)
+	lead := tc.leader()
+
+	stop := make(chan struct{})
+	cuts := make(chan int, 1)
+	var pairs atomic.Int64
+	go func() {
+		n := 0
+		defer func() { cuts <- n }()
+		for last := int64(0); ; {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if p := pairs.Load(); p > last+3 { // cut every few pairs
+				last = p
+				faults.Block(lead)
+				faults.Unblock(lead)
+				n++
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var prev uint64
+	for i := 0; i < 60; i++ {
+		l, err := s.Acquire(testCtx(t), "dedup")
+		if err != nil {
+			t.Fatalf("pair %d acquire: %v", i, err)
+		}
+		if l.Token() <= prev {
+			t.Fatalf("token %d after %d", l.Token(), prev)
+		}
+		prev = l.Token()
+		if err := l.Release(testCtx(t)); err != nil {
+			t.Fatalf("pair %d release: %v", i, err)
+		}
+		pairs.Add(1)
+	}
+	close(stop)
+	n := <-cuts
+	if n == 0 || c.retries.Load() == 0 {
+		t.Fatalf("%d cuts, %d retries: the test did not exercise retries", n, c.retries.Load())
+	}
+	t.Logf("%d connection cuts, %d retried attempts", n, c.retries.Load())
+	info, err := c.GetLock(testCtx(t), "dedup")
+	if err != nil || len(info.Holders) != 0 {
+		t.Fatalf("lock left %+v (%v)", info, err)
+	}
+	if errors.Is(s.Err(), ErrSessionExpired) {
+		t.Fatal("session expired")
+	}
+}
