@@ -129,12 +129,20 @@ func (w *world) tick() error {
 	return nil
 }
 
-// pick returns the leader with chance leaderBias, else a random running
+// pick returns, with chance leaderBias, a node that believes it leads —
+// a deposed leader cut off from the cluster as likely as the current one,
+// so that divergent uncommitted suffixes grow — else a random running
 // node; nil if none runs.
 func (w *world) pick(leaderBias float64) *node {
 	if w.rng.Float64() < leaderBias {
-		if l := w.leader(); l != nil {
-			return l
+		var leaders []*node
+		for _, n := range w.nodes {
+			if n.state == nodeUp && n.role == consensus.Leader {
+				leaders = append(leaders, n)
+			}
+		}
+		if len(leaders) > 0 {
+			return leaders[w.rng.IntN(len(leaders))]
 		}
 	}
 	up := w.up()
