@@ -168,3 +168,41 @@ func TestNewLeaderRefusesConfChangeUntilItsNoopApplied(t *testing.T) {
 		t.Fatalf("conf change before the no-op applied: %v", err)
 	}
 }
+
+// Reference: Raft thesis §4.2.2: a leader that is removing itself steps
+// down once the removal commits; proposals accepted meanwhile would outlive
+// it, so it refuses them.
+func TestLeaderRemovingItselfRefusesProposals(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	nw.drop = func(m Message) bool { return m.Type == MsgAppResp }
+	nw.proposeConf("n1", ConfChange{Type: ConfRemove, Node: "n1"})
+	if _, _, err := nw.nodes["n1"].r.Propose([]byte("x")); !errors.Is(err, ErrProposalDropped) {
+		t.Fatalf("propose while removing itself: %v, want ErrProposalDropped", err)
+	}
+	if err := nw.nodes["n1"].r.TransferLeader("n2"); err != nil {
+		t.Fatalf("transfer while removing itself: %v", err)
+	}
+}
+
+// Reference: Raft thesis §4.2.2 (a server not in its own configuration does
+// not lead): a candidate whose configuration no longer includes it when it
+// wins stands down instead of leading.
+func TestCandidateNoLongerVoterStandsDownOnWinning(t *testing.T) {
+	nw := newNetwork(t, 3)
+	r := nw.nodes["n1"].r
+	r.hup(campaignElection)
+	nw.process("n1")
+	// As if a committed removal of n1 were applied mid-campaign.
+	r.conf = applyConfChange(r.conf, ConfChange{Type: ConfRemove, Node: "n1"})
+	r.syncProgress()
+	if err := r.Step(Message{Type: MsgVoteResp, From: "n2", To: "n1", Term: r.term}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Step(Message{Type: MsgVoteResp, From: "n3", To: "n1", Term: r.term}); err != nil {
+		t.Fatal(err)
+	}
+	if r.role != Follower {
+		t.Fatalf("removed candidate became %s", r.role)
+	}
+}

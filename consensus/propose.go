@@ -6,7 +6,8 @@ import "fmt"
 // committed if it is: index and term. It is committed (and so appears in
 // Ready.CommittedEntries) only if the entry at index still has term then.
 // ErrNotLeader on a non-leader, ErrTransferInProgress during a leadership
-// transfer, ErrProposalDropped if this node is no longer a member.
+// transfer, ErrProposalDropped if this leader is leaving the membership
+// (its own removal is in the log) or is no longer a member.
 func (r *Raft) Propose(data []byte) (index, term uint64, err error) {
 	if err := r.checkProposable(); err != nil {
 		return 0, 0, err
@@ -36,6 +37,7 @@ func (r *Raft) ProposeConfChange(cc ConfChange) (index, term uint64, err error) 
 	defer r.checkInvariants()
 	idx := r.appendEntry(Entry{Type: EntryConfChange, Data: EncodeConfChange(cc)})
 	r.pendingConfIndex = idx
+	r.removingSelf = cc.Type == ConfRemove && cc.Node == r.id
 	r.logger.Info("proposed conf change", "type", cc.Type, "node", string(cc.Node), "index", idx)
 	r.bcastAppend()
 	return idx, r.term, nil
@@ -49,6 +51,8 @@ func (r *Raft) checkProposable() error {
 		return fmt.Errorf("%w: to %s", ErrTransferInProgress, r.leadTransferee)
 	case !isMember(r.conf, r.id):
 		return fmt.Errorf("%w: %s is not a member", ErrProposalDropped, r.id)
+	case r.removingSelf:
+		return fmt.Errorf("%w: leader %s is removing itself", ErrProposalDropped, r.id)
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ type Raft struct {
 	// appended (or its first entry of the term); no new conf change may be
 	// proposed until it is applied.
 	pendingConfIndex uint64
+	// removingSelf: this leader has appended its own removal; it accepts no
+	// new proposals (they would outlive its leadership).
+	removingSelf bool
 
 	// electionElapsed counts ticks since the last reset: since a valid
 	// leader message for followers, since the last campaign for
@@ -183,6 +186,7 @@ func (r *Raft) reset(term uint64) {
 	r.leadTransferee = None
 	r.votes = map[NodeID]bool{}
 	r.pendingConfIndex = 0
+	r.removingSelf = false
 	r.dropPendingReads()
 	for id, pr := range r.prs {
 		*pr = *newProgress(r.log.lastIndex()+1, r.cfg.MaxInflightMsgs, pr.isLearner, r.ticks)

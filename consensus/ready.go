@@ -181,8 +181,7 @@ func (r *Raft) Advance(rd Ready) {
 		if !rd.HardState.IsEmpty() && rd.HardState.Term == r.term && rd.HardState.Vote == r.id {
 			switch r.poll(r.id, true) {
 			case voteWon:
-				r.becomeLeader()
-				r.bcastAppend()
+				r.wonElection()
 			case voteLost:
 				r.becomeFollower(r.term, None)
 			}

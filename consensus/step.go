@@ -217,6 +217,22 @@ func stepFollower(r *Raft, m Message) error {
 	return nil
 }
 
+// wonElection moves a (pre)candidate that won its vote on: to a real
+// election, or to leadership — unless it applied its own removal during the
+// campaign, in which case it stands down (a removed node never leads).
+func (r *Raft) wonElection() {
+	switch {
+	case !r.promotable():
+		r.logger.Info("won an election after being removed; standing down", "term", r.term)
+		r.becomeFollower(r.term, None)
+	case r.role == PreCandidate:
+		r.campaign(campaignElection)
+	default:
+		r.becomeLeader()
+		r.bcastAppend()
+	}
+}
+
 func stepCandidate(r *Raft, m Message) error {
 	respType := MsgVoteResp
 	if r.role == PreCandidate {
@@ -235,12 +251,7 @@ func stepCandidate(r *Raft, m Message) error {
 	case respType:
 		switch r.poll(m.From, !m.Reject) {
 		case voteWon:
-			if r.role == PreCandidate {
-				r.campaign(campaignElection)
-			} else {
-				r.becomeLeader()
-				r.bcastAppend()
-			}
+			r.wonElection()
 		case voteLost:
 			r.becomeFollower(r.term, None)
 		}
