@@ -41,6 +41,7 @@ type Server struct {
 	backups *backupStore
 	metrics *metrics
 
+	addrMu     sync.RWMutex // guards peerAddr and clientAddr, set by Start
 	peerAddr   string
 	clientAddr string
 
@@ -182,21 +183,26 @@ func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("server: already started")
 	}
-	pa, err := s.tr.Listen(s.cfg.PeerAddr)
-	if err != nil {
-		return err
-	}
 	ca, err := s.client.Listen(s.cfg.ClientAddr)
 	if err != nil {
 		return err
 	}
-	s.peerAddr, s.clientAddr = pa, ca.String()
-	s.members.setSelf(s.clientAddr)
+	s.addrMu.Lock()
+	s.clientAddr = ca.String()
+	s.addrMu.Unlock()
+	s.members.setSelf(ca.String())
+	pa, err := s.tr.Listen(s.cfg.PeerAddr)
+	if err != nil {
+		return err
+	}
+	s.addrMu.Lock()
+	s.peerAddr = pa
+	s.addrMu.Unlock()
 	s.node.Start()
 	s.wg.Add(2)
 	go s.leaseLoop()
 	go s.members.loop()
-	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", s.peerAddr, "client_addr", s.clientAddr)
+	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", pa, "client_addr", ca.String())
 	return nil
 }
 
@@ -204,10 +210,18 @@ func (s *Server) Start() error {
 func (s *Server) ID() string { return s.cfg.ID }
 
 // PeerAddr is the bound peer address (after Start), else the configured one.
-func (s *Server) PeerAddr() string { return s.peerAddr }
+func (s *Server) PeerAddr() string {
+	s.addrMu.RLock()
+	defer s.addrMu.RUnlock()
+	return s.peerAddr
+}
 
 // ClientAddr is the bound client address (after Start), else the configured one.
-func (s *Server) ClientAddr() string { return s.clientAddr }
+func (s *Server) ClientAddr() string {
+	s.addrMu.RLock()
+	defer s.addrMu.RUnlock()
+	return s.clientAddr
+}
 
 // Removed is closed when this node's applied membership no longer holds
 // it; it then answers clients CodeUnavailable.

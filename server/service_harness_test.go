@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"sync"
 	"testing"
@@ -36,7 +37,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // svcCluster is an in-process lockd cluster on 127.0.0.1 with real WALs.
 type svcCluster struct {
-	t       *testing.T
+	t       testing.TB
 	clock   *fakeClock
 	cfgs    map[string]Config
 	servers map[string]*Server // nil while stopped
@@ -44,10 +45,10 @@ type svcCluster struct {
 }
 
 // newSvcCluster starts n nodes n1..nN that bootstrap one cluster.
-func newSvcCluster(t *testing.T, n int, tweak func(*Config)) *svcCluster {
+func newSvcCluster(t testing.TB, n int, tweak func(*Config)) *svcCluster {
 	t.Helper()
 	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{}, tweak: tweak}
-	addrs := freeAddrs(t, 2*n)
+	addrs := svcFreeAddrs(t, 2*n)
 	initial := map[string]string{}
 	for i := 1; i <= n; i++ {
 		initial[fmt.Sprintf("n%d", i)] = addrs[2*(i-1)]
@@ -119,7 +120,7 @@ func (c *svcCluster) closeAll() {
 
 // svcWait polls cond until it holds; the bound fails the test, it is not a
 // timing expectation.
-func svcWait(t *testing.T, what string, d time.Duration, cond func() bool) {
+func svcWait(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -167,13 +168,19 @@ func (c *svcCluster) follower() *Server {
 	return nil
 }
 
-// svcClient is a raw rpc client connection that records pushes.
+// svcClient is a raw rpc client connection that records pushes. Like the
+// SDK, call follows leader hints and retries the same request (dedup makes
+// that safe), so a spurious election on a loaded machine does not fail a
+// test; callRaw does not.
 type svcClient struct {
-	t    *testing.T
-	conn *rpc.ClientConn
-	mu   sync.Mutex
-	push []pushed
-	seq  map[uint64]uint64 // session -> last seq used
+	t        testing.TB
+	mu       sync.Mutex
+	conn     *rpc.ClientConn
+	addr     string
+	push     []pushed
+	seq      map[uint64]uint64 // session -> last seq used
+	sessions []uint64          // opened here; re-attached after a reconnect
+	opens    int
 }
 
 type pushed struct {
@@ -181,9 +188,22 @@ type pushed struct {
 	body rpc.Body
 }
 
-func dialClient(t *testing.T, addr string) *svcClient {
+func dialClient(t testing.TB, addr string) *svcClient {
 	t.Helper()
 	cl := &svcClient{t: t, seq: map[uint64]uint64{}}
+	if err := cl.connect(addr); err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() {
+		cl.mu.Lock()
+		conn := cl.conn
+		cl.mu.Unlock()
+		_ = conn.Close()
+	})
+	return cl
+}
+
+func (cl *svcClient) connect(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, rpc.DefaultConfig(), rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
@@ -192,18 +212,55 @@ func dialClient(t *testing.T, addr string) *svcClient {
 		cl.mu.Unlock()
 	}))
 	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+		return err
 	}
-	cl.conn = conn
-	t.Cleanup(func() { _ = conn.Close() })
-	return cl
+	cl.mu.Lock()
+	old := cl.conn
+	cl.conn, cl.addr = conn, addr
+	sessions := append([]uint64(nil), cl.sessions...)
+	cl.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	if len(sessions) > 0 {
+		return cl.callRaw(api.MsgAttach, &api.AttachRequest{Sessions: sessions}, nil)
+	}
+	return nil
 }
 
-// call sends one request with a 10 s deadline.
-func (cl *svcClient) call(typ uint8, req, resp any) error {
+// callRaw sends one request with a 10 s deadline on the current connection.
+func (cl *svcClient) callRaw(typ uint8, req, resp any) error {
+	cl.mu.Lock()
+	conn := cl.conn
+	cl.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return cl.conn.Call(ctx, rpc.MsgType(typ), req, resp)
+	return conn.Call(ctx, rpc.MsgType(typ), req, resp)
+}
+
+// call sends req, following leader hints and retrying on CodeNotLeader
+// and CodeNoQuorum with the same request (so the same Seq).
+func (cl *svcClient) call(typ uint8, req, resp any) error {
+	for attempt := 0; ; attempt++ {
+		err := cl.callRaw(typ, req, resp)
+		var re *rpc.RemoteError
+		if err == nil || !errors.As(err, &re) || attempt >= 200 {
+			return err
+		}
+		switch api.Code(re.Code) {
+		case api.CodeNotLeader:
+			cl.mu.Lock()
+			same := re.Message == "" || re.Message == cl.addr
+			cl.mu.Unlock()
+			if !same && cl.connect(re.Message) == nil {
+				continue
+			}
+		case api.CodeNoQuorum:
+		default:
+			return err
+		}
+		time.Sleep(20 * time.Millisecond) // bounded retry while a leader is elected
+	}
 }
 
 // must fails the test on error.
@@ -216,11 +273,15 @@ func (cl *svcClient) must(typ uint8, req, resp any) {
 
 func (cl *svcClient) open(ttl time.Duration) uint64 {
 	cl.t.Helper()
+	cl.opens++
 	var r api.OpenSessionResponse
-	cl.must(api.MsgOpenSession, &api.OpenSessionRequest{TTL: int64(ttl)}, &r)
+	cl.must(api.MsgOpenSession, &api.OpenSessionRequest{Key: fmt.Sprintf("%p/%d", cl, cl.opens), TTL: int64(ttl)}, &r)
 	if r.Session == 0 {
 		cl.t.Fatal("open session returned session 0")
 	}
+	cl.mu.Lock()
+	cl.sessions = append(cl.sessions, r.Session)
+	cl.mu.Unlock()
 	return r.Session
 }
 
@@ -256,7 +317,7 @@ func pushesOf[T any](cl *svcClient, typ uint8) []T {
 
 // codeOf returns the api code of a remote error (CodeOK for nil, and the
 // test fails for an error without one).
-func codeOf(t *testing.T, err error) api.Code {
+func codeOf(t testing.TB, err error) api.Code {
 	t.Helper()
 	if err == nil {
 		return api.CodeOK
@@ -268,7 +329,7 @@ func codeOf(t *testing.T, err error) api.Code {
 	return api.Code(re.Code)
 }
 
-func wantCode(t *testing.T, err error, want api.Code) *rpc.RemoteError {
+func wantCode(t testing.TB, err error, want api.Code) *rpc.RemoteError {
 	t.Helper()
 	if got := codeOf(t, err); got != want {
 		t.Fatalf("got code %d (%v), want %d", got, err, want)
@@ -281,4 +342,20 @@ func wantCode(t *testing.T, err error, want api.Code) *rpc.RemoteError {
 // call2 is call for requests whose answer the test does not decode.
 func (cl *svcClient) call2(typ uint8, req any) (struct{}, error) {
 	return struct{}{}, cl.call(typ, req, nil)
+}
+
+// svcFreeAddrs returns n loopback addresses that were free a moment ago
+// (bound and released), so a node can restart on the same address.
+func svcFreeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	var out []string
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ln.Addr().String())
+		_ = ln.Close()
+	}
+	return out
 }

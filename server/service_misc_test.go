@@ -156,7 +156,7 @@ func TestMetricsReportClusterState(t *testing.T) {
 	if _, err := cl.acquire(b, "metric/lock", true); err != nil {
 		t.Fatal(err)
 	}
-	reg := regs[lead.ID()]
+	reg := regs[c.leader().ID()]
 	for name, want := range map[string]float64{"lockd_has_leader": 1, "lockd_is_leader": 1, "lockd_sessions_open": 2,
 		"lockd_locks_held": 1, "lockd_lock_waiters": 1, "lockd_acquire_duration_seconds": 2} {
 		if got := metricValue(t, reg, name); got != want {
@@ -287,5 +287,5 @@ func TestJoiningNodeWaitsToBeAdded(t *testing.T) {
 	if ok, _ := j.Ready(); ok {
 		t.Fatal("a node that has not joined reports ready")
 	}
-	wantCode(t, jc.call(api.MsgOpenSession, &api.OpenSessionRequest{}, nil), api.CodeNotLeader)
+	wantCode(t, jc.callRaw(api.MsgOpenSession, &api.OpenSessionRequest{}, nil), api.CodeNotLeader)
 }

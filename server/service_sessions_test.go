@@ -28,7 +28,7 @@ func TestSessionExpiryReleasesLocksAndGrantsNextWaiter(t *testing.T) {
 	}
 	c.clock.Advance(1500 * time.Millisecond)
 	// Not yet: the lease has 0.5 s left; after two scans a still holds.
-	lead.waitScans(t, 2)
+	c.waitScans(2)
 	var in api.LockInfo
 	b.must(api.MsgGetLock, &api.GetLockRequest{Name: "exp"}, &in)
 	if len(in.Holders) != 1 || in.Holders[0].Session != sa {
@@ -86,7 +86,7 @@ func TestLockDelayHonouredAfterExpiry(t *testing.T) {
 		c.clock.Advance(left - 10*time.Millisecond)
 	}
 	// Let the leader scan twice at this time: it must not end the delay.
-	lead.waitScans(t, 2)
+	c.waitScans(2)
 	b.must(api.MsgGetLock, &api.GetLockRequest{Name: "delayed"}, &in)
 	if len(in.Holders) != 0 || len(pushesOf[api.GrantedEvent](b, api.PushGranted)) != 0 {
 		t.Fatalf("lock granted during its delay: %+v", in)
@@ -209,9 +209,17 @@ func TestLeaseTableExpiresInDeadlineOrder(t *testing.T) {
 	}
 }
 
-// waitScans waits until s's leader scan loop has run n more times.
-func (s *Server) waitScans(t *testing.T, n uint64) {
-	t.Helper()
-	from := s.scans.Load()
-	svcWait(t, "leader scans", 10*time.Second, func() bool { return s.scans.Load() >= from+n })
+// waitScans waits until the current leader's lease scan has run n more
+// times (starting over if leadership moves meanwhile).
+func (c *svcCluster) waitScans(n uint64) {
+	c.t.Helper()
+	lead := c.leader()
+	from := lead.scans.Load()
+	svcWait(c.t, "leader scans", 10*time.Second, func() bool {
+		if !lead.node.IsLeader() {
+			lead = c.leader()
+			from = lead.scans.Load()
+		}
+		return lead.scans.Load() >= from+n
+	})
 }

@@ -71,7 +71,7 @@ func TestFollowerAnswersWritesWithLeaderClientAddress(t *testing.T) {
 		{api.MsgSnapshotSave, &api.SnapshotSaveRequest{}},
 	}
 	for _, w := range writes {
-		re := wantCode(t, cl.call(w.typ, w.req, nil), api.CodeNotLeader)
+		re := wantCode(t, cl.callRaw(w.typ, w.req, nil), api.CodeNotLeader)
 		if re.Message != lead.ClientAddr() {
 			t.Fatalf("request %d: leader hint %q, want %q", w.typ, re.Message, lead.ClientAddr())
 		}
@@ -119,7 +119,7 @@ func TestFollowerReadsAreLinearizableUnlessStale(t *testing.T) {
 	if len(in.Holders) != 0 {
 		t.Fatalf("the cut-off follower saw a write it cannot have: %+v", in)
 	}
-	err = r.call(api.MsgGetLock, &api.GetLockRequest{Name: "read/after-cut"}, &in)
+	err = r.callRaw(api.MsgGetLock, &api.GetLockRequest{Name: "read/after-cut"}, &in)
 	if code := codeOf(t, err); code != api.CodeNotLeader && code != api.CodeNoQuorum {
 		t.Fatalf("linearizable read on the cut-off follower: %v, want NotLeader or NoQuorum", err)
 	}
