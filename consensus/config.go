@@ -26,7 +26,10 @@ type Config struct {
 	HeartbeatTick int
 	// Applied is the index the application has already applied (its state
 	// as restored on restart). Committed entries after it are handed out
-	// again in Ready.CommittedEntries. Zero means the snapshot index.
+	// again in Ready.CommittedEntries. Zero means the snapshot index. The
+	// ConfState from Storage.InitialState must include every conf change up
+	// to Applied; replayed conf changes that no longer fit it (already
+	// reflected) are skipped.
 	Applied uint64
 	// MaxSizePerMsg caps the bytes of entries in one MsgApp; a message
 	// always carries at least one entry when there is one to send.

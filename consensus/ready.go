@@ -38,6 +38,8 @@ type Ready struct {
 	CommittedEntries []Entry
 	// ConfState is non-nil when the membership changed (conf changes in
 	// CommittedEntries, or a restored Snapshot): the membership after them.
+	// Persist it no later than the applied index that covers those entries,
+	// so that a restart (Config.Applied) never starts from an older one.
 	ConfState *ConfState
 	// Messages to send to peers; see the ordering rule above. Their entry
 	// slices share memory with the log and must not be modified.
