@@ -16,8 +16,9 @@ var (
 // it: the caller persists each Ready (through the write side of its storage)
 // and then calls Advance. Everything returned must already be durable.
 //
-// Invariant: FirstIndex() == snapshot.Meta.Index+1 and LastIndex() >=
-// snapshot.Meta.Index; Term(snapshot.Meta.Index) answers the snapshot term.
+// Invariant: FirstIndex() <= snapshot.Meta.Index+1 (a store may keep a
+// tail of entries below its latest snapshot for slow followers) and
+// LastIndex() >= snapshot.Meta.Index; Term(FirstIndex()-1) is answerable.
 type Storage interface {
 	// InitialState returns the saved HardState and membership.
 	InitialState() (HardState, ConfState, error)
