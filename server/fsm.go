@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/go-msgpack/v2/codec"
-
 	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/sessions"
 )
@@ -52,7 +50,7 @@ func NewFSM(cfg FSMConfig) (*FSM, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &FSM{cfg: cfg, codec: NewCommandCodec()}
+	f := &FSM{cfg: cfg, codec: newSerialCodec()}
 	f.reset()
 	return f, nil
 }
@@ -150,7 +148,7 @@ func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
 	}
 	if dup {
 		var res Result
-		if err := codec.NewDecoderBytes(stored, f.codec.h).Decode(&res); err != nil {
+		if err := f.codec.decode(stored, &res); err != nil {
 			panic(fmt.Sprintf("server: stored response of session %d seq %d does not decode: %v", id, cmd.Seq, err))
 		}
 		res.Duplicate = true
@@ -160,8 +158,8 @@ func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
 	if err != nil {
 		return errResult(err), nil
 	}
-	var enc []byte
-	if err := codec.NewEncoderBytes(&enc, f.codec.h).Encode(&res); err != nil {
+	enc, err := f.codec.encode(&res)
+	if err != nil {
 		panic(fmt.Sprintf("server: encode result: %v", err))
 	}
 	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, enc)

@@ -59,3 +59,20 @@ func TestCommandTypeNames(t *testing.T) {
 		t.Fatal(CmdTick.String(), CommandType(200).String())
 	}
 }
+
+// TestEncodedResultsAreCompact: responses stay in dedup windows for long,
+// so their encoding must not carry the encoder's spare capacity.
+func TestEncodedResultsAreCompact(t *testing.T) {
+	for _, c := range []*CommandCodec{NewCommandCodec(), newSerialCodec()} {
+		for range 3 {
+			b, err := c.encode(&Result{Granted: true, Token: 12345})
+			if err != nil || len(b) == 0 || cap(b) > len(b)+len(b)/4+16 {
+				t.Fatalf("len %d cap %d err %v", len(b), cap(b), err)
+			}
+			var r Result
+			if err := c.decode(b, &r); err != nil || r.Token != 12345 {
+				t.Fatalf("decode: %+v %v", r, err)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
@@ -118,26 +119,71 @@ func newCommandHandle() *codec.MsgpackHandle {
 	return h
 }
 
-// CommandCodec encodes commands for proposal and decodes them for apply. It
-// is safe for concurrent use.
+// CommandCodec encodes commands for proposal and decodes them for apply. A
+// codec from NewCommandCodec is safe for concurrent use.
 type CommandCodec struct {
 	h *codec.MsgpackHandle
+	// dec and enc, when set, are reused from call to call (the FSM's own
+	// codec, used from one goroutine): this saves most allocations of
+	// apply.
+	dec *codec.Decoder
+	enc *codec.Encoder
+	// scratch is enc's reused output buffer.
+	scratch []byte
 }
 
 // NewCommandCodec returns a codec.
 func NewCommandCodec() *CommandCodec { return &CommandCodec{h: newCommandHandle()} }
 
+// newSerialCodec returns a codec that reuses its decoder and encoder; it
+// is not safe for concurrent use.
+func newSerialCodec() *CommandCodec {
+	h := newCommandHandle()
+	return &CommandCodec{h: h, dec: codec.NewDecoderBytes([]byte{}, h), enc: codec.NewEncoderBytes(new([]byte), h)}
+}
+
+func (c *CommandCodec) decode(data []byte, v any) error {
+	if c.dec == nil {
+		return codec.NewDecoderBytes(data, c.h).Decode(v)
+	}
+	if data == nil {
+		data = []byte{} // ResetBytes ignores nil
+	}
+	c.dec.ResetBytes(data)
+	return c.dec.Decode(v)
+}
+
+// encode returns v's encoding in a slice of exactly its length: results
+// are kept for long in dedup windows, and the encoder would otherwise hand
+// out 1 KiB buffers.
+func (c *CommandCodec) encode(v any) ([]byte, error) {
+	if c.enc == nil {
+		out := make([]byte, 0, 128)
+		err := codec.NewEncoderBytes(&out, c.h).Encode(v)
+		return slices.Clip(out), err
+	}
+	c.scratch = c.scratch[:0]
+	c.enc.ResetBytes(&c.scratch)
+	err := c.enc.Encode(v)
+	out := slices.Clone(c.scratch)
+	if cap(c.scratch) > 64<<10 {
+		c.scratch = nil // do not keep a snapshot-sized buffer
+	}
+	return out, err
+}
+
 // Encode encodes body (nil for none) into cmd.Body and returns the encoded
 // command.
 func (c *CommandCodec) Encode(cmd Command, body any) ([]byte, error) {
 	if body != nil {
-		cmd.Body = nil
-		if err := codec.NewEncoderBytes(&cmd.Body, c.h).Encode(body); err != nil {
+		b, err := c.encode(body)
+		if err != nil {
 			return nil, fmt.Errorf("server: encode %v body: %w", cmd.Type, err)
 		}
+		cmd.Body = b
 	}
-	var out []byte
-	if err := codec.NewEncoderBytes(&out, c.h).Encode(&cmd); err != nil {
+	out, err := c.encode(&cmd)
+	if err != nil {
 		return nil, fmt.Errorf("server: encode %v command: %w", cmd.Type, err)
 	}
 	return out, nil
@@ -146,7 +192,7 @@ func (c *CommandCodec) Encode(cmd Command, body any) ([]byte, error) {
 // Decode decodes a command; a command of an unknown type is an error.
 func (c *CommandCodec) Decode(data []byte) (Command, error) {
 	var cmd Command
-	if err := codec.NewDecoderBytes(data, c.h).Decode(&cmd); err != nil {
+	if err := c.decode(data, &cmd); err != nil {
 		return Command{}, fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
 	if cmd.Type >= cmdLimit {
@@ -158,7 +204,7 @@ func (c *CommandCodec) Decode(data []byte) (Command, error) {
 // DecodeBody decodes a command's body into v (a pointer to the type's body
 // struct).
 func (c *CommandCodec) DecodeBody(cmd Command, v any) error {
-	if err := codec.NewDecoderBytes(cmd.Body, c.h).Decode(v); err != nil {
+	if err := c.decode(cmd.Body, v); err != nil {
 		return fmt.Errorf("%w: %v body: %w", ErrBadCommand, cmd.Type, err)
 	}
 	return nil

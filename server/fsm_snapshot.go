@@ -3,8 +3,6 @@ package server
 import (
 	"fmt"
 
-	"github.com/hashicorp/go-msgpack/v2/codec"
-
 	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/sessions"
 )
@@ -33,9 +31,9 @@ func (f *FSM) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []byte
 	st := fsmSnapshot{Version: fsmSnapshotVersion, Index: f.index, Time: f.now, Sessions: ss, Locks: ls}
-	if err := codec.NewEncoderBytes(&out, f.codec.h).Encode(&st); err != nil {
+	out, err := f.codec.encode(&st)
+	if err != nil {
 		return nil, fmt.Errorf("server: encode snapshot: %w", err)
 	}
 	return out, nil
@@ -50,7 +48,7 @@ func (f *FSM) Restore(data []byte) error {
 		return nil
 	}
 	var st fsmSnapshot
-	if err := codec.NewDecoderBytes(data, f.codec.h).Decode(&st); err != nil {
+	if err := f.codec.decode(data, &st); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	if st.Version != fsmSnapshotVersion {
