@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
 )
 
 // Cluster status and membership types, as the server reports them.
@@ -140,4 +141,20 @@ func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) (SnapshotInfo, e
 		return info, fmt.Errorf("%w: crc32c %08x, expected %08x", ErrSnapshotCorrupt, got, info.CRC32C)
 	}
 	return info, nil
+}
+
+// EndpointStatus asks the node at addr (any client address, member or
+// not) about itself, over a connection of its own: it answers even while
+// the cluster has no leader.
+func (c *Client) EndpointStatus(ctx context.Context, addr string) (NodeStatus, error) {
+	ctx, cancel := c.withDeadline(ctx)
+	defer cancel()
+	conn, err := c.conns.dialPlain(ctx, addr)
+	if err != nil {
+		return NodeStatus{}, err
+	}
+	defer conn.Close()
+	var resp api.NodeStatus
+	err = conn.Call(ctx, rpc.MsgType(api.MsgStatus), &api.StatusRequest{}, &resp)
+	return resp, remoteErr(err)
 }

@@ -214,7 +214,7 @@ func (c *Client) onPush(conn *rpc.ClientConn, typ rpc.MsgType, body rpc.Body) {
 		var ev api.LeaderChangedEvent
 		if err = body.Decode(&ev); err == nil && conn != nil && ev.LeaderAddr != conn.Addr() {
 			c.log.Debug("leader changed", "leader", ev.Leader, "addr", ev.LeaderAddr, "term", ev.Term)
-			c.conns.invalidate(conn, ev.LeaderAddr)
+			c.conns.retire(conn, ev.LeaderAddr)
 		}
 	case api.PushHolderChanged:
 		var ev api.HolderChangedEvent

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -32,10 +33,13 @@ type connector struct {
 	hint    string          // leader address from the last NotLeader, "" if none
 	next    int             // next endpoint to try
 	changed chan struct{}   // closed and replaced when conn is replaced
+	// retired connections are no longer used for new calls but stay open
+	// for AttemptTimeout so that calls in flight on them get their answers.
+	retired map[*rpc.ClientConn]*time.Timer
 }
 
 func newConnector(ctx context.Context, cfg Config, log hclog.Logger, bo *backoff) *connector {
-	return &connector{cfg: cfg, log: log, bo: bo, ctx: ctx, stop: ctx.Done(), sem: make(chan struct{}, 1), changed: make(chan struct{})}
+	return &connector{cfg: cfg, log: log, bo: bo, ctx: ctx, stop: ctx.Done(), sem: make(chan struct{}, 1), changed: make(chan struct{}), retired: map[*rpc.ClientConn]*time.Timer{}}
 }
 
 // current returns the connection if it is open, and the channel closed at
@@ -136,16 +140,56 @@ func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, err
 	return conn, nil
 }
 
+// dialPlain dials addr without a push handler, for one-off requests.
+func (c *connector) dialPlain(ctx context.Context, addr string) (*rpc.ClientConn, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	return rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC)
+}
+
 func (c *connector) publish(conn *rpc.ClientConn) {
 	c.mu.Lock()
 	old := c.conn
 	c.conn = conn
 	close(c.changed)
 	c.changed = make(chan struct{})
-	c.mu.Unlock()
 	if old != nil && old != conn {
-		_ = old.Close()
+		c.retireLocked(old)
 	}
+	c.mu.Unlock()
+}
+
+// retireLocked closes conn once the calls in flight on it had their time.
+// The caller holds c.mu.
+func (c *connector) retireLocked(conn *rpc.ClientConn) {
+	if _, ok := c.retired[conn]; ok || conn.Err() != nil {
+		return
+	}
+	c.retired[conn] = time.AfterFunc(c.cfg.AttemptTimeout, func() {
+		c.mu.Lock()
+		delete(c.retired, conn)
+		c.mu.Unlock()
+		_ = conn.Close()
+	})
+}
+
+// retire stops using conn for new calls (a LeaderChanged push said its
+// node no longer leads) without cutting the calls in flight on it.
+func (c *connector) retire(conn *rpc.ClientConn, hint string) {
+	if conn == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if hint != "" && hint != conn.Addr() {
+		c.hint = hint
+	}
+	if c.conn == conn {
+		c.conn = nil
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+	c.retireLocked(conn)
 }
 
 // invalidate drops conn if it is the current connection, remembering hint
@@ -210,13 +254,21 @@ func (c *connector) maintain(wanted func() bool) {
 	}
 }
 
-// close closes the current connection.
+// close closes the current and the retired connections.
 func (c *connector) close() {
 	c.mu.Lock()
-	conn := c.conn
+	conns := make([]*rpc.ClientConn, 0, len(c.retired)+1)
+	if c.conn != nil {
+		conns = append(conns, c.conn)
+	}
+	for conn, t := range c.retired {
+		t.Stop()
+		conns = append(conns, conn)
+	}
 	c.conn = nil
+	c.retired = map[*rpc.ClientConn]*time.Timer{}
 	c.mu.Unlock()
-	if conn != nil {
+	for _, conn := range conns {
 		_ = conn.Close()
 	}
 }
