@@ -162,6 +162,7 @@ func (w *world) finishSync(n *node) error {
 	p := n.pending
 	n.pending = nil
 	n.touch(w)
+	w.stats.BackgroundSyncs++
 	if err := w.complete(n, p); err != nil || n.state != nodeUp {
 		return err
 	}
@@ -355,6 +356,7 @@ func (w *world) crash(n *node, at crashPoint) {
 	where := ""
 	if at != noCrash {
 		where = " " + crashPointNames[at]
+		w.stats.CrashesInReady++
 	}
 	w.tracef("crash %s%s (durable term=%d vote=%s commit=%d last=%d)", n.id, where, n.hs.Term, n.hs.Vote, n.hs.Commit, n.log.last())
 	n.raft = nil

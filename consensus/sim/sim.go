@@ -106,6 +106,7 @@ type Stats struct {
 	Steps, Ticks                            uint64
 	Delivered, Lost, Duplicated, Delayed    int
 	Crashes, Restarts, Partitions           int
+	CrashesInReady, BackgroundSyncs         int
 	Leaders                                 int
 	MaxTerm                                 uint64
 	Proposed, Acked, ReadsIssued, ReadsDone int
@@ -125,6 +126,8 @@ func (s *Stats) Add(o Stats) {
 	s.Crashes += o.Crashes
 	s.Restarts += o.Restarts
 	s.Partitions += o.Partitions
+	s.CrashesInReady += o.CrashesInReady
+	s.BackgroundSyncs += o.BackgroundSyncs
 	s.Leaders += o.Leaders
 	s.MaxTerm = max(s.MaxTerm, o.MaxTerm)
 	s.Proposed += o.Proposed
