@@ -113,6 +113,16 @@ func (p *progress) maybeDecrTo(rejected, matchHint uint64) bool {
 	if p.Next-1 != rejected {
 		return false
 	}
+	if rejected <= p.Match {
+		// The follower no longer holds entries it acknowledged (a lost
+		// disk, or a very late duplicate rejection). Lowering Match never
+		// moves the commit index back; re-syncing beats probing the same
+		// index forever.
+		p.Match = min(p.Match, matchHint, rejected-1)
+		p.Next = p.Match + 1
+		p.probeSent = false
+		return true
+	}
 	p.Next = max(min(rejected, matchHint+1), p.Match+1)
 	p.probeSent = false
 	return true

@@ -47,6 +47,7 @@ func TestProgressTransitions(t *testing.T) {
 		{"probe stale rejection", progress{Match: 0, Next: 10}, 5, 4, false, 10},
 		{"probe never below match+1", progress{Match: 6, Next: 10}, 9, 2, true, 7},
 		{"probe hint past rejected", progress{Match: 0, Next: 10}, 9, 20, true, 9},
+		{"probe: follower lost acknowledged entries", progress{Match: 9, Next: 10}, 9, 6, true, 7},
 		{"replicate falls back to match+1", progress{State: stateReplicate, Match: 3, Next: 10}, 8, 0, true, 4},
 		{"replicate stale rejection", progress{State: stateReplicate, Match: 8, Next: 10}, 7, 0, false, 10},
 	} {

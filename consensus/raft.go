@@ -251,6 +251,9 @@ func (r *Raft) becomeLeader() {
 	// proposed until it is applied, which also means the leader has
 	// committed an entry of its own term (thesis §4.1, the single-server
 	// change bug fix).
+	if pr := r.prs[r.id]; pr != nil {
+		pr.becomeReplicate() // the leader's own log needs no probing
+	}
 	idx := r.appendEntry(Entry{Type: EntryNoop})
 	r.pendingConfIndex = idx
 	r.logger.Info("became leader", "term", r.term, "last_index", idx)
