@@ -176,3 +176,27 @@ func TestStaleLeaderStepsDownOnHigherTermAnswer(t *testing.T) {
 		t.Fatalf("stale leader: role %s term %d", r.role, r.term)
 	}
 }
+
+// Reference: Raft thesis §4.2.3 and §6.2: with check-quorum, a server that
+// heard from a current leader within the minimum election timeout ignores
+// vote requests, unless the request is part of a leadership transfer.
+func TestVoteIgnoredWithinLeaderLease(t *testing.T) {
+	nw := newNetwork(t, 3, withCheckQuorum)
+	nw.campaign("n1")
+	n2 := nw.nodes["n2"].r
+	term := n2.term
+	vote := Message{Type: MsgVote, From: "n3", To: "n2", Term: term + 1, Index: n2.log.lastIndex(), LogTerm: n2.log.lastTerm()}
+	if err := n2.Step(vote); err != nil {
+		t.Fatal(err)
+	}
+	if n2.term != term || len(n2.msgs) != 0 {
+		t.Fatalf("vote inside the lease: term %d->%d, %d answers", term, n2.term, len(n2.msgs))
+	}
+	vote.Context = campaignTransfer
+	if err := n2.Step(vote); err != nil {
+		t.Fatal(err)
+	}
+	if n2.term != term+1 || n2.vote != "n3" || len(n2.msgs) != 1 || n2.msgs[0].Reject {
+		t.Fatalf("transfer vote: term %d vote %s msgs %+v", n2.term, n2.vote, n2.msgs)
+	}
+}

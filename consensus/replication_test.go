@@ -277,3 +277,34 @@ func TestReplicationPipelineIsBoundedByInflightWindow(t *testing.T) {
 		t.Fatalf("n2 last index %d, leader %d after the window reopened", m, l)
 	}
 }
+
+// Reference: Raft thesis §10.2.1 (batching): a lagging follower is caught
+// up with MsgApp carrying several entries each, but no more than
+// MaxSizePerMsg bytes (at least one entry).
+func TestMsgAppBatchesUpToMaxSizePerMsg(t *testing.T) {
+	nw := newNetwork(t, 3)
+	limit := 3 * entrySize(Entry{Data: make([]byte, 100)})
+	for _, id := range nw.ids {
+		nw.nodes[id].r.cfg.MaxSizePerMsg = limit
+	}
+	nw.campaign("n1")
+	nw.isolate("n3")
+	for i := range 10 {
+		nw.propose("n1", fmt.Sprintf("%0100d", i))
+	}
+	nw.heal()
+	nw.delivered = nil
+	nw.tick(1)
+	var sizes []int
+	for _, m := range nw.delivered {
+		if m.Type == MsgApp && m.To == "n3" && len(m.Entries) > 0 {
+			sizes = append(sizes, len(m.Entries))
+		}
+	}
+	if !slices.Equal(sizes, []int{3, 3, 3, 1}) {
+		t.Fatalf("entries per MsgApp to n3: %v, want [3 3 3 1]", sizes)
+	}
+	if nw.nodes["n3"].r.log.committed != nw.nodes["n1"].r.log.committed {
+		t.Fatal("n3 did not catch up")
+	}
+}
