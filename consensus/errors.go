@@ -37,4 +37,7 @@ var (
 	// ErrCorruptState: what Storage returned is inconsistent (for example a
 	// commit index past the last entry, or Config.Applied past the commit).
 	ErrCorruptState = errors.New("consensus: inconsistent stored state")
+	// ErrCompactPastSnapshot: MemoryStorage.Compact was asked to discard
+	// entries no snapshot covers (a lagging follower could never catch up).
+	ErrCompactPastSnapshot = errors.New("consensus: compaction past the latest snapshot")
 )

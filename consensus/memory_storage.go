@@ -148,14 +148,18 @@ func (ms *MemoryStorage) CreateSnapshot(i uint64, cs *ConfState, data []byte) (S
 }
 
 // Compact discards the entries before compactIndex; compactIndex itself
-// becomes the dummy entry, so FirstIndex becomes compactIndex+1. The caller
-// must only compact up to an index covered by a snapshot it has created.
+// becomes the dummy entry, so FirstIndex becomes compactIndex+1. Only
+// entries covered by the latest snapshot may go (ErrCompactPastSnapshot),
+// so the leader can always send that snapshot instead.
 func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	offset := ms.ents[0].Index
 	if compactIndex <= offset {
 		return ErrCompacted
+	}
+	if compactIndex > ms.snapshot.Meta.Index {
+		return fmt.Errorf("%w: compact %d, snapshot %d", ErrCompactPastSnapshot, compactIndex, ms.snapshot.Meta.Index)
 	}
 	if compactIndex > ms.lastIndex() {
 		return fmt.Errorf("%w: compact %d past last index %d", ErrUnavailable, compactIndex, ms.lastIndex())

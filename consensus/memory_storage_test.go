@@ -52,6 +52,9 @@ func TestMemoryStorageSnapshotAndCompact(t *testing.T) {
 	if _, err := st.CreateSnapshot(3, nil, nil); !errors.Is(err, ErrSnapshotOutOfDate) {
 		t.Fatalf("older snapshot: %v", err)
 	}
+	if err := st.Compact(5); !errors.Is(err, ErrCompactPastSnapshot) {
+		t.Fatalf("compact past the snapshot: %v", err)
+	}
 	if err := st.Compact(4); err != nil {
 		t.Fatal(err)
 	}
