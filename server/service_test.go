@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -271,5 +272,135 @@ func TestObservePushesCurrentHoldersThenChanges(t *testing.T) {
 		if string(evs[0].Holders[0].Value) != "10.0.0.7" || len(evs[1].Holders) != 0 || evs[1].Revision <= evs[0].Revision {
 			t.Fatalf("changes pushed %+v", evs)
 		}
+	}
+}
+
+// Closing a session releases its locks at once (no lock-delay: the
+// holder let go cleanly); the connections the session is attached to hear
+// Lost with reason "closed", and the next waiter is granted.
+func TestCloseSessionReleasesLocksAtOnce(t *testing.T) {
+	c := newSvcCluster(t, 3, nil)
+	lead := c.leader()
+	a, b := dialClient(t, lead.ClientAddr()), dialClient(t, lead.ClientAddr())
+	sa, sb := a.open(time.Minute), b.open(time.Minute)
+	if _, err := a.call2(api.MsgAcquire, &api.AcquireRequest{Write: a.write(sa), Name: "closing", Mode: api.ModeExclusive,
+		LockDelay: int64(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := b.acquire(sb, "closing", true); err != nil || !q.Queued {
+		t.Fatal(q, err)
+	}
+	// A second connection attaches a's session and hears its events too.
+	watcher := dialClient(t, lead.ClientAddr())
+	watcher.must(api.MsgAttach, &api.AttachRequest{Sessions: []uint64{sa}}, nil)
+	a.must(api.MsgCloseSession, &api.CloseSessionRequest{Session: sa}, nil)
+	svcWait(t, "the grant to the waiter", 10*time.Second, func() bool {
+		return len(pushesOf[api.GrantedEvent](b, api.PushGranted)) == 1
+	})
+	for _, cl := range []*svcClient{a, watcher} {
+		svcWait(t, "the lost push", 10*time.Second, func() bool {
+			l := pushesOf[api.LostEvent](cl, api.PushLost)
+			return len(l) == 1 && l[0].Reason == "closed" && l[0].Session == sa
+		})
+	}
+	if len(pushesOf[api.SessionExpiredEvent](a, api.PushSessionExpired)) != 0 {
+		t.Fatal("a closed session was reported expired")
+	}
+	// Closing again is a success; using the session is not.
+	a.must(api.MsgCloseSession, &api.CloseSessionRequest{Session: sa}, nil)
+	_, err := a.acquire(sa, "other", false)
+	wantCode(t, err, api.CodeSessionClosed)
+}
+
+// A cluster restarted from its data directories keeps its sessions, locks
+// and tokens.
+func TestWholeClusterRestartKeepsState(t *testing.T) {
+	c := newSvcCluster(t, 3, nil)
+	cl := dialClient(t, c.leader().ClientAddr())
+	s := cl.open(time.Minute)
+	g, err := cl.acquire(s, "durable", false)
+	if err != nil || !g.Granted {
+		t.Fatal(g, err)
+	}
+	for _, id := range c.ids() {
+		c.stop(id)
+	}
+	for _, id := range c.ids() {
+		c.start(id)
+	}
+	cl2 := dialClient(t, c.leader().ClientAddr())
+	var r api.KeepAliveResponse
+	cl2.must(api.MsgKeepAlive, &api.KeepAliveRequest{Sessions: []uint64{s}}, &r)
+	if len(r.Expired) != 0 {
+		t.Fatalf("session lost in the restart: %+v", r)
+	}
+	var ok api.CheckTokenResponse
+	cl2.must(api.MsgCheckToken, &api.CheckTokenRequest{Name: "durable", Token: g.Token}, &ok)
+	if !ok.Current {
+		t.Fatal("lock lost in the restart")
+	}
+	g2, err := cl2.acquire(cl2.open(time.Minute), "durable2", false)
+	if err != nil || g2.Token <= g.Token {
+		t.Fatalf("token after restart %+v %v, want above %d", g2, err, g.Token)
+	}
+}
+
+// An observer on a follower that falls behind the leader's compacted log
+// and catches up by snapshot is told the lock's current holders.
+func TestObserverOnFollowerCaughtUpBySnapshotSeesCurrentHolders(t *testing.T) {
+	c := newSvcCluster(t, 3, func(cfg *Config) {
+		cfg.Node.SnapshotEntries = 20
+		cfg.WAL.KeepTail = 2
+	})
+	lead := c.leader()
+	f := c.follower()
+	obs := dialClient(t, f.ClientAddr())
+	obs.must(api.MsgObserve, &api.ObserveRequest{Name: "snap/x"}, nil)
+	for _, id := range c.ids() {
+		if id != f.ID() {
+			f.cfg.RPC.Faults.Block(id)
+			c.servers[id].cfg.RPC.Faults.Block(f.ID())
+		}
+	}
+	w := dialClient(t, lead.ClientAddr())
+	s := w.open(time.Minute)
+	var last api.AcquireResponse
+	for i := 0; i < 30; i++ {
+		r, err := w.acquire(s, "snap/x", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.must(api.MsgRelease, &api.ReleaseRequest{Write: w.write(s), Name: "snap/x", Token: r.Token}, nil)
+		last = r
+	}
+	if _, err := w.acquire(s, "snap/x", false); err != nil {
+		t.Fatal(err)
+	}
+	// More entries that do not touch the lock, so that the leader's
+	// snapshot covers its last change.
+	for i := 0; i < 45; i++ {
+		if _, err := w.acquire(s, fmt.Sprintf("snap/other-%d", i), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want api.LockInfo
+	w.must(api.MsgGetLock, &api.GetLockRequest{Name: "snap/x"}, &want)
+	if want.Revision <= last.Token {
+		t.Fatalf("lock info %+v", want)
+	}
+	for _, id := range c.ids() {
+		f.cfg.RPC.Faults.Unblock(id)
+		if s := c.servers[id]; s != nil {
+			s.cfg.RPC.Faults.Unblock(f.ID())
+		}
+	}
+	svcWait(t, "the observer to see the current holders", 20*time.Second, func() bool {
+		evs := pushesOf[api.HolderChangedEvent](obs, api.PushHolderChanged)
+		return len(evs) > 0 && evs[len(evs)-1].Revision == want.Revision && len(evs[len(evs)-1].Holders) == 1
+	})
+	// 61 changes happened while it was cut off; replaying them would have
+	// pushed each one. The snapshot install pushes the state once.
+	if evs := pushesOf[api.HolderChangedEvent](obs, api.PushHolderChanged); len(evs) > 10 {
+		t.Fatalf("the follower replayed the log (%d pushes) instead of installing a snapshot", len(evs))
 	}
 }
