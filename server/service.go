@@ -61,6 +61,7 @@ type Server struct {
 	stopOnce  sync.Once
 	wg        sync.WaitGroup
 	started   atomic.Bool
+	running   atomic.Bool // the node's loop was started
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -199,6 +200,7 @@ func (s *Server) Start() error {
 	s.peerAddr = pa
 	s.addrMu.Unlock()
 	s.node.Start()
+	s.running.Store(true)
 	s.wg.Add(2)
 	go s.leaseLoop()
 	go s.members.loop()
@@ -291,7 +293,7 @@ func (s *Server) Status(ctx context.Context) (api.NodeStatus, error) {
 // and closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var terr error
-	if s.started.Load() && s.node.IsLeader() {
+	if s.running.Load() && s.node.IsLeader() {
 		terr = s.handOff(ctx)
 		if terr != nil {
 			s.log.Warn("leadership hand-off before shutdown failed", "error", terr)
@@ -337,7 +339,7 @@ func (s *Server) Close() error {
 		if s.client != nil {
 			_ = s.client.Close()
 		}
-		if s.started.Load() {
+		if s.running.Load() {
 			s.node.Stop()
 		}
 		s.wg.Wait()

@@ -184,9 +184,9 @@ func (r *eventRouter) pushSession(id uint64, typ uint8, v any) {
 }
 
 // refreshObservers pushes the current holders of every observed lock
-// whose revision differs from what was last pushed... after a snapshot
-// install, when individual events were skipped. Caller holds the FSM
-// write lock.
+// after a snapshot install, whose entries produced no events. Observers
+// drop pushes whose revision they have seen. Caller holds the FSM write
+// lock.
 func (r *eventRouter) refreshObservers(f *FSM) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -231,7 +231,7 @@ func holderInfos(hs []locks.Holder) []api.HolderInfo {
 // once the new leader's client address is known (or could not be learnt).
 func (s *Server) announceLeader(lead consensus.NodeID, term uint64, gen uint64) {
 	defer s.wg.Done()
-	ev := &api.LeaderChangedEvent{Leader: string(lead), Term: term}
+	ev := &api.LeaderChangedEvent{Leader: string(lead), Term: max(term, s.node.Term())}
 	if lead != consensus.None {
 		ev.LeaderAddr = s.leaderHint(s.ctx)
 	}

@@ -13,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/locks"
+	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/sessions"
 )
 
@@ -288,4 +290,41 @@ func TestJoiningNodeWaitsToBeAdded(t *testing.T) {
 		t.Fatal("a node that has not joined reports ready")
 	}
 	wantCode(t, jc.callRaw(api.MsgOpenSession, &api.OpenSessionRequest{}, nil), api.CodeNotLeader)
+}
+
+// Node and core errors map to the client codes the SDK retries on.
+func TestNodeErrorsMapToClientCodes(t *testing.T) {
+	c := newSvcCluster(t, 1, nil)
+	s := c.leader()
+	ctx := context.Background()
+	cases := []struct {
+		err  error
+		want api.Code
+	}{
+		{ErrProposalLost, api.CodeNotLeader},
+		{fmt.Errorf("wrapped: %w", consensus.ErrNotLeader), api.CodeNotLeader},
+		{ErrReadDropped, api.CodeNotLeader},
+		{consensus.ErrTransferInProgress, api.CodeNotLeader},
+		{consensus.ErrProposalDropped, api.CodeNotLeader},
+		{ErrStopped, api.CodeUnavailable},
+		{context.DeadlineExceeded, api.CodeNoQuorum},
+		{consensus.ErrConfChangePending, api.CodeChangeInProgress},
+		{consensus.ErrUnknownNode, api.CodeUnknownMember},
+		{consensus.ErrInvalidConfChange, api.CodeInvalidRequest},
+		{api.Errorf(api.CodeLockHeld, "x"), api.CodeLockHeld},
+	}
+	for _, tc := range cases {
+		werr := wireError(s.nodeError(ctx, tc.err))
+		if got := codeOf(t, werr); got != tc.want {
+			t.Errorf("%v: code %d, want %d", tc.err, got, tc.want)
+		}
+	}
+	// The leader's own hint is its client address.
+	var re *rpc.RemoteError
+	if !errors.As(wireError(s.nodeError(ctx, ErrProposalLost)), &re) || re.Message != s.ClientAddr() {
+		t.Fatalf("hint %v, want %s", re, s.ClientAddr())
+	}
+	if errors.Is(wireError(s.nodeError(ctx, context.Canceled)), context.Canceled) == false {
+		t.Fatal("a cancelled request should stay cancelled")
+	}
 }
