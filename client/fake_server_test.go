@@ -40,8 +40,10 @@ type fakeCluster struct {
 	beforeCancel  func()                            // runs (without mu) before a CancelWait applies
 	onNotLeader   func(node, count int)             // runs (without mu) after a NotLeader answer
 	keepAlives    int
-	dropOpens     int           // cut the connection after applying this many opens
-	notify        chan struct{} // closed and replaced after every request
+	dropOpens     int             // cut the connection after applying this many opens
+	afterApply    func(typ uint8) // runs (without mu) after a write applied, before its answer
+	keepAliveHook func()          // runs (without mu) before a KeepAlive is answered
+	notify        chan struct{}   // closed and replaced after every request
 }
 
 type fakeWrite struct {
@@ -190,6 +192,12 @@ func (nd *fakeNode) register() {
 		return resp, aerr
 	})
 	handle(nd, api.MsgKeepAlive, true, func(_ *rpc.Conn, req *api.KeepAliveRequest) (any, *api.Error) {
+		fc.mu.Lock()
+		hook := fc.keepAliveHook
+		fc.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
 		return fc.keepAlive(req)
 	})
 	handle(nd, api.MsgCloseSession, true, func(_ *rpc.Conn, req *api.CloseSessionRequest) (any, *api.Error) {
@@ -340,8 +348,11 @@ func (fc *fakeCluster) write(c *rpc.Conn, typ uint8, w api.Write, apply func() (
 		}
 		s.responses[w.Seq] = resp
 	}
-	drop := fc.dropAnswer
+	drop, after := fc.dropAnswer, fc.afterApply
 	fc.mu.Unlock()
+	if after != nil && aerr == nil {
+		after(typ)
+	}
 	if drop != nil && aerr == nil && drop(typ, w) {
 		_ = c.Close() // the answer is lost with the connection
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: "dropped"}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -90,4 +91,24 @@ func waitAcquire(t *testing.T, ch <-chan acquireResult) acquireResult {
 		t.Fatal("Acquire did not return within 15s")
 	}
 	return acquireResult{}
+}
+
+// waitQueued waits until s's Acquire of name was answered Queued and waits
+// for its grant.
+func waitQueued(t *testing.T, s *Session, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		w := s.waiters[name]
+		s.mu.Unlock()
+		if w != nil {
+			waitClosed(t, w.queued, "queued")
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Acquire of %s in progress", name)
+		}
+		runtime.Gosched()
+	}
 }

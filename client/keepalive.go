@@ -82,7 +82,15 @@ func (c *Client) sendKeepAlive(live []*Session) bool {
 		ids[i] = s.id
 	}
 	sentAt := c.clk.Now()
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.AttemptTimeout)
+	// A keep-alive that hangs must not hold back the session's state
+	// change: the attempt ends by the first lease or grace end.
+	limit := c.cfg.AttemptTimeout
+	for _, s := range live {
+		if d := s.nextDeadline(); !d.IsZero() {
+			limit = min(limit, d.Sub(sentAt))
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, max(limit, time.Millisecond))
 	defer cancel()
 	var resp api.KeepAliveResponse
 	var err error

@@ -176,6 +176,7 @@ func (s *Session) acquire(ctx context.Context, name string, wait bool, opts []Lo
 	case resp.Granted:
 		return s.addLock(name, resp.Token, o.mode)
 	}
+	close(w.queued)
 	for {
 		select {
 		case token := <-w.granted:
@@ -238,7 +239,8 @@ func (s *Session) cleanupAcquire(name string, w *waiter, wait bool) {
 
 // waiter is an Acquire in progress: the push handler delivers its grant.
 type waiter struct {
-	granted chan uint64 // cap 1, sent at most once
+	granted chan uint64   // cap 1, sent at most once
+	queued  chan struct{} // closed when the server answered Queued
 	mu      sync.Mutex
 	tok     uint64
 	got     bool
@@ -269,7 +271,7 @@ func (s *Session) addWaiter(name string) (*waiter, error) {
 	if _, ok := s.waiters[name]; ok {
 		return nil, fmt.Errorf("%w: session %d on %q", ErrAlreadyWaiting, s.id, name)
 	}
-	w := &waiter{granted: make(chan uint64, 1)}
+	w := &waiter{granted: make(chan uint64, 1), queued: make(chan struct{})}
 	s.waiters[name] = w
 	return w, nil
 }

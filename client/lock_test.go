@@ -77,7 +77,7 @@ func TestCancelledAcquireLeavesTheQueue(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(testCtx(t))
 	rb := goAcquire(ctx, b, "q")
-	fc.waitUntil(t, "b queued", func(fc *fakeCluster) bool { return len(fc.lockInfoLocked("q").Waiters) == 1 })
+	waitQueued(t, b, "q")
 	cancel()
 	if r := waitAcquire(t, rb); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", r.err)
@@ -104,7 +104,7 @@ func TestCancelledAcquireReleasesAGrantThatRacedTheCancel(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(testCtx(t))
 	rb := goAcquire(ctx, b, "q")
-	fc.waitUntil(t, "b queued", func(fc *fakeCluster) bool { return len(fc.lockInfoLocked("q").Waiters) == 1 })
+	waitQueued(t, b, "q")
 	cancel()
 	if r := waitAcquire(t, rb); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", r.err)
@@ -226,6 +226,44 @@ func TestCheckToken(t *testing.T) {
 		ok, err := c.CheckToken(testCtx(t), "t", tc.token)
 		if err != nil || ok != tc.want {
 			t.Fatalf("CheckToken(%d) = %v, %v; want %v", tc.token, ok, err, tc.want)
+		}
+	}
+}
+
+// The caller gives up while its TryAcquire is applied but not yet
+// answered: the grant it cannot know about is found and released.
+func TestAcquireCancelledBeforeItsAnswerLeavesNoGrant(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		fc := newFakeCluster(t, 1, 0)
+		c := newTestClient(t, testConfig(fc.addrs()...))
+		s := newTestSession(t, c)
+		ctx, cancel := context.WithCancel(testCtx(t))
+		fc.set(func(fc *fakeCluster) {
+			fc.afterApply = func(typ uint8) {
+				if typ == api.MsgAcquire {
+					cancel()
+					<-ctx.Done()
+				}
+			}
+		})
+		var err error
+		if wait {
+			_, err = s.Acquire(ctx, "u")
+		} else {
+			_, err = s.TryAcquire(ctx, "u")
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("wait=%v: got %v, want context.Canceled", wait, err)
+		}
+		info, err := c.GetLock(testCtx(t), "u")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(info.Holders) != 0 || len(info.Waiters) != 0 {
+			t.Fatalf("wait=%v: lock %+v left behind", wait, info)
+		}
+		if n := fc.appliedOf(api.MsgRelease); n != 1 {
+			t.Fatalf("wait=%v: %d releases applied, want 1", wait, n)
 		}
 	}
 }

@@ -214,3 +214,21 @@ func TestOpenSessionRetryReusesTheIdempotencyKey(t *testing.T) {
 		}
 	})
 }
+
+// A keep-alive the leader never answers must not delay jeopardy past the
+// lease: its attempt is cut at the lease end, however long AttemptTimeout.
+func TestHangingKeepAliveDoesNotDelayJeopardy(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	fc.set(func(fc *fakeCluster) { fc.keepAliveHook = func() { <-release } })
+	cfg := testConfig(fc.addrs()...)
+	cfg.AttemptTimeout = time.Hour
+	cfg.RequestTimeout = time.Hour
+	c := newTestClient(t, cfg)
+	s := newTestSession(t, c, WithTTL(300*time.Millisecond))
+	st, err := s.WaitState(testCtx(t), SessionSafe)
+	if err != nil || st != SessionJeopardy {
+		t.Fatalf("WaitState = %v, %v; want jeopardy at the lease end, not after the hour-long attempt", st, err)
+	}
+}
