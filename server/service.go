@@ -23,6 +23,16 @@ var ErrNoBootstrap = errors.New("server: empty data directory needs InitialClust
 
 // Server is one lockd node: the Raft node over its WAL and peer transport,
 // the replicated FSM, the leader's timers, and the client rpc server.
+//
+//	state     event                          next      effect
+//	new       Start                          serving   listen (client, then peer), node loop, lease and info loops
+//	serving   became leader, read index done serving   lease table active: expiries, lock-delay ticks, keep-alives
+//	serving   lost leadership                serving   lease table cleared; writes answered CodeNotLeader
+//	serving   applied conf without this node removed   Removed() closed; requests answered CodeUnavailable
+//	serving   Shutdown on the leader         stopping  transfer to the most caught-up voter, wait for it
+//	stopping  transfer done or ctx ended     closed    drain client requests, stop node, close WAL
+//	any       Close                          closed    stop everything at once, close WAL
+//	any       WAL write fails                failed    node loop ends; Live() errs; requests CodeUnavailable
 type Server struct {
 	cfg   Config
 	log   hclog.Logger
@@ -305,8 +315,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(terr, s.Close())
 }
 
-// handOff transfers leadership to the most caught-up voter and waits until
-// this node no longer leads.
+// handOff transfers leadership to the most caught-up voter and waits
+// until another node is known to lead.
 func (s *Server) handOff(ctx context.Context) error {
 	target, err := s.transferTarget(ctx)
 	if err != nil {
@@ -315,10 +325,12 @@ func (s *Server) handOff(ctx context.Context) error {
 	if err := s.node.TransferLeader(ctx, target); err != nil {
 		return err
 	}
-	for s.node.IsLeader() || s.node.Leader() == consensus.NodeID(s.cfg.ID) {
+	self := consensus.NodeID(s.cfg.ID)
+	for {
 		ch := s.node.LeaderChanged()
-		if !s.node.IsLeader() {
-			break
+		if lead := s.node.Leader(); lead != self && lead != consensus.None {
+			s.log.Info("handed leadership over before shutdown", "to", lead)
+			return nil
 		}
 		select {
 		case <-ch:
@@ -326,8 +338,6 @@ func (s *Server) handOff(ctx context.Context) error {
 			return fmt.Errorf("server: transfer to %s: %w", target, ctx.Err())
 		}
 	}
-	s.log.Info("handed leadership over before shutdown", "to", target)
-	return nil
 }
 
 // Close stops everything at once (client connections, loops, node,
