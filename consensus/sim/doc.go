@@ -41,7 +41,8 @@
 // term, vote and commit never move backwards; membership agrees at each
 // index; every completed ReadIndex is at or above everything committed when
 // it was issued. At the end the cluster is healed (links restored, no loss,
-// every member up, removed nodes shut down): a leader must be elected, a
+// every node up, removed nodes shut down once every remaining node has
+// applied their removal): a leader must be elected, a
 // proposal made after the heal must commit, every member must catch up, and
 // every acknowledged proposal must be in the committed log.
 //

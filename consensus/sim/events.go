@@ -388,8 +388,8 @@ func (w *world) compact() error {
 	return nil
 }
 
-// heal ends the chaos: links restored, no loss or duplication, removed
-// nodes shut down, every other node up. A leader must then be elected, a
+// heal ends the chaos: links restored, no loss or duplication, every node
+// up until its removal (if any) is applied everywhere. A leader must then be elected, a
 // proposal made after the heal must commit, and every member must catch up.
 func (w *world) heal() error {
 	w.net.heal()
@@ -402,11 +402,7 @@ func (w *world) heal() error {
 		}
 	}
 	for _, n := range w.nodes {
-		switch {
-		case w.removed[n.id] && n.state != nodeRetired:
-			w.tracef("retire %s (removed)", n.id)
-			n.state, n.raft = nodeRetired, nil
-		case n.state == nodeDown:
+		if n.state == nodeDown {
 			if err := w.start(n); err != nil {
 				return err
 			}
@@ -431,6 +427,7 @@ func (w *world) heal() error {
 		if err := w.endStep(); err != nil {
 			return err
 		}
+		w.retireRemoved()
 		l := w.leader()
 		if l == nil {
 			continue
@@ -472,6 +469,28 @@ func (w *world) heal() error {
 		}
 	}
 	return fmt.Errorf("%w: members did not catch up to idx=%d within %d ticks of the heal: %s", ErrLiveness, w.probeIndex, limit-start, strings.Join(behind, ", "))
+}
+
+// retireRemoved shuts down, as an operator would, every removed node
+// whose removal all remaining nodes have applied: until then it may still
+// count in someone's quorum, and after that it could only disrupt.
+func (w *world) retireRemoved() {
+	for _, x := range w.nodes {
+		if x.state != nodeUp || !w.removed[x.id] {
+			continue
+		}
+		applied := true
+		for _, n := range w.nodes {
+			if n.state == nodeUp && !w.removed[n.id] && isMember(n.conf, x.id) {
+				applied = false
+				break
+			}
+		}
+		if applied {
+			w.tracef("retire %s (removed)", x.id)
+			x.state, x.raft, x.pending = nodeRetired, nil, nil
+		}
+	}
 }
 
 // caughtUp reports whether every running member of l's configuration has

@@ -68,12 +68,15 @@ func TestSimulation(t *testing.T) {
 	var total Stats
 	var failed []string
 	sizes := map[string]int{}
-	var slowest *Result
+	var slowest, slowestElection *Result
 	for i := range results {
 		r := &results[i]
 		total.Add(r.Stats)
 		if slowest == nil || r.Stats.HealTicksToCatchUp > slowest.Stats.HealTicksToCatchUp {
 			slowest = r
+		}
+		if slowestElection == nil || r.Stats.HealTicksToLeader > slowestElection.Stats.HealTicksToLeader {
+			slowestElection = r
 		}
 		sizes[strings.SplitN(r.Cluster, ",", 2)[0]]++
 		if r.Err != nil {
@@ -91,6 +94,7 @@ func TestSimulation(t *testing.T) {
 	if slowest != nil {
 		t.Logf("slowest heal: seed %d, leader after %d ticks, every member caught up after %d ticks",
 			slowest.Options.Seed, slowest.Stats.HealTicksToLeader, slowest.Stats.HealTicksToCatchUp)
+		t.Logf("slowest election after the heal: seed %d, %d ticks", slowestElection.Options.Seed, slowestElection.Stats.HealTicksToLeader)
 	}
 	if len(failed) > 0 {
 		t.Errorf("%d of %d seeds failed: %s", len(failed), len(results), strings.Join(failed, " "))
