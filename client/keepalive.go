@@ -33,8 +33,8 @@ func (c *Client) keepAliveLoop() {
 			}
 		}
 		interval := keepAliveInterval(live)
-		if due.IsZero() {
-			due = now.Add(interval)
+		if due.IsZero() || due.After(now.Add(interval)) {
+			due = now.Add(interval) // first session, or one with a shorter TTL
 		}
 		if !now.Before(due) {
 			if c.sendKeepAlive(live) {

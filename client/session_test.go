@@ -232,3 +232,16 @@ func TestHangingKeepAliveDoesNotDelayJeopardy(t *testing.T) {
 		t.Fatalf("WaitState = %v, %v; want jeopardy at the lease end, not after the hour-long attempt", st, err)
 	}
 }
+
+// A session with a shorter TTL than the others gets its keep-alives on its
+// own schedule: it never falls into jeopardy while the leader answers.
+func TestShorterTTLSessionJoiningIsRenewedInTime(t *testing.T) {
+	f := newLeaseFixture(t) // TTL 3s: keep-alives every second
+	short := newTestSession(t, f.c, WithTTL(300*time.Millisecond))
+	for i := 0; i < 40; i++ { // 4 s of fake time at least
+		f.clk.step(t)
+		if st := short.State(); st != SessionSafe {
+			t.Fatalf("step %d: short session %v, want safe", i, st)
+		}
+	}
+}
