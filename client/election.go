@@ -100,9 +100,10 @@ func (e *Election) Resign(ctx context.Context) error {
 	return err
 }
 
-// Leader returns the current leader, or ErrNoElectionLeader.
-func (e *Election) Leader(ctx context.Context, opts ...ReadOption) (LeaderInfo, error) {
-	info, err := e.s.c.GetLock(ctx, e.name, opts...)
+// Leader returns the current leader (a linearizable read), or
+// ErrNoElectionLeader.
+func (e *Election) Leader(ctx context.Context) (LeaderInfo, error) {
+	info, err := e.s.c.GetLock(ctx, e.name)
 	if err != nil {
 		return LeaderInfo{}, err
 	}

@@ -8,19 +8,21 @@ import (
 )
 
 // ReadOption adjusts a read.
-type ReadOption func(*api.ReadOptions)
+type ReadOption func(*readOpts)
+
+type readOpts struct{ stale bool }
 
 // WithStale reads the answering node's state without confirming with a
 // quorum that it is current: faster, and available without a leader, but
 // possibly behind. Reads are linearizable by default.
-func WithStale() ReadOption { return func(o *api.ReadOptions) { o.Stale = true } }
+func WithStale() ReadOption { return func(o *readOpts) { o.stale = true } }
 
 func readOptions(opts []ReadOption) api.ReadOptions {
-	var o api.ReadOptions
+	var o readOpts
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return o
+	return api.ReadOptions{Stale: o.stale}
 }
 
 // LockInfo describes one lock.
@@ -93,10 +95,10 @@ func (c *Client) read(ctx context.Context, typ uint8, req, resp any) error {
 
 // CheckToken reports whether token is the token of a current holder of
 // name (Chubby's CheckSequencer): a downstream service calls it before
-// acting on a request fenced with token.
-func (c *Client) CheckToken(ctx context.Context, name string, token uint64, opts ...ReadOption) (bool, error) {
+// acting on a request fenced with token. The read is linearizable.
+func (c *Client) CheckToken(ctx context.Context, name string, token uint64) (bool, error) {
 	var resp api.CheckTokenResponse
-	err := c.read(ctx, api.MsgCheckToken, &api.CheckTokenRequest{ReadOptions: readOptions(opts), Name: name, Token: token}, &resp)
+	err := c.read(ctx, api.MsgCheckToken, &api.CheckTokenRequest{Name: name, Token: token}, &resp)
 	return resp.Current, err
 }
 

@@ -107,7 +107,9 @@ func (l *Lock) markLost(cause error) {
 
 // Release releases the hold; the server checks the token, so a release of
 // a hold that already ended changes nothing and returns ErrFenced (its
-// session's error if the session ended). Releasing twice returns nil.
+// session's error if the session ended). Releasing twice returns nil. If
+// ctx ends before the answer, the outcome is unknown: Lost stays open, and
+// a later Release returns nil, or ErrFenced if the first one was applied.
 func (l *Lock) Release(ctx context.Context) error {
 	if err := l.Err(); err != nil {
 		if errors.Is(err, errReleased) {
