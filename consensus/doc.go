@@ -27,7 +27,7 @@
 //	              | PreVote); only if    |                       |                          | Candidate at once (transfer)
 //	              | a voter              |                       |                          |
 //	PreCandidate  | PreCandidate again   | Candidate (term+1)    | Follower                 | rejected quorum: Follower
-//	Candidate     | Candidate (term+1)   | Leader (no-op entry)  | Follower                 | rejected quorum: Follower
+//	Candidate     | as Follower          | Leader (no-op entry)  | Follower                 | rejected quorum: Follower
 //	Leader        | check-quorum: steps  | -                     | Follower                 | MsgAppResp: advance Match,
 //	              | down if no quorum    |                       |                          | commit (current term only);
 //	              | heard for a timeout; |                       |                          | own removal applied: Follower;
