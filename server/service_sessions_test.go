@@ -127,6 +127,7 @@ func TestSessionSurvivesLeaderFailoverWhenKeptAlive(t *testing.T) {
 	old := c.leader()
 	cl := dialClient(t, old.ClientAddr())
 	s := cl.open(3 * time.Second)
+	idle := cl.open(3 * time.Second) // never kept alive
 	g, err := cl.acquire(s, "survivor", false)
 	if err != nil || !g.Granted {
 		t.Fatal(g, err)
@@ -157,6 +158,10 @@ func TestSessionSurvivesLeaderFailoverWhenKeptAlive(t *testing.T) {
 	if !ok.Current {
 		t.Fatal("the lock was lost across the failover")
 	}
+	// The new leader expires the session nobody kept alive.
+	svcWait(t, "the idle session's expiry on the new leader", 10*time.Second, func() bool {
+		return codeOf(t, cl2.call(api.MsgGetSession, &api.GetSessionRequest{Session: idle}, nil)) == api.CodeUnknownSession
+	})
 }
 
 // The lease table stays cheap with 50,000 sessions: renewals move
