@@ -2,8 +2,12 @@ package server
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,4 +79,106 @@ func benchPairs(b *testing.B, clients int) {
 		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkHeldSessions opens many sessions on a three-node loopback
+// cluster (fsync on, real clock) and keeps them alive for a while, the way
+// SDK clients do (one KeepAlive per client for all its sessions every
+// TTL/3). It reports the sessions lost (want 0) and the CPU the whole
+// process used while holding them, in cores — servers and clients
+// together, so an upper bound for the servers.
+//
+//	LOCKD_BENCH_SESSIONS=50000 LOCKD_BENCH_HOLD=60s \
+//	  go test ./server/ -run '^$' -bench HeldSessions -benchtime 1x -timeout 10m
+func BenchmarkHeldSessions(b *testing.B) {
+	n := envInt(b, "LOCKD_BENCH_SESSIONS", 5000)
+	hold := envDuration(b, "LOCKD_BENCH_HOLD", 10*time.Second)
+	const ttl = 10 * time.Second
+	const clients = 64
+	c := newSvcCluster(b, 3, func(cfg *Config) { cfg.Clock = nil })
+	lead := c.leader()
+	cls := make([]*svcClient, clients)
+	ids := make([][]uint64, clients)
+	var wg sync.WaitGroup
+	openStart := time.Now()
+	for i := range cls {
+		cls[i] = dialClient(b, lead.ClientAddr())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i; j < n; j += clients {
+				var r api.OpenSessionResponse
+				if err := cls[i].call(api.MsgOpenSession, &api.OpenSessionRequest{Key: fmt.Sprintf("held/%d", j), TTL: int64(ttl)}, &r); err != nil {
+					b.Error(err)
+					return
+				}
+				ids[i] = append(ids[i], r.Session)
+			}
+		}()
+	}
+	wg.Wait()
+	b.Logf("opened %d sessions in %v", n, time.Since(openStart))
+	var lost atomic.Int64
+	keepAlive := func(i int) {
+		const batch = 4096
+		for k := 0; k < len(ids[i]); k += batch {
+			var r api.KeepAliveResponse
+			if err := cls[i].call(api.MsgKeepAlive, &api.KeepAliveRequest{Sessions: ids[i][k:min(k+batch, len(ids[i]))]}, &r); err != nil {
+				b.Error(err)
+				return
+			}
+			lost.Add(int64(len(r.Expired)))
+		}
+	}
+	b.ResetTimer()
+	cpu0, wall0 := processCPU(b), time.Now()
+	for end := time.Now().Add(hold); time.Now().Before(end); {
+		for i := range cls {
+			wg.Add(1)
+			go func() { defer wg.Done(); keepAlive(i) }()
+		}
+		wg.Wait()
+		time.Sleep(ttl / 3)
+	}
+	cpu, wall := processCPU(b)-cpu0, time.Since(wall0)
+	b.StopTimer()
+	var ls api.ListSessionsResponse
+	cls[0].must(api.MsgListSessions, &api.ListSessionsRequest{}, &ls)
+	if len(ls.Sessions) != n {
+		lost.Add(int64(n - len(ls.Sessions)))
+	}
+	b.ReportMetric(float64(lost.Load()), "sessions-lost")
+	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cpu-cores")
+	b.ReportMetric(0, "ns/op")
+}
+
+func envInt(b *testing.B, name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		return n
+	}
+	return def
+}
+
+func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		return d
+	}
+	return def
+}
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
