@@ -6,6 +6,8 @@ import (
 	"testing"
 )
 
+// Reference: Raft thesis §4.1 (configurations travel as log entries, so
+// every replica must decode the same bytes to the same change).
 func TestConfChangeEncodingRoundTrips(t *testing.T) {
 	for _, cc := range []ConfChange{
 		{Type: ConfAddLearner, Node: "n4", Addr: "10.0.0.4:7000"},
@@ -23,6 +25,8 @@ func TestConfChangeEncodingRoundTrips(t *testing.T) {
 	}
 }
 
+// Reference: Raft thesis §4.1; a corrupt configuration entry must never be
+// half-applied.
 func TestConfChangeDecodingRejectsCorruptInput(t *testing.T) {
 	good := EncodeConfChange(ConfChange{Type: ConfAddLearner, Node: "n4", Addr: "x"})
 	for name, b := range map[string][]byte{
@@ -40,6 +44,7 @@ func TestConfChangeDecodingRejectsCorruptInput(t *testing.T) {
 	}
 }
 
+// Reference: Raft thesis §4.1 (only canonical encodings decode).
 func FuzzDecodeConfChange(f *testing.F) {
 	f.Add(EncodeConfChange(ConfChange{Type: ConfPromote, Node: "n2"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -75,6 +80,8 @@ func TestApplyConfChange(t *testing.T) {
 	}
 }
 
+// Reference: Raft thesis §4.4 (bootstrapping a cluster from an initial
+// configuration) and §5 (a log that starts after a snapshot).
 func TestBootstrapSnapshot(t *testing.T) {
 	s := BootstrapSnapshot(ConfState{Voters: []NodeID{"n1", "n2"}})
 	if s.Meta.Index != 1 || s.Meta.Term != 1 || !slices.Equal(s.Meta.Conf.Voters, []NodeID{"n1", "n2"}) {

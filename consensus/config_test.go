@@ -5,6 +5,8 @@ import (
 	"testing"
 )
 
+// Reference: Raft paper §5.6 (broadcastTime << electionTimeout): the
+// heartbeat interval must be shorter than the election timeout.
 func TestConfigValidate(t *testing.T) {
 	st := NewMemoryStorage()
 	if err := DefaultConfig("n1", st).Validate(); err != nil {
@@ -29,6 +31,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// Reference: Raft paper Figure 2 (commitIndex <= last log index; lastApplied
+// <= commitIndex).
 func TestNewRejectsInconsistentStorage(t *testing.T) {
 	st := bootstrapStorage(t, []NodeID{"n1"})
 	if err := st.SetHardState(HardState{Term: 1, Commit: 5}); err != nil {

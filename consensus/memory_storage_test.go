@@ -6,6 +6,8 @@ import (
 	"testing"
 )
 
+// Reference: Raft paper Figure 2, AppendEntries receiver rule 3 ("delete the
+// existing entry and all that follow it").
 func TestMemoryStorageAppendTruncatesConflictingSuffix(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -39,6 +41,8 @@ func TestMemoryStorageAppendTruncatesConflictingSuffix(t *testing.T) {
 	}
 }
 
+// Reference: Raft paper §7 (log compaction: the snapshot replaces the prefix
+// and keeps the last included index and term).
 func TestMemoryStorageSnapshotAndCompact(t *testing.T) {
 	st := bootstrapStorage(t, []NodeID{"n1"})
 	if err := st.Append(mkEnts(2, 1, 2, 2, 3)); err != nil { // 2..5
@@ -88,6 +92,7 @@ func TestMemoryStorageSnapshotAndCompact(t *testing.T) {
 	}
 }
 
+// Reference: Raft thesis §10.2.1 (batching entries within a size bound).
 func TestMemoryStorageEntriesSizeLimit(t *testing.T) {
 	st := NewMemoryStorage()
 	ents := []Entry{{Index: 1, Term: 1, Data: make([]byte, 10)}, {Index: 2, Term: 1, Data: make([]byte, 10)}, {Index: 3, Term: 1}}

@@ -17,6 +17,7 @@ var updateScripts = flag.Bool("update", false, "rewrite testdata/*.txt with the 
 // one or more commands, a "----" line, and the expected output, ended by a
 // blank line; the output reads like a trace of the cluster. Run with
 // -update to rewrite the expected output after an intended change.
+// Reference: Raft thesis §3.10 and §4.2 (the scenarios each script names).
 func TestScripts(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
