@@ -79,8 +79,11 @@ type Raft struct {
 	readStates   []ReadState
 	droppedReads []uint64
 	confChanged  bool
-	prevHard     HardState
-	prevSoft     SoftState
+	// appendPending: proposals were appended since the last broadcast; the
+	// next Ready sends them (batched) to every follower.
+	appendPending bool
+	prevHard      HardState
+	prevSoft      SoftState
 }
 
 // New restores a node from cfg.Storage: the hard state, the membership and

@@ -100,7 +100,8 @@ func (r *Raft) HasReady() bool {
 	}
 	u := &r.log.unstable
 	return len(u.entries) > 0 || u.snapshot != nil || r.log.hasNextCommitted() ||
-		len(r.msgs) > 0 || len(r.readStates) > 0 || len(r.droppedReads) > 0 || r.confChanged
+		len(r.msgs) > 0 || len(r.readStates) > 0 || len(r.droppedReads) > 0 || r.confChanged ||
+		r.appendPending
 }
 
 // Ready returns the work pending since the last Ready and marks it handed
@@ -119,6 +120,12 @@ func (r *Raft) Ready() Ready {
 		cs := cloneConfState(r.conf)
 		rd.ConfState = &cs
 		r.confChanged = false
+	}
+	if r.appendPending {
+		r.appendPending = false
+		if r.role == Leader {
+			r.bcastAppend()
+		}
 	}
 	if u := &r.log.unstable; len(u.entries) > 0 || u.snapshot != nil {
 		rd.Entries = slices.Clone(u.entries)

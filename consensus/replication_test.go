@@ -262,9 +262,9 @@ func TestReplicationPipelineIsBoundedByInflightWindow(t *testing.T) {
 		if _, _, err := nw.nodes["n1"].r.Propose([]byte(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
+		nw.stabilize() // one driver turn per proposal: one MsgApp each
 	}
-	nw.stabilize()
-	sent := nw.count(func(m Message) bool { return m.Type == MsgApp && m.To == "n2" })
+	sent := nw.count(func(m Message) bool { return m.Type == MsgApp && m.To == "n2" && len(m.Entries) > 0 })
 	if sent != 4 {
 		t.Fatalf("sent %d MsgApp to n2 with a window of 4", sent)
 	}
@@ -306,5 +306,32 @@ func TestMsgAppBatchesUpToMaxSizePerMsg(t *testing.T) {
 	}
 	if nw.nodes["n3"].r.log.committed != nw.nodes["n1"].r.log.committed {
 		t.Fatal("n3 did not catch up")
+	}
+}
+
+// Proposals taken in one driver turn leave in one MsgApp per follower: the
+// broadcast happens at Ready, not at each Propose.
+func TestProposalsInOneTurnShareOneMsgApp(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	nw.stabilize()
+	nw.delivered = nil
+	for i := range 10 {
+		if _, _, err := nw.nodes["n1"].r.Propose([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := nw.nodes["n1"].r.Ready()
+	var apps int
+	for _, m := range rd.Messages {
+		if m.Type == MsgApp {
+			apps++
+			if len(m.Entries) != 10 {
+				t.Fatalf("MsgApp to %s carries %d entries, want all 10", m.To, len(m.Entries))
+			}
+		}
+	}
+	if apps != 2 {
+		t.Fatalf("%d MsgApp for 10 proposals in one turn, want one per follower (2)", apps)
 	}
 }

@@ -98,8 +98,7 @@ func (n *Node) handleReady() error {
 	if rd.SoftState != nil {
 		n.publishLeader(rd.SoftState)
 	}
-	early, late := splitMessages(rd.Messages)
-	n.tr.Send(early)
+	n.tr.Send(rd.MessagesBeforePersist())
 	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 || !rd.Snapshot.IsEmpty() {
 		start := time.Now()
 		if err := n.store.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
@@ -118,7 +117,7 @@ func (n *Node) handleReady() error {
 		n.setConf(rd.Snapshot.Meta.Conf)
 		n.failWaitersUpTo(n.applied)
 	}
-	n.tr.Send(late)
+	n.tr.Send(rd.MessagesAfterPersist())
 	for _, e := range rd.CommittedEntries {
 		n.apply(e)
 	}
@@ -146,20 +145,6 @@ func (n *Node) handleReady() error {
 	}
 	n.appliedAt.Store(n.applied)
 	return n.maybeSnapshot()
-}
-
-// splitMessages separates the leader's replication traffic, which may leave
-// before the local fsync (Raft thesis §10.2.1), from everything else.
-func splitMessages(msgs []consensus.Message) (early, late []consensus.Message) {
-	for _, m := range msgs {
-		switch m.Type {
-		case consensus.MsgApp, consensus.MsgHeartbeat, consensus.MsgSnap:
-			early = append(early, m)
-		default:
-			late = append(late, m)
-		}
-	}
-	return early, late
 }
 
 func (n *Node) apply(e consensus.Entry) {
