@@ -29,7 +29,8 @@ func replay(o Options) string {
 
 // runSeeds runs count seeds from first on a pool of workers, one whole
 // seed per worker at a time (each run is single-goroutine and
-// deterministic), and returns the results in seed order.
+// deterministic), and returns the results in seed order. Passing runs keep
+// their trace only with -sim.v, so long runs stay small in memory.
 func runSeeds(first uint64, count int, opts func(seed uint64) Options) []Result {
 	results := make([]Result, count)
 	next := make(chan int)
@@ -39,7 +40,11 @@ func runSeeds(first uint64, count int, opts func(seed uint64) Options) []Result 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = Run(opts(first + uint64(i)))
+				r := Run(opts(first + uint64(i)))
+				if r.Err == nil && !*flagV {
+					r.Trace = nil
+				}
+				results[i] = r
 			}
 		}()
 	}
