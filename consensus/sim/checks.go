@@ -159,8 +159,8 @@ func (c *checker) onCommit(node consensus.NodeID, nodeTerm, commit uint64, log *
 	if commit > c.maxCommit {
 		c.maxCommit = commit
 	}
-	h, t, _ := log.at(commit)
-	if rec := c.committed[commit]; rec.known && rec.hash != h {
+	h, t, ok := log.at(commit)
+	if rec := c.committed[commit]; ok && rec.known && rec.hash != h {
 		return safetyf("committed entry changed: %s has committed idx=%d term=%d, but idx=%d term=%d was committed first (by %s in term %d) with a different log", node, commit, t, commit, rec.term, rec.node, rec.in)
 	}
 	return nil
@@ -187,7 +187,7 @@ func (c *checker) onLeader(node consensus.NodeID, term uint64, log *chainLog) er
 		h, _, ok := log.at(i)
 		if !ok && i < log.base {
 			h, _, _ = log.at(log.base)
-			if b := c.committed[log.base]; log.base < uint64(len(c.committed)) && b.known && b.hash == h {
+			if log.base < uint64(len(c.committed)) && c.committed[log.base].known && c.committed[log.base].hash == h {
 				return nil
 			}
 			return safetyf("leader completeness: %s became leader of term %d from a snapshot at idx=%d that is not the committed log", node, term, log.base)
