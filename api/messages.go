@@ -70,8 +70,10 @@ type KeepAliveRequest struct {
 	Sessions []uint64
 }
 
-// KeepAliveResponse: TTL (ns) per renewed session, in request order; a
-// session the leader does not know (expired, closed) is listed in Expired.
+// KeepAliveResponse: TTLs[i] is the renewed TTL (ns) of the request's
+// Sessions[i], or 0 if it was not renewed; a session the leader does not
+// hold open (expired, closed, unknown, or whose expiry is under way) is
+// also listed in Expired.
 type KeepAliveResponse struct {
 	TTLs    []int64
 	Expired []uint64

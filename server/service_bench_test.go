@@ -46,6 +46,7 @@ func benchPairs(b *testing.B, clients int) {
 		ws[i] = &worker{cl: cl, s: cl.open(time.Minute), name: fmt.Sprintf("bench/%d", i)}
 	}
 	per := b.N/clients + 1
+	term0 := lead.node.Term()
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -81,6 +82,8 @@ func benchPairs(b *testing.B, clients int) {
 		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 	}
+	// Elections during the run (want 0: the timings must hold under load).
+	b.ReportMetric(float64(c.leader().node.Term()-term0), "elections")
 	b.ReportMetric(0, "ns/op")
 }
 
