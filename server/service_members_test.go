@@ -197,3 +197,36 @@ func TestShutdownOfLeaderHandsLeadershipOver(t *testing.T) {
 		t.Fatalf("session lost in the hand-over: %+v", r)
 	}
 }
+
+// Reference: Raft thesis §4.2.2 — removing the leader itself is allowed:
+// it steps down once the removal applies, stops serving, and the others
+// elect a leader among themselves.
+func TestRemovingTheLeaderItself(t *testing.T) {
+	c := newSvcCluster(t, 3, nil)
+	lead := c.leader()
+	cl := dialClient(t, lead.ClientAddr())
+	s := cl.open(time.Minute)
+	if err := cl.callRaw(api.MsgRemoveMember, &api.RemoveMemberRequest{ID: lead.ID()}, nil); err != nil {
+		t.Fatalf("remove the leader: %v", err)
+	}
+	select {
+	case <-lead.Removed():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the removed leader did not notice its removal")
+	}
+	c.servers[lead.ID()] = nil // out of the cluster; still open until cleanup
+	t.Cleanup(func() { _ = lead.Close() })
+	nl := c.leader()
+	if nl == lead {
+		t.Fatal("the removed node still leads")
+	}
+	nc := dialClient(t, nl.ClientAddr())
+	if v, _ := memberIDs(t, nc); len(v) != 2 || slices.Contains(v, lead.ID()) {
+		t.Fatalf("voters after removing the leader: %v", v)
+	}
+	var r api.KeepAliveResponse
+	nc.must(api.MsgKeepAlive, &api.KeepAliveRequest{Sessions: []uint64{s}}, &r)
+	if len(r.Expired) != 0 {
+		t.Fatalf("session lost with the removed leader: %+v", r)
+	}
+}

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
 )
 
 // The basic lifecycle on three nodes: a session acquires a lock, another's
@@ -402,5 +404,41 @@ func TestObserverOnFollowerCaughtUpBySnapshotSeesCurrentHolders(t *testing.T) {
 	// pushed each one. The snapshot install pushes the state once.
 	if evs := pushesOf[api.HolderChangedEvent](obs, api.PushHolderChanged); len(evs) > 10 {
 		t.Fatalf("the follower replayed the log (%d pushes) instead of installing a snapshot", len(evs))
+	}
+}
+
+// A client that does not take its pushes never slows the cluster: writes
+// keep committing while its queue overflows, and its connection is the
+// one that goes.
+func TestSlowPushConsumerDoesNotBlockApply(t *testing.T) {
+	c := newSvcCluster(t, 3, nil)
+	lead := c.leader()
+	release := make(chan struct{})
+	defer close(release)
+	cfg := rpc.DefaultConfig()
+	cfg.PushQueueLen = 4
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	slow, err := rpc.Dial(ctx, lead.ClientAddr(), rpc.KindClient, cfg, rpc.WithPushHandler(func(rpc.MsgType, rpc.Body) { <-release }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if err := slow.Call(ctx, rpc.MsgType(api.MsgObserve), &api.ObserveRequest{Name: "busy"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := dialClient(t, lead.ClientAddr())
+	s := w.open(time.Minute)
+	g, err := w.acquire(s, "busy", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		w.must(api.MsgProclaim, &api.ProclaimRequest{Write: w.write(s), Name: "busy", Token: g.Token, Value: []byte{byte(i)}}, nil)
+	}
+	select {
+	case <-slow.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow consumer's connection stayed open")
 	}
 }
