@@ -28,11 +28,16 @@ func (p profile) String() string {
 
 func pickProfile(rng *rand.Rand, crashHeavy bool) profile {
 	p := profile{propose: 25, read: 6, transfer: 1, compact: 3, skew: 0.03, maxDelay: 4, reorderRate: 0.2}
-	kind := rng.IntN(4)
+	kind := rng.IntN(5)
 	if crashHeavy {
 		kind = 3
 	}
 	switch kind {
+	case 4:
+		// Slow links: messages outlive election timeouts, so stale votes,
+		// appends and acknowledgements arrive terms later.
+		p.name, p.crash, p.partition, p.msgFault, p.conf = "slow", 1, 2, 4, 2
+		p.crashInReady, p.dropRate, p.dupRate, p.maxDelay, p.reorderRate = 0.005, 0.02, 0.03, 30, 0.5
 	case 0:
 		p.name, p.crash, p.partition, p.msgFault, p.conf = "calm", 1, 1, 1, 2
 		p.crashInReady, p.dropRate, p.dupRate = 0.002, 0.01, 0.01
