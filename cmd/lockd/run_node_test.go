@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runAsync runs main's body in-process; the returned func cancels its
+// context (a "signal") and waits for the exit code.
+func runAsync(args []string) (stop func() int, stderr *lockedBuffer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr = &lockedBuffer{}
+	var code int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		code = run(ctx, func() {}, args, &bytes.Buffer{}, stderr)
+	}()
+	return func() int { cancel(); wg.Wait(); return code }, stderr
+}
+
+// TestOneNodeWithoutInitialClusterServesAndStopsOnSignal runs a bare node
+// (a one-node cluster of itself) in-process until it is ready, then
+// cancels its context as a signal would: exit 0.
+func TestOneNodeWithoutInitialClusterServesAndStopsOnSignal(t *testing.T) {
+	a := freeAddrs(t, 3)
+	stop, stderr := runAsync([]string{"lockd", "--id", "solo", "--data-dir", filepath.Join(t.TempDir(), "solo"),
+		"--peer-addr", a[0], "--client-addr", a[1], "--http-addr", a[2], "--log-level", "warn"})
+	waitUntil(t, startTimeout, "solo /readyz", func() (bool, string) { return readyz(a[2]) })
+	st, err := httpStatus(a[2])
+	if err != nil || st.Role != "leader" || st.Leader != "solo" {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit %d after the signal, want 0; stderr:\n%s", code, stderr.String())
+	}
+	if _, err := net.DialTimeout("tcp", a[2], time.Second); err == nil {
+		t.Fatal("the HTTP port still accepts connections after exit")
+	}
+}
+
+func TestRuntimeFailuresExitOne(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, file)
+	a := freeAddrs(t, 2)
+	cases := map[string]struct {
+		dataDir, httpAddr, msg string
+	}{
+		"HTTP port taken":             {filepath.Join(t.TempDir(), "d"), taken.Addr().String(), "http listener"},
+		"data directory under a file": {filepath.Join(file, "d"), "", "open node"},
+		"client port taken":           {filepath.Join(t.TempDir(), "d"), "", "start node"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			client := a[1]
+			if c.msg == "start node" {
+				client = taken.Addr().String()
+			}
+			args := []string{"lockd", "--id", "n1", "--data-dir", c.dataDir, "--peer-addr", a[0], "--client-addr", client}
+			if c.httpAddr != "" {
+				args = append(args, "--http-addr", c.httpAddr)
+			}
+			var stderr bytes.Buffer
+			code := run(context.Background(), func() {}, args, &bytes.Buffer{}, &stderr)
+			if code != exitFailure || !strings.Contains(stderr.String(), c.msg) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit %d mentioning %q", code, stderr.String(), exitFailure, c.msg)
+			}
+		})
+	}
+}
