@@ -34,7 +34,6 @@ func main() {
 // cluster until ctx is done, and returns the exit code. onSignal is called
 // once ctx is done, before the graceful stop begins.
 func run(ctx context.Context, onSignal func(), args []string, stdout, stderr io.Writer) int {
-	var runErr error
 	app := &cli.App{
 		Name:  "lockd",
 		Usage: "a Chubby-style distributed lock service node",
@@ -55,15 +54,10 @@ func run(ctx context.Context, onSignal func(), args []string, stdout, stderr io.
 			if c.NArg() > 0 {
 				return fmt.Errorf("%w: unexpected argument %q (lockd takes only flags)", errBadFlag, c.Args().First())
 			}
-			runErr = runOptions(ctx, onSignal, optionsFrom(c), stdout, stderr)
-			return nil
+			return runOptions(ctx, onSignal, optionsFrom(c), stdout, stderr)
 		},
 	}
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		err = runErr
-	}
-	switch {
+	switch err := app.RunContext(ctx, args); {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errBadFlag):
