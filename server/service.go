@@ -365,14 +365,18 @@ func (s *Server) Close() error {
 // onConfChanged runs on the node loop after a membership change applies.
 func (s *Server) onConfChanged(cs consensus.ConfState) {
 	wasMember := s.members.setConf(cs)
-	self := consensus.NodeID(s.cfg.ID)
-	if wasMember && !isMemberOf(cs, self) {
-		s.removedOnce.Do(func() {
-			s.isRemoved.Store(true)
-			s.log.Warn("this node was removed from the cluster")
-			close(s.removed)
-		})
+	if wasMember && !isMemberOf(cs, consensus.NodeID(s.cfg.ID)) {
+		s.markRemoved()
 	}
+}
+
+// markRemoved closes Removed() once; the node stops serving clients.
+func (s *Server) markRemoved() {
+	s.removedOnce.Do(func() {
+		s.isRemoved.Store(true)
+		s.log.Warn("this node was removed from the cluster")
+		close(s.removed)
+	})
 }
 
 func isMemberOf(cs consensus.ConfState, id consensus.NodeID) bool {

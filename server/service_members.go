@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -124,7 +125,49 @@ func (b *memberBook) handleInfo(_ context.Context, req *NodeInfoRequest) (*NodeI
 		}
 		b.s.tr.SetPeers(addrs)
 	}
-	return &NodeInfoResponse{ID: b.s.cfg.ID, ClientAddr: b.s.ClientAddr()}, nil
+	resp := &NodeInfoResponse{ID: b.s.cfg.ID, ClientAddr: b.s.ClientAddr(), Applied: b.s.node.AppliedIndex()}
+	conf, _ := b.snapshot()
+	for _, id := range conf.Voters {
+		resp.Members = append(resp.Members, string(id))
+	}
+	for _, id := range conf.Learners {
+		resp.Members = append(resp.Members, string(id))
+	}
+	return resp, nil
+}
+
+// checkRemoved handles a node removed from the membership that never
+// learnt it: the leader stops replicating to a member once its removal
+// applies, so the removed node may never see that entry commit. A member
+// that knows no leader asks its peers; one that has applied at least as
+// far as this node and whose membership lacks it proves the removal
+// (membership changes are ordered in the log, and this node's own
+// membership, which holds it, is as of its applied index).
+func (b *memberBook) checkRemoved() {
+	b.mu.Lock()
+	member, conf := b.member, b.conf
+	b.mu.Unlock()
+	self := consensus.NodeID(b.s.cfg.ID)
+	if !member || b.s.isRemoved.Load() || b.s.node.Leader() != consensus.None {
+		return
+	}
+	applied := b.s.node.AppliedIndex()
+	for id, peer := range conf.Addrs {
+		if id == self {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(b.s.ctx, b.s.cfg.InfoInterval)
+		resp, err := b.s.tr.AskNodeInfo(ctx, peer, b.request())
+		cancel()
+		if err != nil || resp.ID != string(id) || resp.Applied < applied || len(resp.Members) == 0 {
+			continue
+		}
+		if !slices.Contains(resp.Members, string(self)) {
+			b.s.log.Warn("a peer's membership no longer holds this node", "peer", id, "peer_applied", resp.Applied, "applied", applied)
+			b.s.markRemoved()
+			return
+		}
+	}
 }
 
 // loop refreshes unknown client addresses every InfoInterval; on the
@@ -145,6 +188,7 @@ func (b *memberBook) loop() {
 }
 
 func (b *memberBook) refresh() {
+	b.checkRemoved()
 	conf, clients := b.snapshot()
 	var behind map[consensus.NodeID]bool
 	if b.s.node.IsLeader() {

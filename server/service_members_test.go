@@ -230,3 +230,30 @@ func TestRemovingTheLeaderItself(t *testing.T) {
 		t.Fatalf("session lost with the removed leader: %+v", r)
 	}
 }
+
+// A node removed while it was down never sees its removal commit (the
+// leader no longer replicates to it); after a restart it learns it from a
+// peer that has applied further, and stops serving.
+func TestNodeRemovedWhileDownLearnsItsRemoval(t *testing.T) {
+	c := newSvcCluster(t, 3, nil)
+	lead := c.leader()
+	victim := c.follower()
+	c.stop(victim.ID())
+	svcWait(t, "the leader to see the stopped node inactive", 20*time.Second, func() bool {
+		st, err := lead.node.Status(context.Background())
+		return err == nil && !st.Progress[consensus.NodeID(victim.ID())].RecentActive
+	})
+	cl := dialClient(t, lead.ClientAddr())
+	cl.must(api.MsgRemoveMember, &api.RemoveMemberRequest{ID: victim.ID()}, nil)
+	back := c.start(victim.ID())
+	select {
+	case <-back.Removed():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the restarted node did not learn of its removal")
+	}
+	wantCode(t, dialClient(t, back.ClientAddr()).callRaw(api.MsgGetLock, &api.GetLockRequest{Name: "x"}, nil), api.CodeUnavailable)
+	// The rest of the cluster was not disturbed by the removed node.
+	if g, err := cl.acquire(cl.open(time.Minute), "still-serving", false); err != nil || !g.Granted {
+		t.Fatal(g, err)
+	}
+}

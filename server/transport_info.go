@@ -29,6 +29,12 @@ type NodeInfoRequest struct {
 type NodeInfoResponse struct {
 	ID         string
 	ClientAddr string
+	// Applied is the responder's applied index, read before Members, so
+	// Members is the membership as of Applied or later.
+	Applied uint64
+	// Members are the voters and learners of the responder's applied
+	// membership.
+	Members []string
 }
 
 // HandleNodeInfo installs fn as the handler of node-info requests from
