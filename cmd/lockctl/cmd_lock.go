@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lockd/lockd/client"
+)
+
+// forwardedSignals are passed on to `lock`'s command; while lockctl waits
+// for the lock they cancel the wait instead. `elect` stops on them.
+func forwardedSignals() []os.Signal {
+	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+}
+
+// Exit codes for a command that could not be started, as shells use them.
+const (
+	exitCannotExec  = 126
+	exitNotFoundCmd = 127
+)
+
+func (l *lockctl) lockCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "lock",
+		Usage:     "hold lock NAME while CMD runs",
+		ArgsUsage: "NAME -- CMD [ARG...]",
+		Description: "Opens a session, acquires NAME (waiting in its queue unless --try) and runs\n" +
+			"CMD with LOCKD_LOCK_NAME, LOCKD_FENCING_TOKEN and LOCKD_SESSION_ID added to\n" +
+			"its environment. SIGINT, SIGTERM and SIGHUP are forwarded to CMD. When CMD\n" +
+			"exits the lock is released and lockctl exits with CMD's code (128+signal if\n" +
+			"a signal killed it). If the lock is lost while CMD runs, CMD gets SIGTERM,\n" +
+			"then SIGKILL after --grace, and lockctl exits 4.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "try", Usage: "fail at once (exit 3) if the lock is held"},
+			&cli.DurationFlag{Name: "wait", Usage: "give up (exit 3) if not granted within this long; 0 waits forever"},
+			&cli.BoolFlag{Name: "shared", Usage: "take a shared hold instead of an exclusive one"},
+			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL (the server clamps it)"},
+			&cli.StringFlag{Name: "value", Usage: "value to attach to the hold (shown by 'locks show')"},
+			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
+				Usage: "how long the lock stays ungrantable if this session expires holding it"},
+			&cli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when the lock is lost"},
+		},
+		Action: l.lockAction,
+	}
+}
+
+// lockArgs splits `NAME [--] CMD...`.
+func lockArgs(args []string) (name string, cmd []string, err error) {
+	if len(args) == 0 || args[0] == "" {
+		return "", nil, usagef("lock: missing NAME (usage: lock [options] NAME -- CMD [ARG...])")
+	}
+	name, rest := args[0], args[1:]
+	switch {
+	case len(rest) > 0 && rest[0] == "--":
+		rest = rest[1:]
+	case len(rest) > 0 && len(rest[0]) > 1 && rest[0][0] == '-':
+		return "", nil, usagef("lock: option %q after NAME: options go before NAME, the command after --", rest[0])
+	}
+	if len(rest) == 0 {
+		return "", nil, usagef("lock: missing CMD (usage: lock [options] NAME -- CMD [ARG...])")
+	}
+	return name, rest, nil
+}
+
+func (l *lockctl) lockAction(c *cli.Context) error {
+	name, argv, err := lockArgs(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	if c.Bool("try") && c.Duration("wait") > 0 {
+		return usagef("lock: --try and --wait exclude each other")
+	}
+	if c.Duration("grace") < 0 || c.Duration("wait") < 0 {
+		return usagef("lock: --grace and --wait must not be negative")
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, forwardedSignals()...)
+	defer signal.Stop(sigs)
+
+	cl, err := l.client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	sctx, cancel := context.WithTimeout(c.Context, l.g.timeout)
+	s, err := cl.NewSession(sctx, client.WithTTL(c.Duration("ttl")))
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer l.closeSession(s)
+
+	lk, err := l.acquire(c, s, name, sigs)
+	if err != nil {
+		return err
+	}
+	code, err := l.runHolding(c, s, lk, argv, sigs)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &exitStatus{code: code}
+	}
+	return nil
+}
+
+// acquire takes the lock as the flags say; a forwarded signal while
+// waiting gives up (exit 128+signal).
+func (l *lockctl) acquire(c *cli.Context, s *client.Session, name string, sigs <-chan os.Signal) (*client.Lock, error) {
+	opts := []client.LockOption{client.WithLockDelay(c.Duration("lock-delay"))}
+	if c.Bool("shared") {
+		opts = append(opts, client.Shared())
+	}
+	if c.IsSet("value") {
+		opts = append(opts, client.WithValue([]byte(c.String("value"))))
+	}
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	if d := c.Duration("wait"); d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	type result struct {
+		lk  *client.Lock
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		if c.Bool("try") {
+			tctx, tcancel := context.WithTimeout(ctx, l.g.timeout)
+			r.lk, r.err = s.TryAcquire(tctx, name, opts...)
+			tcancel()
+		} else {
+			r.lk, r.err = s.Acquire(ctx, name, opts...)
+		}
+		done <- r
+	}()
+	var got os.Signal
+	for {
+		select {
+		case r := <-done:
+			switch {
+			case got != nil:
+				if r.err == nil {
+					l.release(r.lk)
+				}
+				return nil, signalExit(got, "interrupted while waiting for the lock")
+			case r.err != nil && errors.Is(r.err, context.DeadlineExceeded) && c.Duration("wait") > 0 && ctx.Err() != nil:
+				return nil, fmt.Errorf("%w: %q after %s", errWaitExpired, name, c.Duration("wait"))
+			case r.err != nil && errors.Is(r.err, client.ErrLockHeld):
+				return nil, fmt.Errorf("lock %q is held: %w", name, r.err)
+			}
+			return r.lk, r.err
+		case sig := <-sigs:
+			if got == nil {
+				got = sig
+				cancel()
+			}
+		}
+	}
+}
+
+// runHolding runs argv while lk is held and returns the exit code to use.
+func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock, argv []string, sigs <-chan os.Signal) (int, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(),
+		"LOCKD_LOCK_NAME="+lk.Name(),
+		"LOCKD_FENCING_TOKEN="+strconv.FormatUint(lk.Token(), 10),
+		"LOCKD_SESSION_ID="+strconv.FormatUint(s.ID(), 10),
+	)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = l.stdin, l.stdout, l.stderr
+	if err := cmd.Start(); err != nil {
+		l.release(lk)
+		code := exitCannotExec
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			code = exitNotFoundCmd
+		}
+		return 0, &exitStatus{code: code, why: err.Error()}
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+
+	var kill <-chan time.Time
+	lost := lk.Lost()
+	state := s.StateChanged()
+	for {
+		select {
+		case <-exited:
+			if kill != nil || isClosed(lk.Lost()) {
+				return 0, fmt.Errorf("%w: %q: %v", errLockLost, lk.Name(), lk.Err())
+			}
+			l.release(lk)
+			return commandCode(cmd.ProcessState), nil
+		case sig := <-sigs:
+			_ = cmd.Process.Signal(sig)
+		case <-state:
+			state = s.StateChanged()
+			if s.State() == client.SessionJeopardy {
+				fmt.Fprintf(l.stderr, "lockctl: session %d in jeopardy: lock %q may be lost\n", s.ID(), lk.Name())
+			}
+		case <-lost:
+			lost = nil
+			fmt.Fprintf(l.stderr, "lockctl: lock %q lost (%v); sending SIGTERM to %s\n", lk.Name(), lk.Err(), argv[0])
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			t := time.NewTimer(c.Duration("grace"))
+			defer t.Stop()
+			kill = t.C
+		case <-kill:
+			kill = make(chan time.Time) // never again; still marks the loss
+			fmt.Fprintf(l.stderr, "lockctl: %s still running after %s; sending SIGKILL\n", argv[0], c.Duration("grace"))
+			_ = cmd.Process.Kill()
+		}
+	}
+}
+
+// commandCode is the exit code a shell would report for st.
+func commandCode(st *os.ProcessState) int {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return exitSignalled + int(ws.Signal())
+	}
+	return st.ExitCode()
+}
+
+// signalExit is the exit of a lockctl stopped by sig: 128+sig.
+func signalExit(sig os.Signal, why string) error {
+	code := exitSignalled
+	if s, ok := sig.(syscall.Signal); ok {
+		code += int(s)
+	}
+	return &exitStatus{code: code, why: fmt.Sprintf("%s (%v)", why, sig)}
+}
+
+// release releases lk, reporting a failure on stderr only: the command's
+// outcome decides the exit code.
+func (l *lockctl) release(lk *client.Lock) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.g.timeout)
+	defer cancel()
+	if err := lk.Release(ctx); err != nil {
+		fmt.Fprintf(l.stderr, "lockctl: release %q: %v\n", lk.Name(), err)
+	}
+}
+
+// closeSession closes s on the server so its locks and waits go at once.
+func (l *lockctl) closeSession(s *client.Session) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.g.timeout)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		fmt.Fprintf(l.stderr, "lockctl: close session %d: %v\n", s.ID(), err)
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

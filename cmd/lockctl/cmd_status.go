@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lockd/lockd/client"
+)
+
+// statusDoc is the JSON of `status`.
+type statusDoc struct {
+	// Leader is the ID of the leader of the highest term any node
+	// reports; "" if no node knows one.
+	Leader string    `json:"leader"`
+	Nodes  []nodeDoc `json:"nodes"`
+}
+
+// nodeDoc is one node in statusDoc.
+type nodeDoc struct {
+	ID         string `json:"id"`
+	ClientAddr string `json:"client_addr"`
+	Role       string `json:"role"`
+	Learner    bool   `json:"learner"`
+	Term       uint64 `json:"term"`
+	Commit     uint64 `json:"commit"`
+	Applied    uint64 `json:"applied"`
+	// Lag is how many entries the node has applied fewer than the
+	// leader has committed; null when no leader answered.
+	Lag    *uint64 `json:"lag"`
+	Leader string  `json:"leader"`
+	// Error is why the node did not answer ("" if it did).
+	Error string `json:"error"`
+}
+
+func (l *lockctl) statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show every node: role, term, commit and applied index, lag behind the leader",
+		Description: "Asks the leader for every member's status. Without a leader, asks each\n" +
+			"endpoint itself. Exits 5 if no node answers or none knows a leader.",
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			return l.withClient(c, func(ctx context.Context, cl *client.Client) error {
+				nodes, err := l.clusterStatus(ctx, cl)
+				if err != nil {
+					return err
+				}
+				doc := statusFrom(nodes)
+				if err := l.g.out.print(doc, doc.table); err != nil {
+					return err
+				}
+				return doc.health()
+			})
+		},
+	}
+}
+
+// clusterStatus asks the leader for every member's status within half of
+// ctx's time; failing that, it asks each endpoint directly.
+func (l *lockctl) clusterStatus(ctx context.Context, cl *client.Client) ([]client.ClusterNode, error) {
+	half := l.g.timeout / 2
+	cctx, cancel := context.WithTimeout(ctx, half)
+	nodes, err := cl.ClusterStatus(cctx)
+	cancel()
+	if err == nil {
+		return nodes, nil
+	}
+	out := make([]client.ClusterNode, len(l.g.endpoints))
+	var wg sync.WaitGroup
+	for i, ep := range l.g.endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, serr := cl.EndpointStatus(ctx, ep)
+			out[i] = client.ClusterNode{ID: st.ID, ClientAddr: ep}
+			if serr != nil {
+				out[i].Error = serr.Error()
+				return
+			}
+			out[i].Status = &st
+		}()
+	}
+	wg.Wait()
+	for _, n := range out {
+		if n.Status != nil {
+			return out, nil
+		}
+	}
+	return nil, err
+}
+
+// statusFrom builds the document: the leader is the one of the highest
+// term that calls itself leader; lag is measured against its commit index.
+func statusFrom(nodes []client.ClusterNode) statusDoc {
+	doc := statusDoc{Nodes: []nodeDoc{}}
+	var lead *client.NodeStatus
+	learners := map[string]bool{}
+	for _, n := range nodes {
+		if s := n.Status; s != nil && s.Role == "leader" && (lead == nil || s.Term > lead.Term) {
+			lead = s
+		}
+	}
+	if lead != nil {
+		doc.Leader = lead.ID
+		for _, p := range lead.Progress {
+			learners[p.ID] = p.Learner
+		}
+	}
+	for _, n := range nodes {
+		d := nodeDoc{ID: n.ID, ClientAddr: n.ClientAddr, Error: n.Error, Learner: learners[n.ID]}
+		if s := n.Status; s != nil {
+			if d.ID == "" {
+				d.ID = s.ID
+			}
+			d.Role, d.Term, d.Commit, d.Applied, d.Leader = s.Role, s.Term, s.Commit, s.Applied, s.Leader
+			if lead != nil {
+				lag := uint64(0)
+				if lead.Commit > s.Applied {
+					lag = lead.Commit - s.Applied
+				}
+				d.Lag = &lag
+			}
+		} else if d.Error == "" {
+			d.Error = "no status"
+		}
+		doc.Nodes = append(doc.Nodes, d)
+	}
+	sort.SliceStable(doc.Nodes, func(i, j int) bool { return doc.Nodes[i].ID < doc.Nodes[j].ID })
+	return doc
+}
+
+// health is nil when a leader is known.
+func (d statusDoc) health() error {
+	if d.Leader == "" {
+		return errNoLeader
+	}
+	return nil
+}
+
+func (d statusDoc) table(t *tableWriter) {
+	t.row("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "LEADER", "ERROR")
+	for _, n := range d.Nodes {
+		role, lag := orDash(n.Role), "-"
+		if n.Learner {
+			role += " (learner)"
+		}
+		if n.Lag != nil {
+			lag = formatUint(*n.Lag)
+		}
+		if n.Error != "" {
+			t.row(orDash(n.ID), orDash(n.ClientAddr), "-", "-", "-", "-", "-", "-", n.Error)
+			continue
+		}
+		t.row(n.ID, orDash(n.ClientAddr), role, n.Term, n.Commit, n.Applied, lag, orDash(n.Leader), "-")
+	}
+}
+
+// since returns how long ago t was, from now; zero for a zero t.
+func since(now, t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return now.Sub(t)
+}
