@@ -201,7 +201,13 @@ func (w *world) read() error {
 	return w.process(n)
 }
 
+// crashOne crashes a running node, as often as not one whose sync is
+// running (the crash then loses a Ready whose early messages are out).
 func (w *world) crashOne() error {
+	if syncing := w.syncing(); len(syncing) > 0 && w.rng.IntN(2) == 0 {
+		w.crash(syncing[w.rng.IntN(len(syncing))], noCrash)
+		return nil
+	}
 	if up := w.up(); len(up) > 0 {
 		w.crash(up[w.rng.IntN(len(up))], noCrash)
 	}
