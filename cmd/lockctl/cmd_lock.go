@@ -158,7 +158,7 @@ func (l *lockctl) acquire(c *cli.Context, s *client.Session, name string, sigs <
 			case r.err != nil && errors.Is(r.err, context.DeadlineExceeded) && c.Duration("wait") > 0 && ctx.Err() != nil:
 				return nil, fmt.Errorf("%w: %q after %s", errWaitExpired, name, c.Duration("wait"))
 			case r.err != nil && errors.Is(r.err, client.ErrLockHeld):
-				return nil, fmt.Errorf("lock %q is held: %w", name, r.err)
+				return nil, r.err
 			}
 			return r.lk, r.err
 		case sig := <-sigs:
