@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"net"
+	"os"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -48,7 +52,7 @@ type svcCluster struct {
 func newSvcCluster(t testing.TB, n int, tweak func(*Config)) *svcCluster {
 	t.Helper()
 	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{}, tweak: tweak}
-	addrs := svcFreeAddrs(t, 2*n)
+	addrs := svcFreeAddrs(t, 2*n, 0)
 	initial := map[string]string{}
 	for i := 1; i <= n; i++ {
 		initial[fmt.Sprintf("n%d", i)] = addrs[2*(i-1)]
@@ -345,17 +349,29 @@ func (cl *svcClient) call2(typ uint8, req any) (struct{}, error) {
 }
 
 // svcFreeAddrs returns n loopback addresses that were free a moment ago
-// (bound and released), so a node can restart on the same address.
-func svcFreeAddrs(t testing.TB, n int) []string {
+// (bound and released), so a node can restart on the same address. The
+// ports lie below Linux's ephemeral range (32768 and up), so the many
+// outgoing connections the tests make cannot take them in between; the
+// sequence is seeded from the test's name, the process id and salt.
+func svcFreeAddrs(t testing.TB, n int, salt uint64) []string {
 	t.Helper()
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d", t.Name(), os.Getpid())
+	r := rand.New(rand.NewPCG(h.Sum64(), salt))
 	var out []string
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	for attempts := 0; len(out) < n; attempts++ {
+		if attempts > 1000 {
+			t.Fatal("no free loopback port found")
 		}
-		out = append(out, ln.Addr().String())
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+r.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
 		_ = ln.Close()
+		if !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
 	}
 	return out
 }
