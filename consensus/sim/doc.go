@@ -52,6 +52,12 @@
 //
 //	go test ./consensus/sim/ -run 'TestSimulation$' -count=1 -v -sim.seeds 1 -sim.seed 1234 -sim.v
 //
+// Besides random runs, Options.Scenario selects a scripted schedule
+// (scenarios.go) with random deliveries and timeouts: Figure8 (the negative
+// control, caught when the core commits previous-term entries by counting)
+// and PersistRace (a follower acknowledges an entry the leader has not yet
+// persisted, then the leader crashes).
+//
 // -sim.seeds N and -sim.seed S choose the seed range, -sim.steps the length
 // of each run, -sim.v prints the (full, for one seed) trace of passing seeds.
 //

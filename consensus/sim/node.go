@@ -140,13 +140,13 @@ func (w *world) process(n *node) error {
 				w.sendMsg(n, m)
 			}
 			p.after = nil
-		} else if w.rng.IntN(2) == 0 {
+		} else if w.rng.IntN(2) == 0 || w.forceEarly {
 			for _, m := range p.rd.MessagesBeforePersist() {
 				w.sendMsg(n, m)
 			}
 			p.after = p.rd.MessagesAfterPersist()
 		}
-		if w.rng.Float64() < w.params.asyncSync {
+		if w.rng.Float64() < w.params.asyncSync || w.forceAsync {
 			n.pending = p
 			return nil
 		}

@@ -36,11 +36,26 @@ type Options struct {
 	// Ready is persisted. A negative control for the crash model: a crash
 	// between the two then loses votes and acknowledgements peers relied on.
 	TestingSendBeforePersist bool
-	// Figure8 replaces the random chaos steps by the scripted schedule of
-	// the Raft paper's Figure 8 on three nodes (see figure8), the negative
-	// control's targeted schedule. The heal phase and all checks still run.
-	Figure8 bool
+	// Scenario replaces the random chaos steps by a scripted schedule
+	// (scenarios.go); deliveries and election timeouts stay random, and the
+	// heal phase and every check still run.
+	Scenario Scenario
 }
+
+// Scenario names a scripted schedule.
+type Scenario uint8
+
+const (
+	// Random is the default: every step chosen by the seed.
+	Random Scenario = iota
+	// Figure8 is the Raft paper's Figure 8 on three nodes, one entry per
+	// message: the negative control's targeted schedule.
+	Figure8
+	// PersistRace has the leader receive a follower's acknowledgement of
+	// an entry it has not yet persisted itself, then crash: a leader that
+	// counts itself before persisting commits an entry that is then lost.
+	PersistRace
+)
 
 // DefaultOptions returns the options of a default run of seed.
 func DefaultOptions(seed uint64) Options {
@@ -113,6 +128,7 @@ type Stats struct {
 	SnapshotsInstalled, Compactions         int
 	ConfChanges, Added, Removed, Transfers  int
 	HealTicksToLeader, HealTicksToCatchUp   uint64
+	ScriptPhases                            int // phases of a scripted scenario that completed
 }
 
 // Add accumulates o into s (maxima for the Max/Heal fields).
@@ -142,6 +158,7 @@ func (s *Stats) Add(o Stats) {
 	s.Transfers += o.Transfers
 	s.HealTicksToLeader = max(s.HealTicksToLeader, o.HealTicksToLeader)
 	s.HealTicksToCatchUp = max(s.HealTicksToCatchUp, o.HealTicksToCatchUp)
+	s.ScriptPhases += o.ScriptPhases
 }
 
 // params are the core's settings for one run.
@@ -178,6 +195,9 @@ type world struct {
 	nextPayload uint64
 	nextRead    uint64
 	probeIndex  uint64 // index of the first heal-phase proposal seen applied by its proposer
+	// Overrides for scripted scenarios: the next Ready's sync runs in the
+	// background, and its early messages leave before it.
+	forceAsync, forceEarly bool
 }
 
 // report is a delivery report for the sender's transport: a snapshot that
@@ -243,9 +263,9 @@ func newWorld(o Options) *world {
 		w.params.nodes = o.Nodes
 	}
 	w.prof = pickProfile(rng, o.CrashHeavy)
-	if o.Figure8 {
+	if o.Scenario != Random {
 		w.params.nodes, w.params.maxSizePerMsg, w.params.asyncSync = 3, 1, 0
-		w.prof = profile{name: "figure8", maxDelay: 2}
+		w.prof = profile{name: "scripted", maxDelay: 2}
 	}
 	w.net.dropRate, w.net.dupRate, w.net.maxDelay = w.prof.dropRate, w.prof.dupRate, w.prof.maxDelay
 	w.net.reorderRate = w.prof.reorderRate
@@ -285,8 +305,12 @@ func (w *world) run() error {
 	if err := w.endStep(); err != nil {
 		return err
 	}
-	if w.opts.Figure8 {
-		if err := w.figure8(); err != nil {
+	if w.opts.Scenario != Random {
+		script := w.figure8
+		if w.opts.Scenario == PersistRace {
+			script = w.persistRace
+		}
+		if err := script(); err != nil {
 			return err
 		}
 		return w.heal()

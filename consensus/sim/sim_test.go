@@ -169,7 +169,7 @@ func TestUnsafeCommitPreviousTermIsCaught(t *testing.T) {
 	fig8 := func(unsafe bool) func(uint64) Options {
 		return func(seed uint64) Options {
 			o := DefaultOptions(seed)
-			o.Figure8, o.UnsafeCommitPreviousTerm = true, unsafe
+			o.Scenario, o.UnsafeCommitPreviousTerm = Figure8, unsafe
 			return o
 		}
 	}
@@ -235,4 +235,32 @@ func TestSendBeforePersistIsCaught(t *testing.T) {
 		t.Fatalf("no violation in %d crash-heavy seeds with a driver that sends before persisting", seeds)
 	}
 	t.Logf("%d of %d seeds caught the driver sending before persisting", found, seeds)
+}
+
+// TestLeaderCountsItselfOnlyAfterPersisting runs the PersistRace schedule:
+// a follower acknowledges an entry the leader has sent but not yet
+// persisted, and the leader crashes. The entry must not have been
+// committed, so the leader elected next may replace it.
+// Reference: Raft thesis §10.2.1.
+func TestLeaderCountsItselfOnlyAfterPersisting(t *testing.T) {
+	const seeds = 20
+	results := runSeeds(1, seeds, func(seed uint64) Options {
+		o := DefaultOptions(seed)
+		o.Scenario = PersistRace
+		return o
+	})
+	reached := 0
+	for i := range results {
+		r := &results[i]
+		if r.Err != nil {
+			t.Errorf("%s", r.Report(""))
+		}
+		if r.Stats.ScriptPhases == 4 {
+			reached++
+		}
+	}
+	if reached < seeds*3/4 {
+		t.Fatalf("only %d of %d seeds played the whole race", reached, seeds)
+	}
+	t.Logf("%d of %d seeds played the whole race", reached, seeds)
 }

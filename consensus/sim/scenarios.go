@@ -1,10 +1,8 @@
 package sim
 
-import (
-	"github.com/lockd/lockd/consensus"
-)
+import "github.com/lockd/lockd/consensus"
 
-// figure8 replaces the random chaos steps by the schedule of the Raft
+// figure8 is the schedule of the Raft
 // paper's Figure 8 on three nodes, with one entry per message; deliveries
 // and election timeouts stay random. It is the negative control's targeted
 // schedule: only a core that commits a previous-term entry by counting
@@ -65,6 +63,70 @@ func (w *world) figure8() error {
 	return err
 }
 
+// persistRace is the schedule of the leader's own persistence race
+// (Raft thesis §10.2.1): the leader sends an entry before its sync, a
+// follower acknowledges it, and the leader crashes before the sync ends.
+//
+//	(a) A leader L is elected and everyone caught up; L's link to s3 is cut.
+//	(b) L proposes E; its sync runs in the background, the append to s2
+//	    leaves early, s2 persists E and acknowledges it. A correct L does not
+//	    count itself yet, so E is not committed (one copy of three).
+//	(c) L crashes, losing E and its last messages; s2 is isolated.
+//	(d) L restarts; L or s3, neither holding E, is elected and commits its
+//	    no-op at E's index — over E, if L had counted E committed.
+func (w *world) persistRace() error {
+	const limit = 300
+	if ok, err := w.runUntil(limit, func() bool {
+		l := w.leader()
+		return l != nil && l.commit > 1 && w.caughtUpTo(l.commit)
+	}); !ok || err != nil {
+		return err
+	}
+	l := w.leader()
+	var others []consensus.NodeID
+	for _, n := range w.nodes {
+		if n != l {
+			others = append(others, n.id)
+		}
+	}
+	s2, s3 := others[0], others[1]
+	w.net.oneWay([]consensus.NodeID{l.id}, []consensus.NodeID{s3})
+	w.tracef("race: cut %s -/-> %s", l.id, s3)
+	// (b)
+	w.forceAsync, w.forceEarly = true, true
+	k, err := w.proposeOn(l, "race-E")
+	w.forceAsync, w.forceEarly = false, false
+	if err != nil || k == 0 || l.pending == nil {
+		return err
+	}
+	if _, err := w.runUntil(3, func() bool {
+		n := w.byID[s2]
+		return n.log.last() >= k && w.net.due(w.now) == 0
+	}); err != nil {
+		return err
+	}
+	// Let s2's acknowledgement reach L, sync still running.
+	if _, err := w.runUntil(2, func() bool { return w.net.due(w.now) == 0 }); err != nil {
+		return err
+	}
+	// (c)
+	term := l.term
+	w.crash(l, noCrash)
+	w.tracef("race: %d messages from %s lost", w.net.purge(l.id), l.id)
+	w.net.heal()
+	w.net.split([]consensus.NodeID{s2}, []consensus.NodeID{l.id, s3})
+	w.tracef("race: isolate %s", s2)
+	if err := w.start(l); err != nil {
+		return err
+	}
+	// (d)
+	_, err = w.runUntil(limit, func() bool {
+		n := w.leader()
+		return n != nil && n.id != s2 && n.term > term && n.commit >= k
+	})
+	return err
+}
+
 // runUntil delivers and ticks, fault-free, until cond holds after a step
 // or limit ticks pass; it reports whether cond held.
 func (w *world) runUntil(limit uint64, cond func() bool) (bool, error) {
@@ -83,10 +145,11 @@ func (w *world) runUntil(limit uint64, cond func() bool) (bool, error) {
 			return false, err
 		}
 		if cond() {
+			w.stats.ScriptPhases++
 			return true, nil
 		}
 	}
-	w.tracef("figure8: phase did not complete within %d ticks", limit)
+	w.tracef("scenario: phase did not complete within %d ticks", limit)
 	return false, nil
 }
 
