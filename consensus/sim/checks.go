@@ -16,6 +16,8 @@ var (
 	// error, a panic, a Ready that cannot be persisted, a Ready loop that
 	// never settles.
 	ErrContract = errors.New("sim: core broke its contract")
+	// ErrInvalidOptions marks Options a run cannot use.
+	ErrInvalidOptions = errors.New("sim: invalid options")
 )
 
 func safetyf(format string, args ...any) error {

@@ -247,3 +247,24 @@ func TestLeaderAppendOnlyCheckerCatchesOverwrite(t *testing.T) {
 	}
 	wantSafety(t, c.onLeaderAppend("n1", true, 3, 4, 5), "leader append-only")
 }
+
+// TestOptionsValidate: a run refuses options it cannot use, and reports
+// that instead of simulating.
+func TestOptionsValidate(t *testing.T) {
+	if err := DefaultOptions(1).Validate(); err != nil {
+		t.Fatalf("default options rejected: %v", err)
+	}
+	for _, o := range []Options{
+		{Seed: 1, Steps: 0, TraceLines: 10},
+		{Seed: 1, Steps: 10, TraceLines: 0},
+		{Seed: 1, Steps: 10, TraceLines: 10, Nodes: 12},
+		{Seed: 1, Steps: 10, TraceLines: 10, Scenario: PersistRace + 1},
+	} {
+		if err := o.Validate(); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("%+v: got %v, want ErrInvalidOptions", o, err)
+		}
+		if r := Run(o); !errors.Is(r.Err, ErrInvalidOptions) || r.TraceCount != 0 {
+			t.Errorf("Run(%+v) simulated anyway: %v", o, r.Err)
+		}
+	}
+}

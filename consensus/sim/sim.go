@@ -66,11 +66,13 @@ func DefaultOptions(seed uint64) Options {
 func (o Options) Validate() error {
 	switch {
 	case o.Steps < 1:
-		return fmt.Errorf("sim: Steps must be positive, got %d", o.Steps)
+		return fmt.Errorf("%w: Steps must be positive, got %d", ErrInvalidOptions, o.Steps)
 	case o.Nodes != 0 && (o.Nodes < 1 || o.Nodes > 9):
-		return fmt.Errorf("sim: Nodes must be in [1, 9], got %d", o.Nodes)
+		return fmt.Errorf("%w: Nodes must be in [1, 9], got %d", ErrInvalidOptions, o.Nodes)
 	case o.TraceLines < 1:
-		return fmt.Errorf("sim: TraceLines must be positive, got %d", o.TraceLines)
+		return fmt.Errorf("%w: TraceLines must be positive, got %d", ErrInvalidOptions, o.TraceLines)
+	case o.Scenario > PersistRace:
+		return fmt.Errorf("%w: unknown Scenario %d", ErrInvalidOptions, o.Scenario)
 	}
 	return nil
 }
