@@ -114,6 +114,21 @@ func TestSnapshotSaveReturnsRestorableBackup(t *testing.T) {
 		t.Fatal("the restored backup differs from the leader's state")
 	}
 	wantCode(t, cl.call(api.MsgSnapshotSave, &api.SnapshotSaveRequest{Index: first.Index + 1000, Offset: 10}, nil), api.CodeSnapshotGone)
+
+	// A newer backup replaces it; a kept one is forgotten after the
+	// retention time.
+	if _, err := cl.acquire(s, "backup/newer", false); err != nil {
+		t.Fatal(err)
+	}
+	var second api.SnapshotSaveResponse
+	cl.must(api.MsgSnapshotSave, &api.SnapshotSaveRequest{}, &second)
+	if second.Index <= first.Index {
+		t.Fatalf("second backup at %d, first at %d", second.Index, first.Index)
+	}
+	wantCode(t, cl.call(api.MsgSnapshotSave, &api.SnapshotSaveRequest{Index: first.Index, Offset: 10}, nil), api.CodeSnapshotGone)
+	cl.must(api.MsgSnapshotSave, &api.SnapshotSaveRequest{Index: second.Index, Offset: 10}, nil)
+	c.clock.Advance(lead.cfg.BackupRetention + time.Second)
+	wantCode(t, cl.call(api.MsgSnapshotSave, &api.SnapshotSaveRequest{Index: second.Index, Offset: 10}, nil), api.CodeSnapshotGone)
 }
 
 func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {

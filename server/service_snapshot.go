@@ -67,9 +67,9 @@ func (s *Server) snapshotSave(ctx context.Context, req *api.SnapshotSaveRequest)
 		}
 		term, _ := s.wal.Term(index) // 0 if compacted away; the index is what matters
 		bk = &backup{index: index, term: term, data: data,
-			crc: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)), until: time.Now().Add(s.cfg.BackupRetention)}
+			crc: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)), until: s.clock().Add(s.cfg.BackupRetention)}
 		s.backups.put(bk)
-	} else if bk = s.backups.get(req.Index, time.Now()); bk == nil {
+	} else if bk = s.backups.get(req.Index, s.clock()); bk == nil {
 		return nil, api.Errorf(api.CodeSnapshotGone, "backup at index %d is no longer kept", req.Index)
 	}
 	if req.Offset > uint64(len(bk.data)) {
