@@ -383,3 +383,40 @@ func TestBinaryCompletesCommands(t *testing.T) {
 		}
 	}
 }
+
+// sleeperLine is what the command below prints of its background child.
+var sleeperLine = regexp.MustCompile(`sleeper=(\d+)`)
+
+// TestLockSignalsReachTheCommandsChildren: without a terminal, CMD runs
+// in a process group of its own and a forwarded signal reaches the
+// programs it started too, not only the shell.
+func TestLockSignalsReachTheCommandsChildren(t *testing.T) {
+	c := cluster(t)
+	p := c.start(t, nil, "lock", "bin/group", "--", "sh", "-c", "sleep 30 & echo sleeper=$!; wait")
+	var pid int
+	waitFor(t, 30*time.Second, "the command to start", func() bool {
+		m := sleeperLine.FindStringSubmatch(p.stdout.String())
+		if m != nil {
+			pid, _ = strconv.Atoi(m[1])
+		}
+		return m != nil
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(30 * time.Second); code != 128+int(syscall.SIGTERM) {
+		t.Fatalf("exit %d, want %d; stderr %s", code, 128+int(syscall.SIGTERM), p.stderr)
+	}
+	waitFor(t, 30*time.Second, "the background sleep to be terminated", func() bool { return !running(pid) })
+}
+
+// running reports whether pid is a live (not zombie) process.
+func running(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}

@@ -158,7 +158,7 @@ func (l *lockctl) acquire(c *cli.Context, s *client.Session, name string, sigs <
 			case r.err != nil && errors.Is(r.err, context.DeadlineExceeded) && c.Duration("wait") > 0 && ctx.Err() != nil:
 				return nil, fmt.Errorf("%w: %q after %s", errWaitExpired, name, c.Duration("wait"))
 			case r.err != nil && errors.Is(r.err, client.ErrLockHeld):
-				return nil, r.err
+				return nil, fmt.Errorf("%w: %q", client.ErrLockHeld, name)
 			}
 			return r.lk, r.err
 		case sig := <-sigs:
@@ -179,6 +179,18 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 		"LOCKD_SESSION_ID="+strconv.FormatUint(s.ID(), 10),
 	)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = l.stdin, l.stdout, l.stderr
+	// Without a terminal to share, CMD gets a process group of its own,
+	// so that signals (forwarded, or on a loss) reach every process it
+	// started. With one, CMD stays in lockctl's group to keep using it.
+	ownGroup := l.stdin == nil || !isTerminal(l.stdin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: ownGroup}
+	signal := func(sig os.Signal) {
+		if s, ok := sig.(syscall.Signal); ok && ownGroup {
+			_ = syscall.Kill(-cmd.Process.Pid, s)
+			return
+		}
+		_ = cmd.Process.Signal(sig)
+	}
 	if err := cmd.Start(); err != nil {
 		l.release(lk)
 		code := exitCannotExec
@@ -205,7 +217,7 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 			l.release(lk)
 			return commandCode(cmd.ProcessState), nil
 		case sig := <-sigs:
-			_ = cmd.Process.Signal(sig)
+			signal(sig)
 		case <-state:
 			state = s.StateChanged()
 			if s.State() == client.SessionJeopardy {
@@ -214,14 +226,14 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 		case <-lost:
 			lost = nil
 			fmt.Fprintf(l.stderr, "lockctl: lock %q lost (%v); sending SIGTERM to %s\n", lk.Name(), lk.Err(), argv[0])
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			signal(syscall.SIGTERM)
 			t := time.NewTimer(c.Duration("grace"))
 			defer t.Stop()
 			kill = t.C
 		case <-kill:
 			kill = make(chan time.Time) // never again; still marks the loss
 			fmt.Fprintf(l.stderr, "lockctl: %s still running after %s; sending SIGKILL\n", argv[0], c.Duration("grace"))
-			_ = cmd.Process.Kill()
+			signal(syscall.SIGKILL)
 		}
 	}
 }
