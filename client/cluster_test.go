@@ -26,30 +26,21 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 	if testing.Short() {
 		t.Skip("starts an in-process cluster")
 	}
-	c := &testCluster{t: t, cfgs: map[string]server.Config{}, servers: map[string]*server.Server{}}
-	addrs := freeAddrs(t, 2*n)
-	initial := map[string]string{}
-	for i := 1; i <= n; i++ {
-		initial[fmt.Sprintf("n%d", i)] = addrs[2*(i-1)]
-	}
-	for i := 1; i <= n; i++ {
-		id := fmt.Sprintf("n%d", i)
-		cfg := server.DefaultConfig()
-		cfg.ID = id
-		cfg.DataDir = t.TempDir()
-		cfg.PeerAddr, cfg.ClientAddr = addrs[2*(i-1)], addrs[2*(i-1)+1]
-		cfg.InitialCluster = initial
-		cfg.Node.Seed = uint64(i) * 7919
-		c.cfgs[id] = cfg
-	}
-	for _, id := range c.ids() {
-		c.start(id)
-	}
-	t.Cleanup(func() {
+	c := &testCluster{t: t, servers: map[string]*server.Server{}}
+	// Reserved ports can be taken by another process between reservation
+	// and bind; then start over with new ones.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = c.startAll(n); err == nil {
+			break
+		}
 		for id := range c.servers {
 			c.stop(id)
 		}
-	})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.leader()
 	return c
 }
@@ -73,6 +64,38 @@ func freeAddrs(t *testing.T, n int) []string {
 	return out
 }
 
+func (c *testCluster) startAll(n int) error {
+	c.cfgs = map[string]server.Config{}
+	addrs := freeAddrs(c.t, 2*n)
+	initial := map[string]string{}
+	for i := 1; i <= n; i++ {
+		initial[fmt.Sprintf("n%d", i)] = addrs[2*(i-1)]
+	}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		cfg := server.DefaultConfig()
+		cfg.ID = id
+		cfg.DataDir = c.t.TempDir()
+		cfg.PeerAddr, cfg.ClientAddr = addrs[2*(i-1)], addrs[2*(i-1)+1]
+		cfg.InitialCluster = initial
+		cfg.Node.Seed = uint64(i) * 7919
+		c.cfgs[id] = cfg
+	}
+	// Registered after TempDir: cleanups run last-in first-out, and the
+	// servers must stop before their directories are removed.
+	c.t.Cleanup(func() {
+		for id := range c.servers {
+			c.stop(id)
+		}
+	})
+	for _, id := range c.ids() {
+		if err := c.tryStart(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *testCluster) ids() []string {
 	var ids []string
 	for id := range c.cfgs {
@@ -82,16 +105,17 @@ func (c *testCluster) ids() []string {
 	return ids
 }
 
-func (c *testCluster) start(id string) {
-	c.t.Helper()
+func (c *testCluster) tryStart(id string) error {
 	s, err := server.New(c.cfgs[id])
 	if err != nil {
-		c.t.Fatalf("new %s: %v", id, err)
+		return fmt.Errorf("new %s: %w", id, err)
 	}
 	if err := s.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", id, err)
+		_ = s.Close()
+		return fmt.Errorf("start %s: %w", id, err)
 	}
 	c.servers[id] = s
+	return nil
 }
 
 // stop stops node id abruptly (no leadership hand-off).

@@ -40,10 +40,10 @@ type fakeCluster struct {
 	beforeCancel  func()                            // runs (without mu) before a CancelWait applies
 	onNotLeader   func(node, count int)             // runs (without mu) after a NotLeader answer
 	keepAlives    int
-	dropOpens     int             // cut the connection after applying this many opens
-	afterApply    func(typ uint8) // runs (without mu) after a write applied, before its answer
-	keepAliveHook func()          // runs (without mu) before a KeepAlive is answered
-	notify        chan struct{}   // closed and replaced after every request
+	dropOpens     int                                  // cut the connection after applying this many opens
+	afterApply    func(ctx context.Context, typ uint8) // runs (without mu) after a write applied, before its answer
+	keepAliveHook func()                               // runs (without mu) before a KeepAlive is answered
+	notify        chan struct{}                        // closed and replaced after every request
 }
 
 type fakeWrite struct {
@@ -144,7 +144,7 @@ func remote(e *api.Error) error {
 }
 
 // handle registers a typed handler on node nd that only the leader serves.
-func handle[Req any](nd *fakeNode, typ uint8, leaderOnly bool, fn func(c *rpc.Conn, req *Req) (any, *api.Error)) {
+func handle[Req any](nd *fakeNode, typ uint8, leaderOnly bool, fn func(ctx context.Context, c *rpc.Conn, req *Req) (any, *api.Error)) {
 	err := rpc.Register(nd.srv, rpc.MsgType(typ), func(ctx context.Context, c *rpc.Conn, req *Req) (any, error) {
 		fc := nd.c
 		if leaderOnly {
@@ -162,7 +162,7 @@ func handle[Req any](nd *fakeNode, typ uint8, leaderOnly bool, fn func(c *rpc.Co
 				return nil, remote(&api.Error{Code: api.CodeNotLeader, Message: hint})
 			}
 		}
-		resp, aerr := fn(c, req)
+		resp, aerr := fn(ctx, c, req)
 		fc.mu.Lock()
 		close(fc.notify)
 		fc.notify = make(chan struct{})
@@ -179,7 +179,7 @@ func handle[Req any](nd *fakeNode, typ uint8, leaderOnly bool, fn func(c *rpc.Co
 
 func (nd *fakeNode) register() {
 	fc := nd.c
-	handle(nd, api.MsgOpenSession, true, func(c *rpc.Conn, req *api.OpenSessionRequest) (any, *api.Error) {
+	handle(nd, api.MsgOpenSession, true, func(ctx context.Context, c *rpc.Conn, req *api.OpenSessionRequest) (any, *api.Error) {
 		resp, aerr := fc.openSession(c, req)
 		fc.mu.Lock()
 		drop := fc.dropOpens > 0
@@ -191,7 +191,7 @@ func (nd *fakeNode) register() {
 		}
 		return resp, aerr
 	})
-	handle(nd, api.MsgKeepAlive, true, func(_ *rpc.Conn, req *api.KeepAliveRequest) (any, *api.Error) {
+	handle(nd, api.MsgKeepAlive, true, func(_ context.Context, _ *rpc.Conn, req *api.KeepAliveRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		hook := fc.keepAliveHook
 		fc.mu.Unlock()
@@ -200,13 +200,13 @@ func (nd *fakeNode) register() {
 		}
 		return fc.keepAlive(req)
 	})
-	handle(nd, api.MsgCloseSession, true, func(_ *rpc.Conn, req *api.CloseSessionRequest) (any, *api.Error) {
+	handle(nd, api.MsgCloseSession, true, func(_ context.Context, _ *rpc.Conn, req *api.CloseSessionRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		fc.endSessionLocked(req.Session, "closed")
 		return &api.Empty{}, nil
 	})
-	handle(nd, api.MsgAttach, false, func(c *rpc.Conn, req *api.AttachRequest) (any, *api.Error) {
+	handle(nd, api.MsgAttach, false, func(ctx context.Context, c *rpc.Conn, req *api.AttachRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		for _, id := range req.Sessions {
@@ -214,40 +214,40 @@ func (nd *fakeNode) register() {
 		}
 		return &api.Empty{}, nil
 	})
-	handle(nd, api.MsgAcquire, true, func(c *rpc.Conn, req *api.AcquireRequest) (any, *api.Error) {
+	handle(nd, api.MsgAcquire, true, func(ctx context.Context, c *rpc.Conn, req *api.AcquireRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		fc.attachLocked(c, req.Session)
 		fc.mu.Unlock()
-		return fc.write(c, api.MsgAcquire, req.Write, func() (any, *api.Error) { return fc.acquireLocked(req) })
+		return fc.write(ctx, c, api.MsgAcquire, req.Write, func() (any, *api.Error) { return fc.acquireLocked(req) })
 	})
-	handle(nd, api.MsgRelease, true, func(c *rpc.Conn, req *api.ReleaseRequest) (any, *api.Error) {
-		return fc.write(c, api.MsgRelease, req.Write, func() (any, *api.Error) {
+	handle(nd, api.MsgRelease, true, func(ctx context.Context, c *rpc.Conn, req *api.ReleaseRequest) (any, *api.Error) {
+		return fc.write(ctx, c, api.MsgRelease, req.Write, func() (any, *api.Error) {
 			return &api.Empty{}, fc.releaseLocked(req.Session, req.Name, req.Token)
 		})
 	})
-	handle(nd, api.MsgCancelWait, true, func(c *rpc.Conn, req *api.CancelWaitRequest) (any, *api.Error) {
+	handle(nd, api.MsgCancelWait, true, func(ctx context.Context, c *rpc.Conn, req *api.CancelWaitRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		hook := fc.beforeCancel
 		fc.mu.Unlock()
 		if hook != nil {
 			hook()
 		}
-		return fc.write(c, api.MsgCancelWait, req.Write, func() (any, *api.Error) {
+		return fc.write(ctx, c, api.MsgCancelWait, req.Write, func() (any, *api.Error) {
 			return &api.Empty{}, fc.cancelWaitLocked(req.Session, req.Name)
 		})
 	})
-	handle(nd, api.MsgProclaim, true, func(c *rpc.Conn, req *api.ProclaimRequest) (any, *api.Error) {
-		return fc.write(c, api.MsgProclaim, req.Write, func() (any, *api.Error) {
+	handle(nd, api.MsgProclaim, true, func(ctx context.Context, c *rpc.Conn, req *api.ProclaimRequest) (any, *api.Error) {
+		return fc.write(ctx, c, api.MsgProclaim, req.Write, func() (any, *api.Error) {
 			return &api.Empty{}, fc.proclaimLocked(req)
 		})
 	})
-	handle(nd, api.MsgGetLock, true, func(_ *rpc.Conn, req *api.GetLockRequest) (any, *api.Error) {
+	handle(nd, api.MsgGetLock, true, func(_ context.Context, _ *rpc.Conn, req *api.GetLockRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		info := fc.lockInfoLocked(req.Name)
 		return &info, nil
 	})
-	handle(nd, api.MsgCheckToken, true, func(_ *rpc.Conn, req *api.CheckTokenRequest) (any, *api.Error) {
+	handle(nd, api.MsgCheckToken, true, func(_ context.Context, _ *rpc.Conn, req *api.CheckTokenRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		ok := false
@@ -256,7 +256,7 @@ func (nd *fakeNode) register() {
 		}
 		return &api.CheckTokenResponse{Current: ok}, nil
 	})
-	handle(nd, api.MsgObserve, false, func(c *rpc.Conn, req *api.ObserveRequest) (any, *api.Error) {
+	handle(nd, api.MsgObserve, false, func(ctx context.Context, c *rpc.Conn, req *api.ObserveRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		if fc.watchers[req.Name] == nil {
@@ -268,7 +268,7 @@ func (nd *fakeNode) register() {
 		}
 		return &api.Empty{}, nil
 	})
-	handle(nd, api.MsgStatus, false, func(_ *rpc.Conn, _ *api.StatusRequest) (any, *api.Error) {
+	handle(nd, api.MsgStatus, false, func(_ context.Context, _ *rpc.Conn, _ *api.StatusRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		role := "follower"
@@ -315,7 +315,7 @@ func (fc *fakeCluster) keepAlive(req *api.KeepAliveRequest) (any, *api.Error) {
 
 // write deduplicates a session write like sessions.Table: a kept answer
 // is returned again; a refused write is not kept.
-func (fc *fakeCluster) write(c *rpc.Conn, typ uint8, w api.Write, apply func() (any, *api.Error)) (any, *api.Error) {
+func (fc *fakeCluster) write(ctx context.Context, c *rpc.Conn, typ uint8, w api.Write, apply func() (any, *api.Error)) (any, *api.Error) {
 	fc.mu.Lock()
 	fc.writes = append(fc.writes, fakeWrite{typ: typ, w: w})
 	s := fc.sessions[w.Session]
@@ -351,7 +351,7 @@ func (fc *fakeCluster) write(c *rpc.Conn, typ uint8, w api.Write, apply func() (
 	drop, after := fc.dropAnswer, fc.afterApply
 	fc.mu.Unlock()
 	if after != nil && aerr == nil {
-		after(typ)
+		after(ctx, typ)
 	}
 	if drop != nil && aerr == nil && drop(typ, w) {
 		_ = c.Close() // the answer is lost with the connection

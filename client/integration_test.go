@@ -163,3 +163,53 @@ func TestIntegrationRetriedWritesAreNeverAppliedTwice(t *testing.T) {
 		t.Fatal("session expired")
 	}
 }
+
+// The client is cut off from every node: its session goes into jeopardy
+// at the end of its lease (locks not yet reported lost), the leader
+// expires it, and when the client reaches the cluster again it learns the
+// session expired and closes Lost.
+func TestIntegrationCutOffClientGoesThroughJeopardyToExpiry(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cfg := integrationConfig(tc)
+	faults := rpc.NewFaults()
+	cfg.RPC.Faults = faults
+	cfg.Grace = time.Minute // expiry must come from the cluster's answer
+	c := newTestClient(t, cfg)
+	s := newTestSession(t, c, WithTTL(time.Second))
+	l, err := s.Acquire(testCtx(t), "cut")
+	if err != nil {
+		t.Fatal(err)
+	}
+	watcher := newTestClient(t, integrationConfig(tc))
+	for _, id := range tc.ids() {
+		faults.Block(id)
+	}
+	if st, err := s.WaitState(testCtx(t), SessionSafe); err != nil || st != SessionJeopardy {
+		t.Fatalf("WaitState = %v, %v; want jeopardy", st, err)
+	}
+	if closed(l.Lost()) {
+		t.Fatal("Lost closed in jeopardy")
+	}
+	// Wait until the leader has expired the session.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := watcher.GetSession(testCtx(t), s.ID())
+		if errors.Is(err, ErrSessionExpired) || errors.Is(err, ErrUnknownSession) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session not expired by the cluster: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, id := range tc.ids() {
+		faults.Unblock(id)
+	}
+	if st, err := s.WaitState(testCtx(t), SessionJeopardy); err != nil || st != SessionExpired {
+		t.Fatalf("WaitState = %v, %v; want expired", st, err)
+	}
+	waitClosed(t, l.Lost(), "Lost after expiry")
+	if ok, err := watcher.CheckToken(testCtx(t), "cut", l.Token()); err != nil || ok {
+		t.Fatalf("CheckToken of the expired holder = %v, %v; want false", ok, err)
+	}
+}

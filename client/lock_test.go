@@ -239,10 +239,10 @@ func TestAcquireCancelledBeforeItsAnswerLeavesNoGrant(t *testing.T) {
 		s := newTestSession(t, c)
 		ctx, cancel := context.WithCancel(testCtx(t))
 		fc.set(func(fc *fakeCluster) {
-			fc.afterApply = func(typ uint8) {
+			fc.afterApply = func(reqCtx context.Context, typ uint8) {
 				if typ == api.MsgAcquire {
 					cancel()
-					<-ctx.Done()
+					<-reqCtx.Done() // the client gave up on the request
 				}
 			}
 		})
