@@ -356,6 +356,12 @@ func (s *Server) keepAlive(ctx context.Context, req *api.KeepAliveRequest) (*api
 	case <-ctx.Done():
 		return nil, api.Errorf(api.CodeNoQuorum, "leadership not confirmed in time")
 	}
+	// Answer only once a quorum confirms this node still leads: a deposed
+	// leader that has not noticed yet must not extend a client's lease,
+	// because the new leader counts every TTL from its own election.
+	if err := s.node.ReadIndex(ctx); err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
 	now := s.clock().UnixNano()
 	ttls := make([]int64, len(req.Sessions))
 	ats := make([]int64, len(req.Sessions))
