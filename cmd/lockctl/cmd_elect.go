@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -139,9 +140,29 @@ func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string
 	}
 }
 
+// observe prints the current leader (read first, so that an election
+// without one says so and an unreachable cluster fails), then every
+// change until ctx ends.
 func (l *lockctl) observe(ctx context.Context, e *client.Election) error {
+	rctx, cancel := context.WithTimeout(ctx, l.g.timeout)
+	li, err := e.Leader(rctx)
+	cancel()
+	switch {
+	case errors.Is(err, client.ErrNoElectionLeader):
+		li = client.LeaderInfo{}
+	case err != nil:
+		return interrupted(ctx, err)
+	}
+	last := leaderFrom(e.Name(), li)
+	if err := l.g.out.line(last, last.text()); err != nil {
+		return err
+	}
 	for li := range e.Observe(ctx) {
 		d := leaderFrom(e.Name(), li)
+		if d == last || (!d.HasLeader && !last.HasLeader) {
+			continue
+		}
+		last = d
 		if err := l.g.out.line(d, d.text()); err != nil {
 			return err
 		}

@@ -1,0 +1,37 @@
+// Command lockctl is the shell's way into a lockd cluster: it shows the
+// cluster's state (status, members, sessions, locks), operates it
+// (membership, leader transfer, backups), holds a lock while a command
+// runs, takes part in or watches an election, and measures throughput.
+// docs/LOCKCTL.md is its reference: commands, JSON schema, exit codes.
+//
+// It owns: the command line (urfave/cli/v2), the mapping of errors to exit
+// codes (exitcode.go, by errors.Is on the client's sentinels only), the
+// table and JSON renderings, and the supervision of `lock`'s command.
+// It must never: import a lockd package other than client; compare error
+// strings; print anything but the command's own output on stdout while
+// `lock` runs; leave `lock`'s command running after the lock is lost.
+//
+// Exit codes: 0 ok, 1 error, 2 bad usage, 3 lock held, 4 lock lost,
+// 5 no quorum or cluster unreachable, 6 not found; `lock` passes its
+// command's code on (128+signal if a signal killed it, 126/127 if it
+// could not be started), and a lockctl interrupted while waiting for a
+// lock exits 128+signal.
+//
+// `lock NAME -- CMD` as a state machine:
+//
+//	state     event                          next      effect
+//	waiting   granted                        running   start CMD with LOCKD_* env
+//	waiting   ErrLockHeld (--try) / --wait   exit 3    close session
+//	waiting   SIGINT/SIGTERM/SIGHUP          exit 128+s cancel the wait (no grant left)
+//	running   CMD exits, lock still held     exit code release, close session
+//	running   CMD exits, Lost already closed exit 4    close session
+//	running   SIGINT/SIGTERM/SIGHUP          running   forward to CMD (its group)
+//	running   session in jeopardy            running   warn on stderr
+//	running   Lock.Lost closes               draining  SIGTERM to CMD, start --grace
+//	draining  --grace runs out               draining  SIGKILL to CMD
+//	draining  CMD exits                      exit 4    close session
+//
+// Without a terminal on stdin CMD runs in a process group of its own and
+// signals go to the whole group; with one, CMD shares lockctl's group (so
+// it can use the terminal) and signals go to CMD's process.
+package main
