@@ -85,13 +85,16 @@ func newChecker() *checker {
 	}
 }
 
-// onPersist checks entries just made durable on node: an (index, term) pair
-// names one entry with one history everywhere and forever (log matching,
-// and leader append-only), and nothing at or below the node's durable commit
-// index is replaced.
-func (c *checker) onPersist(node consensus.NodeID, log *chainLog, first, durableCommit uint64) error {
-	if first <= durableCommit && first <= log.last() {
-		return safetyf("log matching: %s replaced its log from index %d, at or below its commit index %d", node, first, durableCommit)
+// onPersist checks entries just made durable on node from index first on:
+// an (index, term) pair names one entry with one history everywhere and
+// forever (log matching, and leader append-only), and the log up to the
+// node's durable commit index is what it was (commitHash, the chain hash
+// at commit before the append; rewriting identical entries is allowed).
+func (c *checker) onPersist(node consensus.NodeID, log *chainLog, first, commit, commitHash uint64) error {
+	if first <= commit {
+		if h, _, ok := log.at(commit); !ok || h != commitHash {
+			return safetyf("log matching: %s replaced its log from idx=%d, changing entries at or below its commit index %d", node, first, commit)
+		}
 	}
 	for i := first; i <= log.last(); i++ {
 		h, t, _ := log.at(i)

@@ -28,7 +28,7 @@ func persisted(t *testing.T, c *checker, node consensus.NodeID, es []consensus.E
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.onPersist(node, l, first, 0); err != nil {
+	if err := c.onPersist(node, l, first, 0, 0); err != nil {
 		t.Fatalf("consistent history rejected: %v", err)
 	}
 	return l
@@ -51,18 +51,25 @@ func TestLogMatchingCheckerCatchesDivergentPrefix(t *testing.T) {
 	bad := ents(2, 2, 2, 3)
 	bad[1].Data = []byte("other")
 	first, _ := l.append(bad)
-	wantSafety(t, c.onPersist("n2", l, first, 0), "log matching")
+	wantSafety(t, c.onPersist("n2", l, first, 0, 0), "log matching")
 }
 
 // TestLogMatchingCheckerAcceptsTruncatedSuffix: a follower replacing an
-// uncommitted suffix with the leader's entries is legal.
+// uncommitted suffix with the leader's entries is legal, and so is
+// rewriting identical entries at or below the commit index.
 func TestLogMatchingCheckerAcceptsTruncatedSuffix(t *testing.T) {
 	c := newChecker()
 	l := persisted(t, c, "n1", ents(2, 2, 2, 2))
 	persisted(t, c, "n2", ents(2, 2, 3))
+	h2, _, _ := l.at(2)
 	first, _ := l.append(ents(3, 3))
-	if err := c.onPersist("n1", l, first, 2); err != nil {
+	if err := c.onPersist("n1", l, first, 2, h2); err != nil {
 		t.Fatalf("legal truncation rejected: %v", err)
+	}
+	h3, _, _ := l.at(3)
+	first, _ = l.append(ents(2, 2, 3, 3))
+	if err := c.onPersist("n1", l, first, 3, h3); err != nil {
+		t.Fatalf("rewriting identical committed entries rejected: %v", err)
 	}
 }
 
@@ -71,8 +78,9 @@ func TestLogMatchingCheckerAcceptsTruncatedSuffix(t *testing.T) {
 func TestLogMatchingCheckerCatchesTruncatedCommit(t *testing.T) {
 	c := newChecker()
 	l := persisted(t, c, "n1", ents(2, 2, 2, 2))
+	h3, _, _ := l.at(3)
 	first, _ := l.append(ents(3, 3))
-	wantSafety(t, c.onPersist("n1", l, first, 3), "at or below its commit index")
+	wantSafety(t, c.onPersist("n1", l, first, 3, h3), "changing entries at or below its commit index")
 }
 
 // TestStateMachineCheckerCatchesDivergentApply: two nodes apply different

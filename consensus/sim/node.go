@@ -260,11 +260,17 @@ func (w *world) persist(n *node, p *pendingReady) error {
 		if err := n.store.Append(rd.Entries); err != nil {
 			return fmt.Errorf("%w: %s cannot persist entries [%d..%d]: %v", ErrContract, n.id, rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
 		}
+		// The durable commit point, if this log still holds it (not below
+		// an installed snapshot), and its chain hash before the append.
+		commit, commitHash := uint64(0), uint64(0)
+		if h, _, ok := n.log.at(n.hs.Commit); ok {
+			commit, commitHash = n.hs.Commit, h
+		}
 		first, err := n.log.append(rd.Entries)
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrContract, n.id, err)
 		}
-		if err := w.check.onPersist(n.id, n.log, first, n.hs.Commit); err != nil {
+		if err := w.check.onPersist(n.id, n.log, first, commit, commitHash); err != nil {
 			return err
 		}
 	}
