@@ -14,14 +14,14 @@ import (
 // testCluster is a real in-process lockd cluster on 127.0.0.1 with WALs in
 // temporary directories.
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	cfgs    map[string]server.Config
 	servers map[string]*server.Server // nil while stopped
 }
 
 // newTestCluster starts nodes n1..nN that bootstrap one cluster and waits
 // for a leader.
-func newTestCluster(t *testing.T, n int) *testCluster {
+func newTestCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts an in-process cluster")
@@ -46,7 +46,7 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 }
 
 // freeAddrs reserves n loopback addresses (listen on port 0, then close).
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var out []string
 	for i := 0; i < n; i++ {

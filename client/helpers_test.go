@@ -20,7 +20,7 @@ func testConfig(endpoints ...string) Config {
 	return cfg
 }
 
-func newTestClient(t *testing.T, cfg Config) *Client {
+func newTestClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
@@ -31,14 +31,14 @@ func newTestClient(t *testing.T, cfg Config) *Client {
 }
 
 // testCtx bounds a test's calls so that a bug fails instead of hanging.
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func newTestSession(t *testing.T, c *Client, opts ...SessionOption) *Session {
+func newTestSession(t testing.TB, c *Client, opts ...SessionOption) *Session {
 	t.Helper()
 	s, err := c.NewSession(testCtx(t), opts...)
 	if err != nil {
