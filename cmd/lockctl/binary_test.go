@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -419,4 +420,26 @@ func running(pid int) bool {
 	// The state follows the parenthesised command name.
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// TestBashCompletionScriptCompletes sources `completion bash` in bash and
+// completes a subcommand and a flag through it.
+func TestBashCompletionScriptCompletes(t *testing.T) {
+	bin := lockctlBinary(t)
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	script := `source <(lockctl completion bash)
+COMP_WORDS=(lockctl members pro); COMP_CWORD=2; _lockctl_complete; echo "${COMPREPLY[*]}"
+COMP_WORDS=(lockctl lock --sh); COMP_CWORD=2; _lockctl_complete; echo "${COMPREPLY[*]}"`
+	cmd := exec.Command(bash, "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if string(out) != "promote\n--shared\n" {
+		t.Errorf("completions %q, want promote and --shared", out)
+	}
 }
