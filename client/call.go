@@ -24,11 +24,14 @@ func (c *Client) withDeadline(ctx context.Context) (context.Context, context.Can
 
 // do runs a request on the leader, retrying what retryable allows until
 // ctx ends. req is built afresh for every attempt (a write recomputes its
-// LowestUnanswered); resp receives the answer.
+// LowestUnanswered); resp receives the answer. When ctx ends first, the
+// error matches both ctx's error and the last attempt's (ErrNoQuorum,
+// ErrNotLeader, ErrNoEndpoint, ...).
 func (c *Client) do(ctx context.Context, typ uint8, req func() any, resp any) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
 	hops := 0
+	var last error // the last attempt's failure
 	for n := 0; ; n++ {
 		err := c.attempt(ctx, typ, req(), resp)
 		if err == nil {
@@ -38,14 +41,15 @@ func (c *Client) do(ctx context.Context, typ uint8, req func() any, resp any) er
 			return ErrClosed
 		}
 		if ctx.Err() != nil {
-			if errors.Is(err, ctx.Err()) {
-				return err
+			if !errors.Is(err, ctx.Err()) {
+				last = err
 			}
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+			return giveUp(ctx.Err(), last)
 		}
 		if !retryable(err) {
 			return err
 		}
+		last = err
 		c.retries.Add(1)
 		c.log.Debug("retrying request", "type", typ, "attempt", n+1, "error", err)
 		if hint, ok := notLeaderHint(err); ok && hint != "" && hops < 3 {
@@ -54,9 +58,18 @@ func (c *Client) do(ctx context.Context, typ uint8, req func() any, resp any) er
 		}
 		hops = 0
 		if serr := c.bo.sleep(ctx, n, c.ctx.Done()); serr != nil {
-			return fmt.Errorf("%w (last error: %v)", serr, err)
+			return giveUp(serr, last)
 		}
 	}
+}
+
+// giveUp is the error of a call whose ctx ended: it matches the ctx error
+// and the cause of the last failed attempt, if any.
+func giveUp(cause, last error) error {
+	if last == nil {
+		return cause
+	}
+	return fmt.Errorf("%w (last error: %w)", cause, last)
 }
 
 // attempt sends one request on the current connection (establishing one

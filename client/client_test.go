@@ -111,3 +111,14 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+func TestGivingUpReportsTheLastCause(t *testing.T) {
+	fc := newFakeCluster(t, 1, -1) // no leader, ever
+	c := newTestClient(t, testConfig(fc.addrs()...))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.NewSession(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("got %v, want the deadline and ErrNotLeader", err)
+	}
+}
