@@ -85,7 +85,10 @@ type Node struct {
 	applied   uint64
 	snapIndex uint64
 	conf      consensus.ConfState
-	onApplied []func(applied uint64)
+	// hs is the latest hard state handed out; hsDirty says it has a commit
+	// index not yet written (written with the next synced write).
+	hs      consensus.HardState
+	hsDirty bool
 
 	// Published for other goroutines.
 	leader    atomic.Value // consensus.NodeID

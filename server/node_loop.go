@@ -99,14 +99,16 @@ func (n *Node) handleReady() error {
 		n.publishLeader(rd.SoftState)
 	}
 	n.tr.Send(rd.MessagesBeforePersist())
-	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 || !rd.Snapshot.IsEmpty() {
-		start := time.Now()
-		if err := n.store.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
-			return fmt.Errorf("server: wal save: %w", err)
-		}
-		if n.hooks.Fsync != nil {
-			n.hooks.Fsync(time.Since(start))
-		}
+	// Committed entries are durable on a quorum already, so without a
+	// snapshot to install first they are applied (and proposers answered)
+	// before this node's own fsync of the new entries, not after it.
+	applied := false
+	if rd.Snapshot.IsEmpty() {
+		n.applyAll(rd)
+		applied = true
+	}
+	if err := n.persist(rd); err != nil {
+		return err
 	}
 	if !rd.Snapshot.IsEmpty() {
 		if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
@@ -118,11 +120,8 @@ func (n *Node) handleReady() error {
 		n.failWaitersUpTo(n.applied)
 	}
 	n.tr.Send(rd.MessagesAfterPersist())
-	for _, e := range rd.CommittedEntries {
-		n.apply(e)
-	}
-	if rd.ConfState != nil {
-		n.setConf(*rd.ConfState)
+	if !applied {
+		n.applyAll(rd)
 	}
 	for _, rs := range rd.ReadStates {
 		if r, ok := n.reads[rs.RequestID]; ok {
@@ -145,6 +144,48 @@ func (n *Node) handleReady() error {
 	}
 	n.appliedAt.Store(n.applied)
 	return n.maybeSnapshot()
+}
+
+// persist writes what the Ready must make durable in one synced write. A
+// Ready whose only change is a higher commit index needs no fsync (the
+// commit index can be learned again from the leader), so its hard state is
+// kept and written with the next write that must sync.
+func (n *Node) persist(rd consensus.Ready) error {
+	if !rd.HardState.IsEmpty() {
+		n.hs = rd.HardState
+	}
+	if !rd.MustSync && len(rd.Entries) == 0 && rd.Snapshot.IsEmpty() {
+		n.hsDirty = n.hsDirty || !rd.HardState.IsEmpty()
+		return nil
+	}
+	hs := rd.HardState
+	if hs.IsEmpty() && n.hsDirty {
+		hs = n.hs
+	}
+	return n.save(hs, rd.Entries, rd.Snapshot)
+}
+
+func (n *Node) save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
+	start := time.Now()
+	if err := n.store.Save(hs, ents, snap); err != nil {
+		return fmt.Errorf("server: wal save: %w", err)
+	}
+	if !hs.IsEmpty() {
+		n.hsDirty = false
+	}
+	if n.hooks.Fsync != nil {
+		n.hooks.Fsync(time.Since(start))
+	}
+	return nil
+}
+
+func (n *Node) applyAll(rd consensus.Ready) {
+	for _, e := range rd.CommittedEntries {
+		n.apply(e)
+	}
+	if rd.ConfState != nil {
+		n.setConf(*rd.ConfState)
+	}
 }
 
 func (n *Node) apply(e consensus.Entry) {
@@ -233,6 +274,12 @@ func (n *Node) publishLeader(ss *consensus.SoftState) {
 func (n *Node) maybeSnapshot() error {
 	if n.cfg.SnapshotEntries == 0 || n.applied-n.snapIndex < n.cfg.SnapshotEntries {
 		return nil
+	}
+	// The snapshot's index must not be above the stored commit index.
+	if n.hsDirty {
+		if err := n.save(n.hs, nil, nil); err != nil {
+			return err
+		}
 	}
 	data, err := n.sm.Snapshot()
 	if err != nil {
