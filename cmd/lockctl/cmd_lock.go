@@ -208,6 +208,7 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 	var kill <-chan time.Time
 	lost := lk.Lost()
 	state := s.StateChanged()
+	jeopardy := false
 	for {
 		select {
 		case <-exited:
@@ -220,8 +221,13 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 			signal(sig)
 		case <-state:
 			state = s.StateChanged()
-			if s.State() == client.SessionJeopardy {
+			switch st := s.State(); {
+			case st == client.SessionJeopardy && !jeopardy:
+				jeopardy = true
 				fmt.Fprintf(l.stderr, "lockctl: session %d in jeopardy: lock %q may be lost\n", s.ID(), lk.Name())
+			case st == client.SessionSafe && jeopardy:
+				jeopardy = false
+				fmt.Fprintf(l.stderr, "lockctl: session %d safe again\n", s.ID())
 			}
 		case <-lost:
 			lost = nil
