@@ -137,8 +137,9 @@ func TestLinearizabilityCheckerReportsNonMonotonicToken(t *testing.T) {
 
 func TestLinearizabilityCheckerReportsGrantAfterClose(t *testing.T) {
 	ops := hist(
-		Op{Client: 0, Session: 1, Kind: KindClose, Outcome: OutcomeOK, Call: 0, Return: 1},
-		acq(0, 1, "a", Exclusive, 5, OutcomeOK, 2, 3),
+		acq(0, 1, "a", Exclusive, 4, OutcomeOK, 0, 1),
+		Op{Client: 0, Session: 1, Kind: KindClose, Outcome: OutcomeOK, Call: 0, Return: 2},
+		acq(0, 1, "a", Exclusive, 5, OutcomeOK, 3, 4),
 	)
 	if err := checkOne(t, ops); !errors.Is(err, ErrNotLinearizable) {
 		t.Fatalf("a grant to a closed session went unreported: %v", err)

@@ -129,9 +129,6 @@ func stepLock(s lockState, op Op) []lockState {
 	case KindClose:
 		switch op.Outcome {
 		case OutcomeOK:
-			if s.isEnded(op.Session) {
-				return nil
-			}
 			return []lockState{s.end(op.Session)}
 		case OutcomeUnknown:
 			return []lockState{s, s.end(op.Session)}
