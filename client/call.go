@@ -41,7 +41,8 @@ func (c *Client) do(ctx context.Context, typ uint8, req func() any, resp any) er
 			return ErrClosed
 		}
 		if ctx.Err() != nil {
-			if !errors.Is(err, ctx.Err()) {
+			// An attempt cut short by ctx says less than the one before.
+			if last == nil && !errors.Is(err, ctx.Err()) {
 				last = err
 			}
 			return giveUp(ctx.Err(), last)

@@ -49,6 +49,22 @@
 // next interval (a third of the TTL). While in jeopardy, locks are not yet
 // reported lost: the application should pause work that needs them.
 //
+// # The connection
+//
+// One connection per Client, kept pointed at the leader:
+//
+//	state    event                                 next     effect
+//	none     a call or the background reconnect    dialing  hint first, then endpoints in turn
+//	dialing  connected, sessions attached          current  waiting Acquires and observers re-check
+//	dialing  NotLeader with a hint                 dialing  the hint is tried next
+//	dialing  every endpoint failed                 none     ErrNoEndpoint; callers back off
+//	current  NotLeader answer                      none     closed; hint recorded
+//	current  broken, or an attempt timed out       none     closed
+//	current  LeaderChanged pushed                  none     retired: closed after AttemptTimeout
+//
+// Reads are linearizable unless WithStale; any node answers them. Writes
+// and keep-alives go to the leader; followers answer NotLeader.
+//
 // # Acquire
 //
 //	step                   event                           effect
