@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -25,6 +26,10 @@ type LockReport struct {
 	Result porcupine.CheckResult
 	// Visualization is the HTML file written for a failed check, if any.
 	Visualization string
+	// Stuck, for a failed check, are the earliest operations (by call
+	// time) outside porcupine's longest partial linearization: where to
+	// start reading the history.
+	Stuck []Op
 }
 
 // PartitionByLock splits a history into one history per lock. Session-wide
@@ -93,7 +98,13 @@ func CheckLinearizable(ops []Op, timeout time.Duration, dir string) ([]LockRepor
 		r := LockReport{Lock: name, Ops: len(parts[name]), Result: res}
 		switch res {
 		case porcupine.Illegal:
-			errs = append(errs, fmt.Errorf("%w: lock %q (%d ops)", ErrNotLinearizable, name, r.Ops))
+			r.Stuck = stuck(parts[name], info, 3)
+			var b strings.Builder
+			for _, op := range r.Stuck {
+				fmt.Fprintf(&b, "; first not linearized: op %d client %d [%v, %v] %s", op.ID, op.Client,
+					time.Duration(op.Call), time.Duration(op.Return), DescribeOp(op))
+			}
+			errs = append(errs, fmt.Errorf("%w: lock %q (%d ops)%s", ErrNotLinearizable, name, r.Ops, b.String()))
 		case porcupine.Unknown:
 			errs = append(errs, fmt.Errorf("%w: lock %q (%d ops)", ErrCheckTimeout, name, r.Ops))
 		}
@@ -106,6 +117,32 @@ func CheckLinearizable(ops []Op, timeout time.Duration, dir string) ([]LockRepor
 		reports = append(reports, r)
 	}
 	return reports, errors.Join(errs...)
+}
+
+// stuck returns the first n operations, by call time, that the longest
+// partial linearization porcupine found leaves out.
+func stuck(ops []Op, info porcupine.LinearizationInfo, n int) []Op {
+	var best []porcupine.Operation
+	for _, part := range info.PartialLinearizationsOperations() {
+		for _, l := range part {
+			if len(l) > len(best) {
+				best = l
+			}
+		}
+	}
+	in := map[int]bool{}
+	for _, o := range best {
+		in[o.Input.(Op).ID] = true
+	}
+	sorted := append([]Op(nil), ops...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Call < sorted[j].Call })
+	var out []Op
+	for _, op := range sorted {
+		if !in[op.ID] && len(out) < n {
+			out = append(out, op)
+		}
+	}
+	return out
 }
 
 // safeName turns a lock name into a file name.

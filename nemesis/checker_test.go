@@ -156,6 +156,9 @@ func TestFailedCheckWritesVisualization(t *testing.T) {
 	if !errors.Is(err, ErrNotLinearizable) || len(reports) != 1 || reports[0].Result != porcupine.Illegal {
 		t.Fatalf("reports %+v err %v", reports, err)
 	}
+	if len(reports[0].Stuck) == 0 || reports[0].Stuck[0].ID != 1 {
+		t.Fatalf("stuck ops %+v, want the second acquire first", reports[0].Stuck)
+	}
 	want := filepath.Join(dir, "a_b.html")
 	if reports[0].Visualization != want {
 		t.Fatalf("visualization at %q, want %q", reports[0].Visualization, want)

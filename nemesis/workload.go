@@ -24,12 +24,13 @@ func outcomeOf(err error) Outcome {
 		return OutcomeFenced
 	case errors.Is(err, client.ErrAlreadyHolder):
 		return OutcomeAlready
-	case errors.Is(err, client.ErrSessionExpired), errors.Is(err, client.ErrSessionClosed),
-		errors.Is(err, client.ErrUnknownSession), errors.Is(err, client.ErrInvalidName),
-		errors.Is(err, client.ErrInvalidMode), errors.Is(err, client.ErrInvalidLockDelay),
-		errors.Is(err, client.ErrValueTooLarge):
+	case errors.Is(err, client.ErrInvalidName), errors.Is(err, client.ErrInvalidMode),
+		errors.Is(err, client.ErrInvalidLockDelay), errors.Is(err, client.ErrValueTooLarge):
 		return OutcomeFailed
 	}
+	// ErrSessionExpired is not definite either: the SDK also returns it
+	// when the session ended locally while the request was being retried,
+	// and the request may have been applied before that.
 	return OutcomeUnknown
 }
 
