@@ -129,6 +129,24 @@ func TestIntegrationRemoveMember(t *testing.T) {
 			t.Fatalf("%s still a member: %+v", victim, members)
 		}
 	}
+	// A learner that never starts: added, refused promotion, removed.
+	spare := freeAddrs(t, 2)
+	if err := c.AddLearner(testCtx(t), "n9", spare[0], spare[1]); err != nil {
+		t.Fatal(err)
+	}
+	members, err = c.Members(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(members, func(m Member) bool { return m.ID == "n9" }); i < 0 || !members[i].Learner {
+		t.Fatalf("n9 not a learner: %+v", members)
+	}
+	if err := c.Promote(testCtx(t), "n9", false); !errors.Is(err, ErrUnsafeChange) {
+		t.Fatalf("Promote of a learner that is not caught up: %v, want ErrUnsafeChange", err)
+	}
+	if err := c.RemoveMember(testCtx(t), "n9", false); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.RemoveMember(testCtx(t), "nope", false); !errors.Is(err, ErrUnknownMember) {
 		t.Fatalf("RemoveMember of nothing: %v, want ErrUnknownMember", err)
 	}

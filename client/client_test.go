@@ -115,7 +115,7 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 func TestGivingUpReportsTheLastCause(t *testing.T) {
 	fc := newFakeCluster(t, 1, -1) // no leader, ever
 	c := newTestClient(t, testConfig(fc.addrs()...))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_, err := c.NewSession(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrNotLeader) {

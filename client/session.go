@@ -205,15 +205,19 @@ func (s *Session) end(st SessionState, cause error) {
 		s.mu.Unlock()
 		return
 	}
-	s.err = cause
-	s.setState(st)
-	close(s.done)
+	s.err = cause // from here on the session refuses new work
 	held := s.locks
 	s.locks = make(map[string]*Lock)
 	s.mu.Unlock()
+	// Every Lost closes before the state changes and Done closes, so an
+	// application that sees the session ended finds its locks lost too.
 	for _, l := range held {
 		l.markLost(cause)
 	}
+	s.mu.Lock()
+	s.setState(st)
+	close(s.done)
+	s.mu.Unlock()
 	s.c.removeSession(s)
 }
 
