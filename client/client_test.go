@@ -3,6 +3,9 @@ package client
 import (
 	"context"
 	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
 	"runtime"
 	"testing"
 	"time"
@@ -120,5 +123,43 @@ func TestGivingUpReportsTheLastCause(t *testing.T) {
 	_, err := c.NewSession(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("got %v, want the deadline and ErrNotLeader", err)
+	}
+}
+
+// Callers queued behind a failed round of dials share its answer rather
+// than each dialing every endpoint again.
+func TestConcurrentCallersShareAFailedRound(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepts atomic.Int64
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			_ = nc.Close() // the handshake fails: the endpoint is unusable
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	cfg := testConfig(ln.Addr().String())
+	cfg.BackoffBase, cfg.BackoffMax = time.Minute, time.Minute
+	c := newTestClient(t, cfg)
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.conns.get(testCtx(t)); !errors.Is(err, ErrNoEndpoint) {
+				t.Errorf("get: %v, want ErrNoEndpoint", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := accepts.Load(); n != 1 {
+		t.Fatalf("%d dials for 32 concurrent callers, want 1", n)
 	}
 }

@@ -36,6 +36,9 @@ type connector struct {
 	// retired connections are no longer used for new calls but stay open
 	// for AttemptTimeout so that calls in flight on them get their answers.
 	retired map[*rpc.ClientConn]*time.Timer
+	// failedAt and failErr record the last round that found no endpoint.
+	failedAt time.Time
+	failErr  error
 }
 
 func newConnector(ctx context.Context, cfg Config, log hclog.Logger, bo *backoff) *connector {
@@ -70,7 +73,23 @@ func (c *connector) get(ctx context.Context) (*rpc.ClientConn, error) {
 	if conn, _ := c.current(); conn != nil {
 		return conn, nil // another caller established it meanwhile
 	}
-	return c.establish(ctx)
+	c.mu.Lock()
+	failedAt, failErr := c.failedAt, c.failErr
+	c.mu.Unlock()
+	if failErr != nil && time.Since(failedAt) < c.cfg.BackoffBase {
+		// A round just failed: callers that queued behind it share its
+		// answer instead of dialing every endpoint again at once.
+		return nil, failErr
+	}
+	conn, err := c.establish(ctx)
+	c.mu.Lock()
+	if errors.Is(err, ErrNoEndpoint) {
+		c.failedAt, c.failErr = time.Now(), err
+	} else {
+		c.failErr = nil
+	}
+	c.mu.Unlock()
+	return conn, err
 }
 
 // establish makes one round of attempts. Each NotLeader hint is tried next;
