@@ -199,8 +199,12 @@ func (s *Session) acquire(ctx context.Context, name string, wait bool, opts []Lo
 	}
 }
 
-// heldToken asks the cluster whether this session holds name.
+// heldToken asks the cluster whether this session holds name; it gives up
+// when ctx or the session ends.
 func (s *Session) heldToken(ctx context.Context, name string) (uint64, bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
 	info, err := s.c.GetLock(ctx, name)
 	if err != nil {
 		return 0, false

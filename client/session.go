@@ -59,6 +59,9 @@ type Session struct {
 	id    uint64
 	ttl   time.Duration // granted by the server
 	grace time.Duration
+	// ctx ends when the session does: work on its behalf stops with it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	state    SessionState
@@ -106,6 +109,7 @@ func (c *Client) NewSession(ctx context.Context, opts ...SessionOption) (*Sessio
 		leaseEnd: sentAt.Add(ttl), nextSeq: 1,
 		pending: make(map[uint64]struct{}), locks: make(map[string]*Lock), waiters: make(map[string]*waiter),
 	}
+	s.ctx, s.cancel = context.WithCancel(c.ctx)
 	if err := c.addSession(s); err != nil {
 		return nil, err
 	}
@@ -218,6 +222,7 @@ func (s *Session) end(st SessionState, cause error) {
 	s.setState(st)
 	close(s.done)
 	s.mu.Unlock()
+	s.cancel()
 	s.c.removeSession(s)
 }
 

@@ -245,3 +245,33 @@ func TestShorterTTLSessionJoiningIsRenewedInTime(t *testing.T) {
 		}
 	}
 }
+
+// A waiting Acquire re-checking a lock while the cluster is unreachable
+// returns as soon as its session expires, not when its retries run out.
+func TestWaitingAcquireEndsWithItsSessionWhileTheClusterIsUnreachable(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	clk := newFakeClock()
+	cfg := testConfig(fc.addrs()...)
+	cfg.clock = clk
+	cfg.RequestTimeout = time.Hour
+	c := newTestClient(t, cfg)
+	a := newTestSession(t, c, WithTTL(3*time.Second))
+	b := newTestSession(t, c, WithTTL(3*time.Second))
+	if _, err := a.Acquire(testCtx(t), "w"); err != nil {
+		t.Fatal(err)
+	}
+	rb := goAcquire(testCtx(t), b, "w")
+	waitQueued(t, b, "w")
+	fc.stopNode(0)
+	for i := 0; b.State() != SessionExpired; i++ {
+		if i > 10000 {
+			t.Fatalf("session %v after 10000 timer steps", b.State())
+		}
+		if at, ok := clk.waitArmedOr(t, b.StateChanged()); ok {
+			clk.advanceTo(at)
+		}
+	}
+	if r := waitAcquire(t, rb); !errors.Is(r.err, ErrSessionExpired) {
+		t.Fatalf("Acquire returned %v, want ErrSessionExpired", r.err)
+	}
+}
