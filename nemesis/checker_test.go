@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -242,5 +243,26 @@ func TestAtMostOnceCheckerReportsDoubleApply(t *testing.T) {
 	}
 	if err := CheckResource("a", log); !errors.Is(err, ErrAtMostOnce) {
 		t.Fatalf("an increment accepted twice went unreported: %v", err)
+	}
+}
+
+func TestScheduleDrawsEveryFaultEachRound(t *testing.T) {
+	n := &Nemesis{Faults: AllFaults, Rand: rand.New(rand.NewPCG(7, 7))}
+	for round := 0; round < 3; round++ {
+		seen := map[Fault]int{}
+		for range AllFaults {
+			seen[n.draw()]++
+		}
+		for _, f := range AllFaults {
+			if seen[f] != 1 {
+				t.Fatalf("round %d drew %s %d times: %v", round, f, seen[f], seen)
+			}
+		}
+	}
+	if _, err := ParseFaults("kill,nope"); err == nil {
+		t.Fatal("an unknown fault name was accepted")
+	}
+	if fs, err := ParseFaults("kill, partition"); err != nil || len(fs) != 2 || fs[1] != FaultPartition {
+		t.Fatalf("ParseFaults: %v %v", fs, err)
 	}
 }

@@ -196,7 +196,7 @@ func CheckAtMostOnce(ops []Op) error {
 	var errs []error
 	for _, op := range ops {
 		if op.Outcome == OutcomeAlready {
-			errs = append(errs, fmt.Errorf("%w: op %d: session %d acquire of %s answered already-holder", ErrAtMostOnce, op.ID, op.Session, op.Lock))
+			errs = append(errs, fmt.Errorf("%w: op %d: session %d acquire of %s answered already-holder (applied twice, or the client lost track of a grant)", ErrAtMostOnce, op.ID, op.Session, op.Lock))
 		}
 	}
 	return errors.Join(errs...)

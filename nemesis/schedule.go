@@ -47,9 +47,23 @@ type Nemesis struct {
 	ClientPauseLock string
 	Log             hclog.Logger
 
+	bag []Fault // faults left in this round
+
 	mu     sync.Mutex
 	counts map[Fault]int
 	notes  []string
+}
+
+// draw returns the next fault: rounds of every fault in Faults, each round
+// shuffled by the seed, so a run of N rounds injects each kind N times.
+func (n *Nemesis) draw() Fault {
+	if len(n.bag) == 0 {
+		n.bag = append([]Fault(nil), n.Faults...)
+		n.Rand.Shuffle(len(n.bag), func(i, j int) { n.bag[i], n.bag[j] = n.bag[j], n.bag[i] })
+	}
+	f := n.bag[0]
+	n.bag = n.bag[1:]
+	return f
 }
 
 // Counts returns how many episodes of each fault ran.
@@ -84,7 +98,7 @@ func (n *Nemesis) note(f Fault, format string, args ...any) {
 // (bounded) for the cluster to be ready again.
 func (n *Nemesis) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		f := n.Faults[n.Rand.IntN(len(n.Faults))]
+		f := n.draw()
 		if err := n.episode(ctx, f); err != nil {
 			return fmt.Errorf("nemesis: %s: %w", f, err)
 		}

@@ -80,6 +80,9 @@ func runScenario(t *testing.T, sc scenario) *runResult {
 	}
 	cfg := DefaultClusterConfig(bin, dataDir)
 	cfg.Logger = logger
+	if *flagSnapshot > 0 {
+		cfg.Args = append(cfg.Args, "--snapshot-entries", fmt.Sprint(*flagSnapshot))
+	}
 	cl, err := NewCluster(cfg)
 	if err != nil {
 		t.Fatal(err)
