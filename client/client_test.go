@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/api"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -116,13 +118,17 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 }
 
 func TestGivingUpReportsTheLastCause(t *testing.T) {
-	fc := newFakeCluster(t, 1, -1) // no leader, ever
+	fc := newFakeCluster(t, 1, 0)
+	fc.set(func(fc *fakeCluster) { fc.openErr = &api.Error{Code: api.CodeNoQuorum} })
 	c := newTestClient(t, testConfig(fc.addrs()...))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err := c.NewSession(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("got %v, want the deadline and ErrNotLeader", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("got %v, want the deadline and ErrNoQuorum", err)
+	}
+	if c.retries.Load() == 0 {
+		t.Fatal("NoQuorum was not retried")
 	}
 }
 

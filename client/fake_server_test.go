@@ -40,6 +40,7 @@ type fakeCluster struct {
 	beforeCancel  func()                            // runs (without mu) before a CancelWait applies
 	onNotLeader   func(node, count int)             // runs (without mu) after a NotLeader answer
 	keepAlives    int
+	openErr       *api.Error                           // answer every OpenSession with it
 	dropOpens     int                                  // cut the connection after applying this many opens
 	afterApply    func(ctx context.Context, typ uint8) // runs (without mu) after a write applied, before its answer
 	keepAliveHook func()                               // runs (without mu) before a KeepAlive is answered
@@ -180,6 +181,12 @@ func handle[Req any](nd *fakeNode, typ uint8, leaderOnly bool, fn func(ctx conte
 func (nd *fakeNode) register() {
 	fc := nd.c
 	handle(nd, api.MsgOpenSession, true, func(ctx context.Context, c *rpc.Conn, req *api.OpenSessionRequest) (any, *api.Error) {
+		fc.mu.Lock()
+		openErr := fc.openErr
+		fc.mu.Unlock()
+		if openErr != nil {
+			return nil, openErr
+		}
 		resp, aerr := fc.openSession(c, req)
 		fc.mu.Lock()
 		drop := fc.dropOpens > 0

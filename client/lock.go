@@ -138,8 +138,10 @@ var errReleased = fmt.Errorf("%w: released", ErrFenced)
 
 // Acquire takes the lock, waiting in its FIFO queue behind earlier
 // requests until it is granted or ctx ends. An Acquire that ctx ends
-// leaves no grant behind: it leaves the queue, and releases the lock if
-// the grant raced the cancel.
+// leaves no grant behind: before returning ctx's error it leaves the
+// queue, and releases the lock if the grant raced the cancel (this
+// clean-up runs under its own deadline, RequestTimeout, and stops if the
+// session ends).
 func (s *Session) Acquire(ctx context.Context, name string, opts ...LockOption) (*Lock, error) {
 	return s.acquire(ctx, name, true, opts)
 }
@@ -223,6 +225,7 @@ func (s *Session) heldToken(ctx context.Context, name string) (uint64, bool) {
 func (s *Session) cleanupAcquire(name string, w *waiter, wait bool) {
 	ctx, cancel := context.WithTimeout(s.c.ctx, s.c.cfg.RequestTimeout)
 	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)() // an ended session holds nothing
 	if wait {
 		err := s.c.write(ctx, s, api.MsgCancelWait, func(h api.Write) any {
 			return &api.CancelWaitRequest{Write: h, Name: name}

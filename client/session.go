@@ -177,7 +177,9 @@ func (s *Session) WaitState(ctx context.Context, since SessionState) (SessionSta
 
 // Close closes the session on the server, which releases its locks and
 // drops its waits at once, then ends it locally. Closing an ended session
-// returns nil.
+// returns nil. If the cluster cannot be reached before ctx ends, Close
+// returns the error and the session stays live (the server expires it
+// after its TTL once keep-alives stop: Client.Close stops them).
 func (s *Session) Close(ctx context.Context) error {
 	if s.Err() != nil {
 		return nil
