@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -167,5 +168,18 @@ func TestConcurrentCallersShareAFailedRound(t *testing.T) {
 	wg.Wait()
 	if n := accepts.Load(); n != 1 {
 		t.Fatalf("%d dials for 32 concurrent callers, want 1", n)
+	}
+}
+
+func TestZeroConfigFieldsTakeDefaultsButKeepRPCHooks(t *testing.T) {
+	faults := rpc.NewFaults()
+	got := Config{Endpoints: []string{"x:1"}, RPC: rpc.Config{Faults: faults}}.withDefaults()
+	want := DefaultConfig()
+	if got.RPC.Faults != faults || got.RPC.MaxFrameSize != want.RPC.MaxFrameSize || got.RequestTimeout != want.RequestTimeout ||
+		got.SessionTTL != want.SessionTTL || got.clock == nil {
+		t.Fatalf("withDefaults = %+v", got)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

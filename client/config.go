@@ -39,7 +39,9 @@ type Config struct {
 	// keeps looking for the leader before it is declared expired. Zero
 	// means the session's TTL.
 	Grace time.Duration
-	// RPC configures the connections (frame limits, pings, timeouts).
+	// RPC configures the connections (frame limits, pings, timeouts). If
+	// its MaxFrameSize is zero it is taken as unset: rpc.DefaultConfig(),
+	// keeping only its Faults and Logger.
 	RPC rpc.Config
 
 	// clock drives leases, jeopardy and keep-alive timing; tests inject a
@@ -84,8 +86,10 @@ func (c Config) withDefaults() Config {
 	if c.SessionTTL == 0 {
 		c.SessionTTL = d.SessionTTL
 	}
-	if c.RPC.MaxFrameSize == 0 {
+	if c.RPC.MaxFrameSize == 0 { // an unset RPC config: defaults, keeping the hooks
+		faults, logger := c.RPC.Faults, c.RPC.Logger
 		c.RPC = d.RPC
+		c.RPC.Faults, c.RPC.Logger = faults, logger
 	}
 	if c.RPC.DefaultCallTimeout == 0 {
 		c.RPC.DefaultCallTimeout = c.AttemptTimeout
