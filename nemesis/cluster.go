@@ -471,7 +471,7 @@ func (c *Cluster) ReplaceMember(ctx context.Context, cl *client.Client, id strin
 	c.mu.Lock()
 	delete(c.nodes, id)
 	c.mu.Unlock()
-	old.Proxy.close()
+	c.Net.Remove(id)
 	n, err := c.newNode(true)
 	if err != nil {
 		return "", err

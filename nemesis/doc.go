@@ -12,8 +12,9 @@
 // a fencing token at least as high as the highest it has seen) and the
 // fencing, token-order and at-most-once checkers; the process harness
 // (Cluster: build, start, kill -9, restart, SIGSTOP/SIGCONT, membership
-// changes), the peer proxy that cuts links per direction (Proxy), the
-// seeded fault schedule (Schedule) and the workloads.
+// changes), the peer proxy that cuts links per direction (Network, Proxy),
+// the seeded fault schedule (Nemesis) and the recorded workloads
+// (Recorder, LockWorker, Campaigner, Observer, Reader, PausedClient).
 //
 // It must never: import server, consensus or any lockd package other than
 // client, api and rpc (it sees the cluster only as a client and as an

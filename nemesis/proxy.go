@@ -123,6 +123,17 @@ func (n *Network) HealAll() {
 	n.mu.Unlock()
 }
 
+// Remove stops node to's proxy and forgets it.
+func (n *Network) Remove(to string) {
+	n.mu.Lock()
+	p := n.proxies[to]
+	delete(n.proxies, to)
+	n.mu.Unlock()
+	if p != nil {
+		p.close()
+	}
+}
+
 // Close stops every proxy and closes every connection through them.
 func (n *Network) Close() {
 	n.mu.Lock()
