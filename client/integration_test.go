@@ -213,3 +213,79 @@ func TestIntegrationCutOffClientGoesThroughJeopardyToExpiry(t *testing.T) {
 		t.Fatalf("CheckToken of the expired holder = %v, %v; want false", ok, err)
 	}
 }
+
+func TestIntegrationClientGivenOnlyAFollowerFindsTheLeader(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	lead := tc.leader()
+	follower := "n1"
+	if lead == follower {
+		follower = "n2"
+	}
+	c := newTestClient(t, testConfig(tc.cfgs[follower].ClientAddr))
+	s := newTestSession(t, c)
+	if _, err := s.TryAcquire(testCtx(t), "f"); err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := c.conns.current()
+	if conn == nil || conn.Addr() != tc.cfgs[lead].ClientAddr {
+		t.Fatalf("connected to %v, want the leader at %s", conn, tc.cfgs[lead].ClientAddr)
+	}
+}
+
+func TestIntegrationObserverSeesChangesAcrossLeaderFailover(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cl := newTestClient(t, integrationConfig(tc))
+	co := newTestClient(t, integrationConfig(tc))
+	e := newTestSession(t, cl).Election("e")
+	if err := e.Campaign(testCtx(t), []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	ch := newTestSession(t, co).Election("e").Observe(testCtx(t))
+	if li := nextInfo(t, ch); string(li.Value) != "one" {
+		t.Fatalf("observed %q, want one", li.Value)
+	}
+	tc.stop(tc.leader())
+	tc.leader()
+	if err := e.Proclaim(testCtx(t), []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if li := nextInfo(t, ch); string(li.Value) != "two" {
+		t.Fatalf("observed %q after failover, want two", li.Value)
+	}
+}
+
+// Acquire+release pairs run on while the leader is stopped under them:
+// each write in flight is retried on the new leader with its sequence
+// number and applied once.
+func TestIntegrationPairsAcrossALeaderStopApplyOnce(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	c := newTestClient(t, integrationConfig(tc))
+	s := newTestSession(t, c)
+	stopped := make(chan struct{})
+	var prev uint64
+	for i := 0; i < 40; i++ {
+		if i == 10 {
+			go func() {
+				defer close(stopped)
+				tc.stop(tc.leader())
+			}()
+		}
+		l, err := s.Acquire(testCtx(t), "ha")
+		if err != nil {
+			t.Fatalf("pair %d acquire: %v", i, err)
+		}
+		if l.Token() <= prev {
+			t.Fatalf("pair %d: token %d after %d", i, l.Token(), prev)
+		}
+		prev = l.Token()
+		if err := l.Release(testCtx(t)); err != nil {
+			t.Fatalf("pair %d release: %v", i, err)
+		}
+	}
+	<-stopped
+	tc.leader()
+	info, err := c.GetLock(testCtx(t), "ha")
+	if err != nil || len(info.Holders) != 0 {
+		t.Fatalf("lock left %+v (%v)", info, err)
+	}
+}
