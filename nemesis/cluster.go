@@ -248,6 +248,9 @@ func (c *Cluster) start(n *Node) error {
 	}
 	cmd := exec.Command(c.cfg.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// If the test process dies without its Cleanup (a go test timeout),
+	// the kernel kills the node too.
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("nemesis: start %s: %w", n.ID, err)
