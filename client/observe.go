@@ -17,7 +17,7 @@ type observer struct {
 
 // Observe returns a channel that receives the election's leader each time
 // it changes (LeaderInfo with Session 0 when it has none), starting with
-// the current one. The channel holds only the latest value: a newer one
+// the current one if the lock was ever held. The channel holds only the latest value: a newer one
 // replaces one not yet read, so a slow reader sees the latest leader and
 // never holds the Client up. The channel is closed when ctx ends. After a
 // reconnect the Client subscribes again from the last revision it saw, so
