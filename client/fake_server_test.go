@@ -42,7 +42,7 @@ type fakeCluster struct {
 	keepAlives    int
 	openErr       *api.Error                           // answer every OpenSession with it
 	dropOpens     int                                  // cut the connection after applying this many opens
-	afterApply    func(ctx context.Context, typ uint8) // runs (without mu) after a write applied, before its answer
+	afterApply    func(ctx context.Context, typ uint8) // runs (without mu) before a write's answer (applied or kept)
 	keepAliveHook func()                               // runs (without mu) before a KeepAlive is answered
 	notify        chan struct{}                        // closed and replaced after every request
 }
@@ -340,7 +340,11 @@ func (fc *fakeCluster) write(ctx context.Context, c *rpc.Conn, typ uint8, w api.
 		return nil, &api.Error{Code: api.CodeResponseForgotten}
 	}
 	if r, ok := s.responses[w.Seq]; ok {
+		after := fc.afterApply
 		fc.mu.Unlock()
+		if after != nil {
+			after(ctx, typ) // a retry's answer is held like the original's
+		}
 		return r, nil
 	}
 	fc.index++

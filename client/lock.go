@@ -171,8 +171,8 @@ func (s *Session) acquire(ctx context.Context, name string, wait bool, opts []Lo
 		return &api.AcquireRequest{Write: h, Name: name, Mode: uint8(o.mode), Value: o.value, Wait: wait, LockDelay: int64(o.delay)}
 	}, &resp)
 	switch {
-	case err != nil && ctx.Err() != nil && s.usable() == nil:
-		// The outcome is unknown: it may have been queued or granted.
+	case err != nil && outcomeUnknown(err) && s.usable() == nil:
+		// The server may have queued or granted it.
 		s.cleanupAcquire(name, w, wait)
 		return nil, err
 	case err != nil:
@@ -199,6 +199,14 @@ func (s *Session) acquire(ctx context.Context, name string, wait bool, opts []Lo
 			}
 		}
 	}
+}
+
+// outcomeUnknown reports whether a failed write may still have been
+// applied: no answer from the server decided it (the call ran out of time,
+// or every attempt met a connection failure or a leader change).
+func outcomeUnknown(err error) bool {
+	var ae *api.Error
+	return !errors.As(err, &ae) || retryable(err)
 }
 
 // heldToken asks the cluster whether this session holds name; it gives up

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/lockd/lockd/api"
 )
@@ -265,5 +266,38 @@ func TestAcquireCancelledBeforeItsAnswerLeavesNoGrant(t *testing.T) {
 		if n := fc.appliedOf(api.MsgRelease); n != 1 {
 			t.Fatalf("wait=%v: %d releases applied, want 1", wait, n)
 		}
+	}
+}
+
+// Every attempt of an Acquire is applied-or-kept but never answered, so
+// the call runs out of RequestTimeout while the caller's own ctx is still
+// fine: the grant the caller never learnt of is released all the same.
+func TestAcquireThatRunsOutOfRequestTimeoutLeavesNoGrant(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	fc.set(func(fc *fakeCluster) {
+		fc.afterApply = func(reqCtx context.Context, typ uint8) {
+			if typ == api.MsgAcquire {
+				<-reqCtx.Done() // the answer never leaves before the client gives up
+			}
+		}
+	})
+	cfg := testConfig(fc.addrs()...)
+	cfg.AttemptTimeout = 50 * time.Millisecond
+	cfg.RequestTimeout = 300 * time.Millisecond
+	c := newTestClient(t, cfg)
+	s := newTestSession(t, c)
+	_, err := s.Acquire(context.Background(), "v")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the request deadline", err)
+	}
+	info, err := c.GetLock(testCtx(t), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Holders) != 0 || len(info.Waiters) != 0 {
+		t.Fatalf("lock %+v left behind", info)
+	}
+	if n := fc.appliedOf(api.MsgAcquire); n != 1 {
+		t.Fatalf("acquire applied %d times, want 1", n)
 	}
 }
