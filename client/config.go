@@ -25,7 +25,9 @@ type Config struct {
 	// caller's context does.
 	RequestTimeout time.Duration
 	// AttemptTimeout bounds one attempt of a request on one connection;
-	// an attempt that runs out is retried (on a new connection).
+	// an attempt that runs out is retried (on a new connection). Keep it
+	// above the server's RequestTimeout (5 s by default), after which the
+	// server answers ErrNoQuorum itself.
 	AttemptTimeout time.Duration
 	// BackoffBase is the first delay between rounds of attempts when no
 	// leader answers; it doubles up to BackoffMax, with full jitter.
@@ -57,7 +59,7 @@ func DefaultConfig() Config {
 	return Config{
 		DialTimeout:    2 * time.Second,
 		RequestTimeout: 30 * time.Second,
-		AttemptTimeout: 5 * time.Second,
+		AttemptTimeout: 6 * time.Second,
 		BackoffBase:    25 * time.Millisecond,
 		BackoffMax:     time.Second,
 		SessionTTL:     10 * time.Second,
