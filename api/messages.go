@@ -111,6 +111,11 @@ type AcquireResponse struct {
 	Token    uint64
 	Queued   bool
 	Position int
+	// QueuedIndex is the log index of the entry that queued the request.
+	// The grant that ends this wait has a token above it: a pushed grant
+	// with a lower token belongs to an earlier hold (a node catching up on
+	// its log may push it late) and must be ignored.
+	QueuedIndex uint64
 }
 
 // ReleaseRequest releases the hold with Token.

@@ -81,7 +81,7 @@ func (fc *fakeCluster) acquireLocked(req *api.AcquireRequest) (any, *api.Error) 
 		return nil, &api.Error{Code: api.CodeLockHeld, Message: req.Name}
 	}
 	l.waiters = append(l.waiters, fakeWaiter{session: req.Session, mode: req.Mode, value: req.Value})
-	return &api.AcquireResponse{Queued: true, Position: len(l.waiters)}, nil
+	return &api.AcquireResponse{Queued: true, Position: len(l.waiters), QueuedIndex: fc.index}, nil
 }
 
 // promoteLocked grants the head of the queue while it fits, pushing one

@@ -180,10 +180,14 @@ func (s *Session) acquire(ctx context.Context, name string, wait bool, opts []Lo
 	case resp.Granted:
 		return s.addLock(name, resp.Token, o.mode)
 	}
+	w.setFloor(resp.QueuedIndex)
 	close(w.queued)
 	for {
 		select {
 		case token := <-w.granted:
+			if token <= resp.QueuedIndex {
+				continue // a late push of an earlier hold's grant
+			}
 			return s.addLock(name, token, o.mode)
 		case <-ctx.Done():
 			s.cleanupAcquire(name, w, true)
@@ -242,9 +246,11 @@ func (s *Session) cleanupAcquire(name string, w *waiter, wait bool) {
 			return // it left the queue, or the session is gone
 		}
 	}
-	token, ok := w.token()
+	// The cluster's holder list is authoritative; a pushed token may be a
+	// late grant of an earlier hold.
+	token, ok := s.heldToken(ctx, name)
 	if !ok {
-		if token, ok = s.heldToken(ctx, name); !ok {
+		if token, ok = w.token(); !ok {
 			return
 		}
 	}
@@ -255,28 +261,43 @@ func (s *Session) cleanupAcquire(name string, w *waiter, wait bool) {
 }
 
 // waiter is an Acquire in progress: the push handler delivers its grant.
+// A node catching up on its log may push grants of this session's earlier
+// holds of the same lock; only a token above the entry that queued this
+// request (floor) ends the wait.
 type waiter struct {
-	granted chan uint64   // cap 1, sent at most once
+	granted chan uint64   // cap 1: the highest token pushed so far
 	queued  chan struct{} // closed when the server answered Queued
 	mu      sync.Mutex
-	tok     uint64
+	tok     uint64 // highest token delivered
 	got     bool
+	floor   uint64 // QueuedIndex, once known
 }
 
 func (w *waiter) deliver(token uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.got {
+	if w.got && token <= w.tok {
 		return
 	}
 	w.got, w.tok = true, token
+	select { // replace an unread lower token
+	case <-w.granted:
+	default:
+	}
 	w.granted <- token
 }
 
+func (w *waiter) setFloor(floor uint64) {
+	w.mu.Lock()
+	w.floor = floor
+	w.mu.Unlock()
+}
+
+// token is the grant this waiter received, if one above its floor came.
 func (w *waiter) token() (uint64, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.tok, w.got
+	return w.tok, w.got && w.tok > w.floor
 }
 
 func (s *Session) addWaiter(name string) (*waiter, error) {

@@ -179,7 +179,11 @@ func (f *FSM) decodeWrite(index uint64, cmd Command) (func() (Result, locks.Effe
 		return func() (Result, locks.Effects, error) {
 			r, eff, err := f.locks.Acquire(index, f.now, locks.AcquireRequest{Session: s, Name: b.Name, Mode: b.Mode,
 				Value: b.Value, Wait: b.Wait, LockDelay: time.Duration(b.LockDelay)})
-			return Result{Granted: r.Granted, Token: r.Token, Queued: !r.Granted, Position: r.Position}, eff, err
+			res := Result{Granted: r.Granted, Token: r.Token, Queued: !r.Granted, Position: r.Position}
+			if res.Queued {
+				res.QueuedIndex = index
+			}
+			return res, eff, err
 		}, nil
 	case CmdRelease:
 		var b ReleaseBody

@@ -18,6 +18,9 @@ type Result struct {
 	Token    uint64
 	Queued   bool
 	Position int
+	// QueuedIndex is the index of the entry that queued the request: the
+	// grant that ends the wait has a higher token.
+	QueuedIndex uint64
 	// Duplicate: the answer was already given once (a deduplicated retry,
 	// an open with a known key, a repeated close); nothing was applied now.
 	Duplicate bool

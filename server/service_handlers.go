@@ -114,7 +114,8 @@ func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireReque
 		return nil, err
 	}
 	s.metrics.acquireDuration.Observe(time.Since(start).Seconds())
-	return &api.AcquireResponse{Granted: res.Granted, Token: res.Token, Queued: res.Queued, Position: res.Position}, nil
+	return &api.AcquireResponse{Granted: res.Granted, Token: res.Token, Queued: res.Queued, Position: res.Position,
+		QueuedIndex: res.QueuedIndex}, nil
 }
 
 func (s *Server) release(ctx context.Context, req *api.ReleaseRequest) (*api.Empty, error) {
