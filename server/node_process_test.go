@@ -28,9 +28,12 @@ const (
 )
 
 type ctrlDigestResp struct {
-	Count    int
-	Sum      uint32
-	IsLeader bool
+	Count     int
+	Sum       uint32
+	IsLeader  bool
+	SnapIndex uint64 // index of the node's latest stored snapshot
+	First     uint64 // first index still in the node's log
+	Last      uint64 // last index in the node's log
 }
 
 // TestChildNode is the body of a child process; it does nothing in a normal
@@ -48,7 +51,9 @@ func TestChildNode(t *testing.T) {
 		conf.Voters = append(conf.Voters, consensus.NodeID(k))
 		conf.Addrs[consensus.NodeID(k)] = v
 	}
-	w, err := wal.Open(wal.DefaultOptions(dir))
+	wo := wal.DefaultOptions(dir)
+	wo.KeepTail = 5 // so a restarted follower must catch up by snapshot
+	w, err := wal.Open(wo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +70,7 @@ func TestChildNode(t *testing.T) {
 	}
 	sm := &recordSM{}
 	cfg := DefaultNodeConfig(id)
+	cfg.SnapshotEntries = 25
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: string(id), Level: hclog.Warn, Output: os.Stderr})
 	node, err := NewNode(cfg, w, sm, tr, NodeHooks{})
 	if err != nil {
@@ -85,7 +91,14 @@ func TestChildNode(t *testing.T) {
 	})
 	_ = rpc.Register(ctrl, ctrlDigest, func(context.Context, *rpc.Conn, *struct{}) (any, error) {
 		n, sum := sm.digest()
-		return ctrlDigestResp{Count: n, Sum: sum, IsLeader: node.IsLeader()}, nil
+		snap, err := w.Snapshot()
+		if err != nil {
+			return nil, rpc.Errorf(500, "%v", err)
+		}
+		first, _ := w.FirstIndex()
+		last, _ := w.LastIndex()
+		return ctrlDigestResp{Count: n, Sum: sum, IsLeader: node.IsLeader(), SnapIndex: snap.Meta.Index,
+			First: first, Last: last}, nil
 	})
 	if _, err := ctrl.Listen(ctrlAddr); err != nil {
 		t.Fatal(err)
@@ -163,8 +176,10 @@ func freeAddrs(t *testing.T, n int) []string {
 	return out
 }
 
-// Reference: Raft §5.6 — nodes killed with SIGKILL (including the leader)
-// lose nothing they acknowledged and catch up after restart.
+// Reference: Raft §5.6, §7 — nodes killed with SIGKILL (including the
+// leader) lose nothing they acknowledged and catch up after restart; with
+// snapshots every 25 entries and a tail of 5, a node that missed more than
+// that catches up by InstallSnapshot.
 func TestProcessClusterSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
@@ -247,15 +262,42 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	}
 	propose(30)
 	converged()
+	bySnapshot := 0
 	for round := 0; round < 3; round++ {
 		// Kill the leader on even rounds, a follower on odd ones.
 		victim := leaderIndex()
 		if victim < 0 || round%2 == 1 {
 			victim = (max(victim, 0) + 1) % 3
 		}
+		var before ctrlDigestResp
+		if err := nodes[victim].call(ctrlDigest, &struct{}{}, &before); err != nil {
+			t.Fatal(err)
+		}
 		nodes[victim].kill9()
-		propose(20)
+		propose(40)
+		lead := nodes[leaderIndex()]
+		var ld ctrlDigestResp
+		if err := lead.call(ctrlDigest, &struct{}{}, &ld); err != nil {
+			t.Fatal(err)
+		}
 		nodes[victim].start(t, peerSpec)
 		converged()
+		if ld.First > before.Last+1 {
+			// The leader no longer had the entries the victim missed, so
+			// converging proves it installed the leader's snapshot.
+			var d ctrlDigestResp
+			if err := nodes[victim].call(ctrlDigest, &struct{}{}, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.SnapIndex < ld.First-1 {
+				t.Fatalf("round %d: %s converged but holds snapshot %d below the leader's first index %d",
+					round, nodes[victim].id, d.SnapIndex, ld.First)
+			}
+			bySnapshot++
+		}
 	}
+	if bySnapshot == 0 {
+		t.Fatal("no restarted node had to catch up by snapshot; the test lost its point")
+	}
+	t.Logf("%d of 3 restarts caught up by InstallSnapshot", bySnapshot)
 }
