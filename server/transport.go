@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -134,6 +135,17 @@ func (t *PeerTransport) Send(msgs []consensus.Message) {
 		if p == nil {
 			continue
 		}
+		// Fast path: with the connection up, hand the frame straight to
+		// its writer, skipping a goroutine hop. Snapshots, and anything
+		// the connection refuses, go through the sender goroutine.
+		if m.Type != consensus.MsgSnap {
+			if c := p.live.Load(); c != nil {
+				w := toWire(m)
+				if c.Send(msgRaft, &w) == nil {
+					continue
+				}
+			}
+		}
 		select {
 		case p.q <- m:
 		default: // the peer is not keeping up; Raft will retransmit
@@ -186,6 +198,8 @@ type peerSender struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+	// live is the open connection, for Send's fast path; nil while down.
+	live atomic.Pointer[rpc.ClientConn]
 }
 
 func (p *peerSender) close() {
@@ -202,6 +216,7 @@ func (p *peerSender) run() {
 	defer close(p.done)
 	var conn *rpc.ClientConn
 	defer func() {
+		p.live.Store(nil)
 		if conn != nil {
 			_ = conn.Close()
 		}
@@ -226,10 +241,12 @@ func (p *peerSender) run() {
 				continue
 			}
 			conn, backoff = c, minBackoff
+			p.live.Store(c)
 		}
 		if err := p.send(conn, m); err != nil {
 			p.unreachable(m)
 			if !errors.Is(err, rpc.ErrQueueFull) {
+				p.live.Store(nil)
 				_ = conn.Close()
 				conn = nil
 			}
