@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/lockd/lockd/api"
 
 	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/sessions"
@@ -30,25 +31,27 @@ var (
 type Code uint32
 
 // Outcome codes. Each non-zero code maps to exactly one sentinel error.
+// The numbers are the client protocol's (package api), so a result's code
+// goes on the wire unchanged; CodeEntryApplied never leaves the server.
 const (
-	CodeOK                Code = 0
-	CodeBadCommand        Code = 100
+	CodeOK                     = Code(api.CodeOK)
+	CodeBadCommand             = Code(api.CodeBadCommand)
 	CodeEntryApplied      Code = 101
-	CodeUnknownSession    Code = 110
-	CodeSessionExpired    Code = 111
-	CodeSessionClosed     Code = 112
-	CodeResponseForgotten Code = 113
-	CodeTooManyResponses  Code = 114
-	CodeInvalidKey        Code = 115
-	CodeInvalidName       Code = 120
-	CodeValueTooLarge     Code = 121
-	CodeInvalidMode       Code = 122
-	CodeInvalidLockDelay  Code = 123
-	CodeLockHeld          Code = 124
-	CodeNotHolder         Code = 125
-	CodeNotWaiting        Code = 126
-	CodeAlreadyHolder     Code = 127
-	CodeAlreadyWaiting    Code = 128
+	CodeUnknownSession         = Code(api.CodeUnknownSession)
+	CodeSessionExpired         = Code(api.CodeSessionExpired)
+	CodeSessionClosed          = Code(api.CodeSessionClosed)
+	CodeResponseForgotten      = Code(api.CodeResponseForgotten)
+	CodeTooManyResponses       = Code(api.CodeTooManyResponses)
+	CodeInvalidKey             = Code(api.CodeInvalidKey)
+	CodeInvalidName            = Code(api.CodeInvalidName)
+	CodeValueTooLarge          = Code(api.CodeValueTooLarge)
+	CodeInvalidMode            = Code(api.CodeInvalidMode)
+	CodeInvalidLockDelay       = Code(api.CodeInvalidLockDelay)
+	CodeLockHeld               = Code(api.CodeLockHeld)
+	CodeNotHolder              = Code(api.CodeNotHolder)
+	CodeNotWaiting             = Code(api.CodeNotWaiting)
+	CodeAlreadyHolder          = Code(api.CodeAlreadyHolder)
+	CodeAlreadyWaiting         = Code(api.CodeAlreadyWaiting)
 )
 
 // codeTable pairs every code with its sentinel. It is a function, not a
