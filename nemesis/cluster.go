@@ -46,15 +46,14 @@ type ClusterConfig struct {
 }
 
 // DefaultClusterConfig returns three nodes with fast timings: a 10 ms tick,
-// a 150–300 ms election timeout, a 1 s minimum session TTL, and no log
-// compaction: a follower that installs a leader's snapshot adopts the
-// leader's peer addresses, in which the leader is at its real address, so
-// its link to that leader would bypass the proxy (see docs/TESTING.md).
+// a 150–300 ms election timeout, a 1 s minimum session TTL, and a snapshot
+// every 1000 entries keeping a tail of 200, so restarted, paused and
+// partitioned nodes also catch up by InstallSnapshot.
 func DefaultClusterConfig(binary, dir string) ClusterConfig {
 	return ClusterConfig{
 		Binary: binary, Dir: dir, Nodes: 3,
 		Args: []string{"--tick", "10ms", "--election-ticks", "15", "--heartbeat-ticks", "5",
-			"--snapshot-entries", "0", "--session-ttl-min", "1s", "--shutdown-timeout", "2s",
+			"--snapshot-entries", "1000", "--keep-tail", "200", "--session-ttl-min", "1s", "--shutdown-timeout", "2s",
 			"--log-level", "info"},
 		WaitTimeout: 20 * time.Second,
 	}
@@ -204,17 +203,15 @@ func (c *Cluster) ClientAddrs() []string {
 	return out
 }
 
-// initialCluster is self's view of the founding members: itself at its
-// real peer address (lockd listens where --initial-cluster says it is) and
-// every other node at its proxy.
-func (c *Cluster) initialCluster(self string) string {
+// initialCluster lists every founding member at its proxy. Each node
+// listens on its real --peer-addr and advertises its proxy
+// (--advertise-peer-addr), so every node's membership names only proxies:
+// one a follower adopts from a leader's snapshot, or a joining node from
+// the leader's node info, still routes every link through a proxy.
+func (c *Cluster) initialCluster() string {
 	var parts []string
 	for _, n := range c.Nodes() {
-		switch {
-		case n.join:
-		case n.ID == self:
-			parts = append(parts, n.ID+"="+n.PeerAddr)
-		default:
+		if !n.join {
 			parts = append(parts, n.ID+"="+n.Proxy.Addr())
 		}
 	}
@@ -235,11 +232,11 @@ func (c *Cluster) Start() error {
 
 func (c *Cluster) start(n *Node) error {
 	args := []string{"--id", n.ID, "--data-dir", n.DataDir, "--peer-addr", n.PeerAddr,
-		"--client-addr", n.ClientAddr, "--http-addr", n.HTTPAddr}
+		"--advertise-peer-addr", n.Proxy.Addr(), "--client-addr", n.ClientAddr, "--http-addr", n.HTTPAddr}
 	if n.join {
 		args = append(args, "--join")
 	} else {
-		args = append(args, "--initial-cluster", c.initialCluster(n.ID))
+		args = append(args, "--initial-cluster", c.initialCluster())
 	}
 	args = append(args, c.cfg.Args...)
 	logf, err := os.OpenFile(filepath.Join(c.cfg.Dir, n.ID+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

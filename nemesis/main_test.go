@@ -17,7 +17,7 @@ var (
 	flagFaults   = flag.String("nemesis.faults", "all", "comma-separated faults to draw from: "+fmt.Sprint(AllFaults))
 	flagOut      = flag.String("nemesis.out", filepath.Join(os.TempDir(), "lockd-nemesis"), "directory for the history and visualisation of failed runs")
 	flagVerbose  = flag.Bool("nemesis.v", false, "log the harness's actions and keep node logs of passing runs")
-	flagSnapshot = flag.Uint64("nemesis.snapshot-entries", 0, "lockd --snapshot-entries for the process runs (0: no compaction; see docs/TESTING.md for the proxy caveat)")
+	flagSnapshot = flag.Uint64("nemesis.snapshot-entries", 0, "lockd --snapshot-entries for the process runs (0: the harness default, a snapshot every 1000 entries)")
 )
 
 // lockdBin is the lockd binary built once for the whole package, or

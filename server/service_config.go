@@ -26,6 +26,11 @@ type Config struct {
 	// PeerAddr is the TCP address to serve Raft peers on (":0" picks a
 	// port; PeerAddr() reports the bound one).
 	PeerAddr string
+	// AdvertisePeerAddr is the address the other members reach this node's
+	// PeerAddr at, when that differs (a proxy, NAT, a container's published
+	// port). Empty: PeerAddr as bound. It is what this node tells joining
+	// nodes; the founding members' addresses come from InitialCluster.
+	AdvertisePeerAddr string
 	// ClientAddr is the TCP address to serve clients on (":0" allowed;
 	// ClientAddr() reports the bound one).
 	ClientAddr string

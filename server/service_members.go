@@ -77,7 +77,7 @@ func (b *memberBook) request() *NodeInfoRequest {
 	for id, a := range conf.Addrs {
 		req.PeerAddrs[string(id)] = a
 	}
-	req.PeerAddrs[b.s.cfg.ID] = b.s.PeerAddr()
+	req.PeerAddrs[b.s.cfg.ID] = b.s.advertisedPeerAddr()
 	return req
 }
 
@@ -397,4 +397,12 @@ func (s *Server) requireLeader(ctx context.Context) error {
 		return s.notLeader(ctx)
 	}
 	return nil
+}
+
+// advertisedPeerAddr is the peer address other members should dial.
+func (s *Server) advertisedPeerAddr() string {
+	if s.cfg.AdvertisePeerAddr != "" {
+		return s.cfg.AdvertisePeerAddr
+	}
+	return s.PeerAddr()
 }

@@ -169,10 +169,21 @@ func checkNode(o options) (nodeSpec, error) {
 	case !listed:
 		return bad("--id %q is not in --initial-cluster (%s); use --join to join a running cluster",
 			o.ID, strings.Join(sortedKeys(cluster), ", "))
+	case o.AdvertisePeer != "" && o.AdvertisePeer != adv:
+		return bad("--advertise-peer-addr %s differs from %s, this node's address in --initial-cluster", o.AdvertisePeer, adv)
+	case o.AdvertisePeer != "":
+		if o.PeerAddr == "" {
+			return bad("--peer-addr is required with --advertise-peer-addr")
+		}
 	case o.PeerAddr == "":
 		o.PeerAddr = adv
 	case !sameListenAddr(o.PeerAddr, adv):
-		return bad("--peer-addr %s differs from %s, this node's address in --initial-cluster", o.PeerAddr, adv)
+		return bad("--peer-addr %s differs from %s, this node's address in --initial-cluster (set --advertise-peer-addr if peers reach it elsewhere)", o.PeerAddr, adv)
+	}
+	if o.AdvertisePeer != "" {
+		if err := checkAddr(o.AdvertisePeer, true); err != nil {
+			return bad("--advertise-peer-addr: %v", err)
+		}
 	}
 	if o.PeerAddr == "" {
 		return bad("--peer-addr is required with --join")
@@ -192,6 +203,7 @@ func checkDev(o options) error {
 		"--id": o.ID != "", "--data-dir": o.DataDir != "", "--peer-addr": o.PeerAddr != "",
 		"--client-addr": o.ClientAddr != "", "--http-addr": o.HTTPAddr != "",
 		"--initial-cluster": o.InitialCluster != "", "--join": o.Join,
+		"--advertise-peer-addr": o.AdvertisePeer != "",
 	} {
 		if set {
 			return fmt.Errorf("%w: --dev chooses %s itself; drop one of them", errBadFlag, flag)
@@ -210,6 +222,7 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.ID = o.ID
 	cfg.DataDir = o.DataDir
 	cfg.PeerAddr = o.PeerAddr
+	cfg.AdvertisePeerAddr = o.AdvertisePeer
 	cfg.ClientAddr = o.ClientAddr
 	cfg.InitialCluster = cluster
 	cfg.Join = o.Join
@@ -218,6 +231,7 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.Node.ElectionTicks = o.ElectionTicks
 	cfg.Node.HeartbeatTicks = o.HeartbeatTicks
 	cfg.Node.SnapshotEntries = o.SnapshotEntries
+	cfg.WAL.KeepTail = o.KeepTail
 	cfg.FSM.Sessions.MinTTL = o.SessionTTLMin
 	cfg.FSM.Sessions.MaxTTL = o.SessionTTLMax
 	cfg.FSM.Sessions.DefaultTTL = o.SessionTTLDefault

@@ -82,7 +82,16 @@ func TestCheckNodeRefusesBadCommandLines(t *testing.T) {
 			o.Join, o.ID, o.PeerAddr = true, "n4", ""
 		},
 		"no cluster, no --peer-addr": func(o *options) { o.InitialCluster, o.PeerAddr = "", "" },
-		"zero --shutdown-timeout":    func(o *options) { o.ShutdownTimeout = 0 },
+		"--advertise-peer-addr differs from listed": func(o *options) {
+			o.PeerAddr, o.AdvertisePeer = "127.0.0.1:7109", "127.0.0.1:7108"
+		},
+		"--advertise-peer-addr port 0": func(o *options) {
+			o.InitialCluster, o.PeerAddr, o.AdvertisePeer = "n1=127.0.0.1:0", "127.0.0.1:7109", "127.0.0.1:0"
+		},
+		"--advertise-peer-addr without --peer-addr": func(o *options) {
+			o.PeerAddr, o.AdvertisePeer = "", "127.0.0.1:7101"
+		},
+		"zero --shutdown-timeout": func(o *options) { o.ShutdownTimeout = 0 },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -112,6 +121,24 @@ func TestCheckNodeFillsWhatTheFlagsImply(t *testing.T) {
 		o.PeerAddr = "0.0.0.0:7101"
 		if _, err := checkNode(o); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("listen elsewhere than the advertised, listed address", func(t *testing.T) {
+		o := validNode(t)
+		o.PeerAddr, o.AdvertisePeer = "127.0.0.1:7109", "127.0.0.1:7101"
+		o.Tick, o.ElectionTicks, o.HeartbeatTicks = 10*time.Millisecond, 15, 5
+		o.SessionTTLMin, o.SessionTTLMax, o.SessionTTLDefault = time.Second, time.Minute, 10*time.Second
+		o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 1<<20, 100, 200
+		spec, err := checkNode(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := serverConfig(spec.opts, spec.cluster, hclog.NewNullLogger(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.PeerAddr != "127.0.0.1:7109" || cfg.AdvertisePeerAddr != "127.0.0.1:7101" {
+			t.Fatalf("listen %s, advertise %s", cfg.PeerAddr, cfg.AdvertisePeerAddr)
 		}
 	})
 	t.Run("one-node cluster without --initial-cluster", func(t *testing.T) {
@@ -144,11 +171,12 @@ func TestCheckDevRefusesFlagsItChooses(t *testing.T) {
 		t.Fatalf("checkDev(plain --dev) = %v", err)
 	}
 	for name, mutate := range map[string]func(o *options){
-		"--id":              func(o *options) { o.ID = "n1" },
-		"--data-dir":        func(o *options) { o.DataDir = "d" },
-		"--client-addr":     func(o *options) { o.ClientAddr = "127.0.0.1:1" },
-		"--initial-cluster": func(o *options) { o.InitialCluster = "n1=127.0.0.1:1" },
-		"--join":            func(o *options) { o.Join = true },
+		"--id":                  func(o *options) { o.ID = "n1" },
+		"--data-dir":            func(o *options) { o.DataDir = "d" },
+		"--client-addr":         func(o *options) { o.ClientAddr = "127.0.0.1:1" },
+		"--initial-cluster":     func(o *options) { o.InitialCluster = "n1=127.0.0.1:1" },
+		"--join":                func(o *options) { o.Join = true },
+		"--advertise-peer-addr": func(o *options) { o.AdvertisePeer = "127.0.0.1:1" },
 	} {
 		o := ok
 		mutate(&o)
@@ -163,6 +191,7 @@ func TestCheckDevRefusesFlagsItChooses(t *testing.T) {
 func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	o := validNode(t)
 	o.Tick, o.ElectionTicks, o.HeartbeatTicks, o.SnapshotEntries = 7*time.Millisecond, 21, 3, 123
+	o.KeepTail = 77
 	o.SessionTTLMin, o.SessionTTLMax, o.SessionTTLDefault = 2*time.Second, time.Minute, 5*time.Second
 	o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 1<<20, 100, 200
 	spec, err := checkNode(o)
@@ -176,11 +205,11 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	got := []any{cfg.ID, cfg.DataDir, cfg.PeerAddr, cfg.ClientAddr, len(cfg.InitialCluster), cfg.Join,
 		cfg.Node.TickInterval, cfg.Node.ElectionTicks, cfg.Node.HeartbeatTicks, cfg.Node.SnapshotEntries,
 		cfg.FSM.Sessions.MinTTL, cfg.FSM.Sessions.MaxTTL, cfg.FSM.Sessions.DefaultTTL,
-		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen}
+		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail}
 	want := []any{"n1", o.DataDir, "127.0.0.1:7101", "127.0.0.1:7001", 3, false,
 		7 * time.Millisecond, 21, 3, uint64(123),
 		2 * time.Second, time.Minute, 5 * time.Second,
-		1 << 20, 100, 200}
+		1 << 20, 100, 200, uint64(77)}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("field %d = %v, want %v", i, got[i], want[i])

@@ -15,6 +15,7 @@ type options struct {
 	ID             string
 	DataDir        string
 	PeerAddr       string
+	AdvertisePeer  string
 	ClientAddr     string
 	HTTPAddr       string
 	InitialCluster string
@@ -25,6 +26,7 @@ type options struct {
 	ElectionTicks   int
 	HeartbeatTicks  int
 	SnapshotEntries uint64
+	KeepTail        uint64
 
 	SessionTTLMin     time.Duration
 	SessionTTLMax     time.Duration
@@ -64,6 +66,8 @@ func cliFlags(d server.Config) []cli.Flag {
 			Usage: "directory for the write-ahead log and snapshots (created if missing)"},
 		&cli.StringFlag{Name: "peer-addr", EnvVars: envFor("peer-addr"), Category: catCluster,
 			Usage: "host:port for Raft traffic from the other nodes (default: this node's --initial-cluster address)"},
+		&cli.StringFlag{Name: "advertise-peer-addr", EnvVars: envFor("advertise-peer-addr"), Category: catCluster,
+			Usage: "host:port the other nodes reach --peer-addr at, when that differs (a proxy, NAT); it is this node's --initial-cluster address (default: --peer-addr)"},
 		&cli.StringFlag{Name: "client-addr", EnvVars: envFor("client-addr"), Category: catCluster,
 			Usage: "host:port for clients (lockctl, the Go SDK)"},
 		&cli.StringFlag{Name: "http-addr", EnvVars: envFor("http-addr"), Category: catCluster,
@@ -84,6 +88,8 @@ func cliFlags(d server.Config) []cli.Flag {
 			Value: d.Node.HeartbeatTicks, Usage: "leader heartbeat interval in ticks"},
 		&cli.Uint64Flag{Name: "snapshot-entries", EnvVars: envFor("snapshot-entries"), Category: catTiming,
 			Value: d.Node.SnapshotEntries, Usage: "applied entries between snapshots (0: never)"},
+		&cli.Uint64Flag{Name: "keep-tail", EnvVars: envFor("keep-tail"), Category: catTiming,
+			Value: d.WAL.KeepTail, Usage: "log entries kept below a snapshot for slow followers; one further behind gets the snapshot"},
 		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: envFor("shutdown-timeout"), Category: catTiming,
 			Value: defaultShutdownTimeout, Usage: "bound on a graceful stop after SIGTERM, leadership hand-off included"},
 
@@ -113,6 +119,7 @@ func optionsFrom(c *cli.Context) options {
 		ID:                c.String("id"),
 		DataDir:           c.String("data-dir"),
 		PeerAddr:          c.String("peer-addr"),
+		AdvertisePeer:     c.String("advertise-peer-addr"),
 		ClientAddr:        c.String("client-addr"),
 		HTTPAddr:          c.String("http-addr"),
 		InitialCluster:    c.String("initial-cluster"),
@@ -122,6 +129,7 @@ func optionsFrom(c *cli.Context) options {
 		ElectionTicks:     c.Int("election-ticks"),
 		HeartbeatTicks:    c.Int("heartbeat-ticks"),
 		SnapshotEntries:   c.Uint64("snapshot-entries"),
+		KeepTail:          c.Uint64("keep-tail"),
 		ShutdownTimeout:   c.Duration("shutdown-timeout"),
 		SessionTTLMin:     c.Duration("session-ttl-min"),
 		SessionTTLMax:     c.Duration("session-ttl-max"),

@@ -103,7 +103,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		"LOCKD_SNAPSHOT_ENTRIES": "99", "LOCKD_SESSION_TTL_MIN": "2s", "LOCKD_SESSION_TTL_MAX": "1m",
 		"LOCKD_SESSION_TTL_DEFAULT": "9s", "LOCKD_MAX_FRAME_SIZE": "65536", "LOCKD_MAX_NAME_LEN": "77",
 		"LOCKD_MAX_VALUE_LEN": "88", "LOCKD_SHUTDOWN_TIMEOUT": "3s", "LOCKD_LOG_LEVEL": "debug",
-		"LOCKD_LOG_JSON": "true",
+		"LOCKD_LOG_JSON": "true", "LOCKD_KEEP_TAIL": "321", "LOCKD_ADVERTISE_PEER_ADDR": "10.1.2.3:7102",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -112,8 +112,8 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 	want := options{
 		ID: "n2", DataDir: "/var/lib/lockd", PeerAddr: "127.0.0.1:7102", ClientAddr: "127.0.0.1:7002",
 		HTTPAddr: "127.0.0.1:7202", InitialCluster: "n1=127.0.0.1:7101,n2=127.0.0.1:7102", Join: true,
-		Tick: 20 * time.Millisecond, ElectionTicks: 30, HeartbeatTicks: 4, SnapshotEntries: 99,
-		SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
+		Tick: 20 * time.Millisecond, ElectionTicks: 30, HeartbeatTicks: 4, SnapshotEntries: 99, KeepTail: 321,
+		AdvertisePeer: "10.1.2.3:7102", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
 		MaxFrameSize: 65536, MaxNameLen: 77, MaxValueLen: 88, ShutdownTimeout: 3 * time.Second,
 		LogLevel: "debug", LogJSON: true,
 	}
