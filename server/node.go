@@ -187,6 +187,10 @@ func NewNode(cfg NodeConfig, store LogStore, sm StateMachine, tr Transport, hook
 		leaderCh:  make(chan struct{}),
 	}
 	n.leader.Store(consensus.None)
+	if hs, _, err := store.InitialState(); err == nil {
+		n.term.Store(hs.Term)
+		n.commit.Store(hs.Commit)
+	}
 	n.appliedAt.Store(snap.Meta.Index)
 	tr.SetPeers(n.conf.Addrs)
 	return n, nil

@@ -95,6 +95,9 @@ func (n *Node) read1(r *readRequest) {
 // contract requires (see consensus.Ready).
 func (n *Node) handleReady() error {
 	rd := n.raft.Ready()
+	if !rd.HardState.IsEmpty() {
+		n.term.Store(rd.HardState.Term) // published for status and logs
+	}
 	if rd.SoftState != nil {
 		n.publishLeader(rd.SoftState)
 	}
@@ -139,7 +142,6 @@ func (n *Node) handleReady() error {
 	n.raft.Advance(rd)
 	n.releaseReads()
 	if !rd.HardState.IsEmpty() {
-		n.term.Store(rd.HardState.Term)
 		n.commit.Store(rd.HardState.Commit)
 	}
 	n.appliedAt.Store(n.applied)
