@@ -373,9 +373,11 @@ func (c *Cluster) Status(ctx context.Context, cl *client.Client) map[string]clie
 }
 
 // Leader returns the ID of the node that says it leads in the highest
-// term, waiting (bounded) for one.
-func (c *Cluster) Leader(ctx context.Context, cl *client.Client) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.WaitTimeout)
+// term, waiting (bounded) for one. If parent ends first, its error is
+// returned rather than ErrTimeout: the caller stopped waiting, the cluster
+// did not fail to elect.
+func (c *Cluster) Leader(parent context.Context, cl *client.Client) (string, error) {
+	ctx, cancel := context.WithTimeout(parent, c.cfg.WaitTimeout)
 	defer cancel()
 	for {
 		best, term := "", uint64(0)
@@ -389,7 +391,10 @@ func (c *Cluster) Leader(ctx context.Context, cl *client.Client) (string, error)
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("%w: no leader", ErrTimeout)
+			if err := parent.Err(); err != nil {
+				return "", err
+			}
+			return "", fmt.Errorf("%w: no leader within %v", ErrTimeout, c.cfg.WaitTimeout)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

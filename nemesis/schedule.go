@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -100,6 +101,9 @@ func (n *Nemesis) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		f := n.draw()
 		if err := n.episode(ctx, f); err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				break // the fault phase ended during the episode; heal below
+			}
 			return fmt.Errorf("nemesis: %s: %w", f, err)
 		}
 		sleepCtx(ctx, time.Duration(300+n.Rand.IntN(700))*time.Millisecond)
