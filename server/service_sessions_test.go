@@ -35,8 +35,12 @@ func TestSessionExpiryReleasesLocksAndGrantsNextWaiter(t *testing.T) {
 		t.Fatalf("lock before the deadline: %+v", in)
 	}
 	c.clock.Advance(time.Second)
-	svcWait(t, "the waiter's grant", 10*time.Second, func() bool {
-		return len(pushesOf[api.GrantedEvent](b, api.PushGranted)) == 1
+	// The pushes travel on two connections, in no particular order between
+	// them: wait for each.
+	svcWait(t, "the waiter's grant and the expired session's pushes", 10*time.Second, func() bool {
+		return len(pushesOf[api.GrantedEvent](b, api.PushGranted)) == 1 &&
+			len(pushesOf[api.SessionExpiredEvent](a, api.PushSessionExpired)) >= 1 &&
+			len(pushesOf[api.LostEvent](a, api.PushLost)) >= 1
 	})
 	if got := pushesOf[api.SessionExpiredEvent](a, api.PushSessionExpired); len(got) != 1 || got[0].Session != sa {
 		t.Fatalf("expiry pushes %+v", got)
