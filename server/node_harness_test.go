@@ -218,6 +218,19 @@ func (c *testCluster) leader() *testNode {
 	return c.nodes[lead]
 }
 
+// follower returns the ID of a node that follows the current leader.
+func (c *testCluster) follower() consensus.NodeID {
+	c.t.Helper()
+	lead := c.leader()
+	for id, tn := range c.nodes {
+		if id != lead.id && tn.node != nil {
+			return id
+		}
+	}
+	c.t.Fatal("no running follower")
+	return consensus.None
+}
+
 // propose commits count payloads through the leader, retrying on leader
 // changes, and returns the payloads in order.
 func (c *testCluster) propose(prefix string, count int) {

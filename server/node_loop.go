@@ -105,15 +105,14 @@ func (n *Node) handleReady() error {
 	// Committed entries are durable on a quorum already, so without a
 	// snapshot to install first they are applied (and proposers answered)
 	// before this node's own fsync of the new entries, not after it.
-	applied := false
-	if rd.Snapshot.IsEmpty() {
+	installSnap := !rd.Snapshot.IsEmpty()
+	if !installSnap {
 		n.applyAll(rd)
-		applied = true
 	}
 	if err := n.persist(rd); err != nil {
 		return err
 	}
-	if !rd.Snapshot.IsEmpty() {
+	if installSnap {
 		if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
 			return fmt.Errorf("server: restore snapshot at %d: %w", rd.Snapshot.Meta.Index, err)
 		}
@@ -123,7 +122,7 @@ func (n *Node) handleReady() error {
 		n.failWaitersUpTo(n.applied)
 	}
 	n.tr.Send(rd.MessagesAfterPersist())
-	if !applied {
+	if installSnap {
 		n.applyAll(rd)
 	}
 	for _, rs := range rd.ReadStates {

@@ -158,24 +158,6 @@ func (c *childNode) call(typ rpc.MsgType, req, resp any) error {
 	return conn.Call(ctx, typ, req, resp)
 }
 
-// freeAddrs reserves n loopback addresses by binding and releasing them.
-func freeAddrs(t *testing.T, n int) []string {
-	var out []string
-	for i := 0; i < n; i++ {
-		srv, err := rpc.NewServer(rpc.DefaultConfig(), rpc.KindClient)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := srv.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, a.String())
-		_ = srv.Close()
-	}
-	return out
-}
-
 // Reference: Raft §5.6, §7 — nodes killed with SIGKILL (including the
 // leader) lose nothing they acknowledged and catch up after restart; with
 // snapshots every 25 entries and a tail of 5, a node that missed more than
@@ -184,7 +166,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	addrs := freeAddrs(t, 6)
+	addrs := svcFreeAddrs(t, 6, 0)
 	var nodes []*childNode
 	var peers []string
 	for i := 0; i < 3; i++ {

@@ -24,14 +24,7 @@ func TestRestartedFollowerCatchesUpByLog(t *testing.T) {
 	c := newTestCluster(t, 3, nil)
 	c.propose("a", 20)
 	c.converged(20)
-	lead := c.leader()
-	var victim consensus.NodeID
-	for id := range c.nodes {
-		if id != lead.id {
-			victim = id
-			break
-		}
-	}
+	victim := c.follower()
 	c.crash(victim)
 	c.propose("b", 100)
 	c.startNode(c.nodes[victim], nil)
@@ -48,14 +41,7 @@ func TestFollowerBehindCompactionCatchesUpBySnapshot(t *testing.T) {
 	c := newTestCluster(t, 3, tweak)
 	c.propose("a", 10)
 	c.converged(10)
-	lead := c.leader()
-	var victim consensus.NodeID
-	for id := range c.nodes {
-		if id != lead.id {
-			victim = id
-			break
-		}
-	}
+	victim := c.follower()
 	c.crash(victim)
 	c.propose("b", 200)
 	first, err := c.leader().wal.FirstIndex()
