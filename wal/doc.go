@@ -12,8 +12,11 @@
 // snapshot.
 //
 // What wal owns:
-//   - durability: nothing returns before Badger's synced commit (and, for
-//     snapshots, the fsync of the file and of its directory) has returned;
+//   - durability: nothing returns before Badger's commit and the fsync of
+//     Badger's log files (and, for snapshots, the fsync of the file and of
+//     its directory) have returned. The WAL does that fsync itself rather
+//     than through Badger's SyncWrites, which flushes the device twice per
+//     commit (once for an untouched value log); see logsync.go;
 //   - integrity: every record carries a CRC32-C over its key and payload, and
 //     Open verifies every record, the contiguity of the log and every
 //     snapshot file, failing with a *CorruptError (errors.Is ErrCorrupt) that

@@ -41,6 +41,9 @@ func (w *WAL) recover() error {
 		if err := wb.Flush(); err != nil {
 			return fmt.Errorf("wal: delete leftover entries: %w", err)
 		}
+		if err := w.syncLogs(); err != nil {
+			return fmt.Errorf("wal: sync after deleting leftover entries: %w", err)
+		}
 	}
 	return nil
 }

@@ -245,6 +245,7 @@ func (w *WAL) commitEntries(p *plan, from, to int) error {
 	txn := w.db.NewTransaction(true)
 	defer txn.Discard()
 	for i := from; i < to; i++ {
+		w.noteValue(len(p.values[i]))
 		if err := txn.Set(entryKey(p.ents[i].Index), p.values[i]); err != nil {
 			return err
 		}
@@ -265,6 +266,7 @@ func (t *tooBig) Unwrap() error { return t.err }
 // *tooBig naming the entry that did not fit.
 func (w *WAL) setEntries(txn *badger.Txn, p *plan, from int) error {
 	for i := from; i < len(p.ents); i++ {
+		w.noteValue(len(p.values[i]))
 		if err := txn.Set(entryKey(p.ents[i].Index), p.values[i]); err != nil {
 			if errors.Is(err, badger.ErrTxnTooBig) {
 				return &tooBig{at: i, err: err}

@@ -486,13 +486,15 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestBadgerSyncsUnlessExplicitlyUnsafe(t *testing.T) {
-	o := DefaultOptions("/x")
-	if !badgerOptions("/x", o, newBadgerLogger(nil, nil)).SyncWrites {
-		t.Fatal("default options open Badger without SyncWrites")
+// Durability comes from the WAL's own log syncer, never from Badger's
+// SyncWrites (which would flush the device twice per commit): a default WAL
+// has the syncer, an UnsafeNoSync one has none (TestUnsafeNoSyncHasNoLogSyncer).
+func TestDefaultWALSyncsBadgerLogsItself(t *testing.T) {
+	if badgerOptions("/x", DefaultOptions("/x"), newBadgerLogger(nil, nil)).SyncWrites {
+		t.Fatal("Badger opened with SyncWrites: every commit would pay for two device flushes")
 	}
-	o.UnsafeNoSync = true
-	if badgerOptions("/x", o, newBadgerLogger(nil, nil)).SyncWrites {
-		t.Fatal("UnsafeNoSync still syncs")
+	w := mustOpen(t, testOptions(t.TempDir()))
+	if w.syncer == nil {
+		t.Fatal("default WAL has no log syncer: commits would not be durable")
 	}
 }
