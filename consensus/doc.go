@@ -6,7 +6,9 @@
 // ProposeConfChange(cc), ReadIndex(id), TransferLeader(id) — and returns its
 // outputs in a Ready: hard state and entries to persist, a snapshot to
 // persist, messages to send, committed entries to apply and completed read
-// indexes. The caller persists, sends, applies, and calls Advance.
+// indexes. The caller persists, sends, applies, and calls Advance. A caller
+// that syncs in the background keeps stepping meanwhile and applies what
+// commits during the sync through TakeCommitted.
 //
 // The core must never start a goroutine, read a clock, touch a disk or a
 // socket, or use global randomness: time is Tick, randomness is the seeded

@@ -20,6 +20,10 @@ import (
 //  3. Restore the application from Snapshot, then apply CommittedEntries in
 //     order; record ConfState as the applied membership.
 //  4. Call Advance(rd) with this Ready, before the next call to Ready.
+//
+// While step 1 runs (in the background, say), the caller may keep calling
+// Step, Tick, Propose and ReadIndex, and, once it has applied this Ready's
+// CommittedEntries, TakeCommitted to apply what commits meanwhile.
 type Ready struct {
 	// SoftState is non-nil when the leader or the role changed.
 	SoftState *SoftState
@@ -196,6 +200,47 @@ func (r *Raft) Advance(rd Ready) {
 			}
 		}
 	}
+}
+
+// TakeCommitted hands out entries committed since the last Ready, for a
+// caller whose sync of that Ready is still running (it may Step meanwhile):
+// applying them need not wait for the sync. Only entries this node has
+// already persisted are handed out (a leader's commit index can move past
+// them on its followers' acknowledgements alone), never a conf change (those
+// go out with the next Ready, which applies them to the membership) nor
+// anything after it, and nothing while a snapshot is pending.
+//
+// The caller must already have applied the outstanding Ready's
+// CommittedEntries, and must apply these, in order, before its next call
+// into the core: they count as applied at once.
+func (r *Raft) TakeCommitted() []Entry {
+	defer r.checkInvariants()
+	l := r.log
+	if l.unstable.snapshot != nil {
+		return nil
+	}
+	lo := max(l.applying+1, l.firstIndex())
+	hi := min(l.committed, l.stableIndex())
+	if hi < lo {
+		return nil
+	}
+	ents, err := l.slice(lo, hi+1, noLimit)
+	if err != nil {
+		panic(fmt.Sprintf("consensus: committed entries [%d,%d]: %v", lo, hi, err))
+	}
+	for i, e := range ents {
+		if e.Type == EntryConfChange {
+			ents = ents[:i]
+			break
+		}
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	last := ents[len(ents)-1].Index
+	l.applying = last
+	l.applied = max(l.applied, last)
+	return ents
 }
 
 // applyConfChanges applies the conf changes among ents (committed, being

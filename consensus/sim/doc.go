@@ -20,7 +20,10 @@
 // snapshots carry), the membership recorded, and Advance called. In some
 // seeds a Ready's sync runs in the background for a while and the node
 // keeps receiving messages, ticking and proposing meanwhile (so the leader
-// must count itself only for what it has persisted). A crash may cut this
+// must count itself only for what it has persisted); half the time it then
+// applies the syncing Ready and what commits meanwhile (TakeCommitted) before
+// the sync ends, as the server's driver does, and snapshots only up to its
+// durable commit index. A crash may cut this
 // sequence at any point; the Raft object, the application and the unsynced
 // part of the Ready are lost, and a restart rebuilds from the durable
 // storage alone.

@@ -386,6 +386,12 @@ func (w *world) compact() error {
 	if n.app.index <= snap.Meta.Index {
 		return nil
 	}
+	if n.app.index > n.hs.Commit {
+		// Applied during a sync (TakeCommitted) past the durable commit
+		// index: a snapshot there would make a restart start from an
+		// applied index beyond its commit. The driver waits, as here.
+		return nil
+	}
 	conf := copyConf(n.conf)
 	if _, err := n.store.CreateSnapshot(n.app.index, &conf, encodeApp(n.app)); err != nil {
 		return fmt.Errorf("%w: %s: CreateSnapshot(%d): %v", ErrContract, n.id, n.app.index, err)

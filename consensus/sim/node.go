@@ -114,6 +114,7 @@ type pendingReady struct {
 	rd      consensus.Ready
 	after   []consensus.Message // messages still to send once synced
 	leading bool                // the node led, in the same term, when this Ready was handed out
+	applied bool                // rd was applied early, before its sync (see takeCommitted)
 }
 
 // process drives n's Ready loop, as the driver would: hand out a Ready,
@@ -126,6 +127,9 @@ func (w *world) process(n *node) error {
 		return nil
 	}
 	n.touch(w)
+	if n.pending != nil && w.rng.IntN(2) == 0 {
+		return w.takeCommitted(n)
+	}
 	for rounds := 0; n.pending == nil && n.raft.HasReady(); rounds++ {
 		if rounds == 100 {
 			return fmt.Errorf("%w: %s still HasReady after 100 Ready/Advance rounds", ErrContract, n.id)
@@ -155,6 +159,30 @@ func (w *world) process(n *node) error {
 		}
 	}
 	return nil
+}
+
+// takeCommitted applies, while n's Ready is still syncing, what the core
+// hands out early (TakeCommitted), as the server's driver does: first the
+// syncing Ready itself (its committed entries are durable on a quorum or
+// among its own entries), then the entries committed since.
+func (w *world) takeCommitted(n *node) error {
+	p := n.pending
+	if !p.rd.Snapshot.IsEmpty() {
+		return nil // a snapshot must be restored first, after its sync
+	}
+	if !p.applied {
+		if err := w.apply(n, &p.rd); err != nil {
+			return err
+		}
+		p.applied = true
+	}
+	ents := n.raft.TakeCommitted()
+	if len(ents) == 0 {
+		return nil
+	}
+	w.tracef("%s applies idx=%d..%d during its sync", n.id, ents[0].Index, ents[len(ents)-1].Index)
+	w.stats.EarlyApplied += len(ents)
+	return w.apply(n, &consensus.Ready{CommittedEntries: ents})
 }
 
 // finishSync completes n's background sync and carries on its Ready loop.
@@ -194,8 +222,10 @@ func (w *world) complete(n *node, p *pendingReady) error {
 		w.crash(n, crash)
 		return nil
 	}
-	if err := w.apply(n, &p.rd); err != nil {
-		return err
+	if !p.applied {
+		if err := w.apply(n, &p.rd); err != nil {
+			return err
+		}
 	}
 	if crash == crashAfterApply {
 		w.crash(n, crash)

@@ -124,6 +124,7 @@ type Stats struct {
 	Delivered, Lost, Duplicated, Delayed    int
 	Crashes, Restarts, Partitions           int
 	CrashesInReady, BackgroundSyncs         int
+	EarlyApplied                            int // entries applied while their node's Ready was syncing (TakeCommitted)
 	Leaders                                 int
 	MaxTerm                                 uint64
 	Proposed, Acked, ReadsIssued, ReadsDone int
@@ -146,6 +147,7 @@ func (s *Stats) Add(o Stats) {
 	s.Partitions += o.Partitions
 	s.CrashesInReady += o.CrashesInReady
 	s.BackgroundSyncs += o.BackgroundSyncs
+	s.EarlyApplied += o.EarlyApplied
 	s.Leaders += o.Leaders
 	s.MaxTerm = max(s.MaxTerm, o.MaxTerm)
 	s.Proposed += o.Proposed

@@ -122,7 +122,8 @@ func TestSimulationExercisesEveryFault(t *testing.T) {
 	counts := map[string]int{
 		"crashes": s.Crashes, "restarts": s.Restarts, "partitions": s.Partitions,
 		"crashes inside a Ready": s.CrashesInReady, "background syncs": s.BackgroundSyncs,
-		"lost messages": s.Lost, "duplicated messages": s.Duplicated, "delayed messages": s.Delayed,
+		"entries applied during a sync": s.EarlyApplied, "lost messages": s.Lost,
+		"duplicated messages": s.Duplicated, "delayed messages": s.Delayed,
 		"leaders": s.Leaders, "acknowledged proposals": s.Acked, "completed reads": s.ReadsDone,
 		"installed snapshots": s.SnapshotsInstalled, "compactions": s.Compactions,
 		"added nodes": s.Added, "removed nodes": s.Removed, "transfers": s.Transfers,

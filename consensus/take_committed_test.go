@@ -1,0 +1,138 @@
+package consensus
+
+import (
+	"testing"
+)
+
+// sendAndAck delivers the leader's messages in rd to its followers, lets
+// them persist and answer, and steps their answers back into the leader
+// (which may be in the middle of a Ready).
+func sendAndAck(t *testing.T, nw *network, leader NodeID, msgs []Message, from ...NodeID) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := nw.nodes[m.To].r.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range from {
+		nw.process(id)
+	}
+	q := nw.queue
+	nw.queue = nil
+	for _, m := range q {
+		if m.To != leader {
+			continue
+		}
+		if err := nw.nodes[leader].r.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func indexes(ents []Entry) []uint64 {
+	var out []uint64
+	for _, e := range ents {
+		out = append(out, e.Index)
+	}
+	return out
+}
+
+// While the leader's sync of a Ready is running, an acknowledgement that
+// commits an earlier entry lets the driver apply that entry at once
+// (TakeCommitted), instead of after the sync. Entries the leader has not
+// persisted itself are not handed out, and nothing is handed out twice.
+func TestTakeCommittedHandsOutWhatCommitsDuringASync(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	r := nw.nodes["n1"].r
+	ia, _, err := r.Propose([]byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd1 := r.Ready()
+	nw.persist("n1", rd1)
+	r.Advance(rd1)
+	// "b" is being synced while the followers' answers for "a" come in.
+	ib, _, err := r.Propose([]byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd2 := r.Ready()
+	if len(rd2.Entries) != 1 || rd2.Entries[0].Index != ib {
+		t.Fatalf("second Ready entries %v, want [%d]", indexes(rd2.Entries), ib)
+	}
+	if got := r.TakeCommitted(); got != nil {
+		t.Fatalf("TakeCommitted before any acknowledgement = %v", indexes(got))
+	}
+	sendAndAck(t, nw, "n1", rd1.Messages, "n2")
+	got := r.TakeCommitted()
+	if len(got) != 1 || got[0].Index != ia || string(got[0].Data) != "a" {
+		t.Fatalf("TakeCommitted after n2 acknowledged a = %v, want [%d]", indexes(got), ia)
+	}
+	if again := r.TakeCommitted(); again != nil {
+		t.Fatalf("second TakeCommitted = %v, want nothing", indexes(again))
+	}
+	// Both followers acknowledge b: it commits without the leader, but the
+	// leader has not persisted it, so it is not handed out yet.
+	sendAndAck(t, nw, "n1", rd2.Messages, "n2", "n3")
+	if r.log.committed < ib {
+		t.Fatalf("commit %d, want b (%d) committed by the followers", r.log.committed, ib)
+	}
+	if got := r.TakeCommitted(); got != nil {
+		t.Fatalf("TakeCommitted handed out %v, which the leader has not persisted", indexes(got))
+	}
+	nw.persist("n1", rd2)
+	r.Advance(rd2)
+	rd3 := r.Ready()
+	if got := indexes(rd3.CommittedEntries); len(got) != 1 || got[0] != ib {
+		t.Fatalf("next Ready hands out %v, want only b (%d)", got, ib)
+	}
+	r.Advance(rd3)
+}
+
+// A conf change committed during a sync waits for the next Ready, which
+// applies it to the membership; so does everything after it.
+func TestTakeCommittedStopsBeforeAConfChange(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	r := nw.nodes["n1"].r
+	ia, _, err := r.Propose([]byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	icc, _, err := r.ProposeConfChange(ConfChange{Type: ConfAddLearner, Node: "n4", Addr: "10.0.0.4:7000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, _, err := r.Propose([]byte("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd1 := r.Ready()
+	nw.persist("n1", rd1)
+	r.Advance(rd1)
+	if _, _, err := r.Propose([]byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	rd2 := r.Ready() // d is syncing
+	sendAndAck(t, nw, "n1", rd1.Messages, "n2")
+	if r.log.committed < ic {
+		t.Fatalf("commit %d, want %d", r.log.committed, ic)
+	}
+	got := r.TakeCommitted()
+	if len(got) != 1 || got[0].Index != ia {
+		t.Fatalf("TakeCommitted = %v, want [%d] (stop before the conf change at %d)", indexes(got), ia, icc)
+	}
+	if again := r.TakeCommitted(); again != nil {
+		t.Fatalf("TakeCommitted past a conf change: %v", indexes(again))
+	}
+	nw.persist("n1", rd2)
+	r.Advance(rd2)
+	rd3 := r.Ready()
+	if got := indexes(rd3.CommittedEntries); len(got) != 2 || got[0] != icc || got[1] != ic {
+		t.Fatalf("next Ready hands out %v, want [%d %d]", got, icc, ic)
+	}
+	if rd3.ConfState == nil || len(rd3.ConfState.Learners) != 1 {
+		t.Fatalf("next Ready's membership %+v, want learner n4", rd3.ConfState)
+	}
+}
