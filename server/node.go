@@ -89,6 +89,8 @@ type Node struct {
 	// index not yet written (written with the next synced write).
 	hs      consensus.HardState
 	hsDirty bool
+	// sync is the Ready being written in the background, or nil.
+	sync *syncing
 
 	// Published for other goroutines.
 	leader    atomic.Value // consensus.NodeID
@@ -188,6 +190,7 @@ func NewNode(cfg NodeConfig, store LogStore, sm StateMachine, tr Transport, hook
 	}
 	n.leader.Store(consensus.None)
 	if hs, _, err := store.InitialState(); err == nil {
+		n.hs = hs
 		n.term.Store(hs.Term)
 		n.commit.Store(hs.Commit)
 	}

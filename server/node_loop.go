@@ -8,12 +8,23 @@ import (
 )
 
 // run is the one goroutine that owns the core.
+//
+// A Ready that needs a synced write is written by a goroutine of its own
+// (see handleReady) while the loop goes on stepping messages, ticks,
+// proposals and reads into the core, and applies what commits meanwhile
+// (consensus.Raft.TakeCommitted): a leader need not wait for its own fsync
+// of newer entries to answer a write its followers have just acknowledged.
+// The next Ready is taken once the write is done.
 func (n *Node) run() {
 	defer close(n.donec)
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	defer n.failPending(ErrStopped)
 	for {
+		var synced <-chan error
+		if n.sync != nil {
+			synced = n.sync.done
+		}
 		select {
 		case <-ticker.C:
 			n.raft.Tick()
@@ -25,20 +36,52 @@ func (n *Node) run() {
 			n.read1(r)
 		case f := <-n.ctrlc:
 			f(n.raft)
+		case err := <-synced:
+			if err = n.finishSync(err); err != nil {
+				n.fail(err)
+				return
+			}
 		case <-n.stopc:
+			if n.sync != nil {
+				<-n.sync.done // the write must end before the store closes
+			}
 			return
 		}
 		n.drain()
-		// Advance can make more ready at once (the leader counting its own
-		// fsync commits entries), so keep going until nothing is left.
-		for n.raft.HasReady() {
-			if err := n.handleReady(); err != nil {
-				n.err.Store(err)
-				n.log.Error("node stopped: storage failed", "error", err)
-				return
-			}
-			n.drain()
+		if err := n.advance(); err != nil {
+			n.fail(err)
+			return
 		}
+	}
+}
+
+// fail records the storage failure that stops the node. A write still
+// running is waited for, so nothing touches the store after run returns.
+func (n *Node) fail(err error) {
+	if n.sync != nil {
+		<-n.sync.done
+	}
+	n.err.Store(err)
+	n.log.Error("node stopped: storage failed", "error", err)
+}
+
+// advance moves the Ready cycle along: while a write runs it applies what
+// has committed meanwhile; otherwise it handles Readys until none is left
+// or one is being written. Handling a Ready can make more ready at once
+// (the leader counting its own fsync commits entries), hence the loop.
+func (n *Node) advance() error {
+	for {
+		if n.sync != nil {
+			n.takeCommitted()
+			return nil
+		}
+		if !n.raft.HasReady() {
+			return nil
+		}
+		if err := n.handleReady(); err != nil {
+			return err
+		}
+		n.drain()
 	}
 }
 
@@ -91,8 +134,20 @@ func (n *Node) read1(r *readRequest) {
 	n.reads[r.id] = r
 }
 
-// handleReady persists, sends, applies and advances, in the order the Ready
-// contract requires (see consensus.Ready).
+// syncing is a Ready whose synced write runs in the background.
+type syncing struct {
+	rd    consensus.Ready
+	hs    consensus.HardState // the hard state being written, or zero
+	start time.Time
+	done  chan error // receives the write's result, once
+}
+
+// handleReady sends, applies, persists and advances, in the order the Ready
+// contract requires (see consensus.Ready). Committed entries are durable on
+// a quorum already, so without a snapshot to install first they are
+// applied (and proposers answered) before this node's own write of the new
+// entries. That write runs in the background when it must sync; the Ready
+// is finished by finishSync. A Ready with a snapshot is handled whole here.
 func (n *Node) handleReady() error {
 	rd := n.raft.Ready()
 	if !rd.HardState.IsEmpty() {
@@ -102,29 +157,55 @@ func (n *Node) handleReady() error {
 		n.publishLeader(rd.SoftState)
 	}
 	n.tr.Send(rd.MessagesBeforePersist())
-	// Committed entries are durable on a quorum already, so without a
-	// snapshot to install first they are applied (and proposers answered)
-	// before this node's own fsync of the new entries, not after it.
-	installSnap := !rd.Snapshot.IsEmpty()
-	if !installSnap {
-		n.applyAll(rd)
+	if !rd.Snapshot.IsEmpty() {
+		return n.installSnapshot(rd)
 	}
-	if err := n.persist(rd); err != nil {
+	n.applyAll(rd)
+	hs, ok := n.toWrite(rd)
+	if !ok {
+		n.tr.Send(rd.MessagesAfterPersist()) // nothing to wait for
+		return n.finishReady(rd)
+	}
+	s := &syncing{rd: rd, hs: hs, start: time.Now(), done: make(chan error, 1)}
+	n.sync = s
+	go func() { s.done <- n.store.Save(hs, rd.Entries, nil) }()
+	return nil
+}
+
+// installSnapshot persists a Ready carrying a snapshot, restores the state
+// machine from it and finishes the Ready, all before anything else.
+func (n *Node) installSnapshot(rd consensus.Ready) error {
+	hs, _ := n.toWrite(rd)
+	if err := n.save(hs, rd.Entries, rd.Snapshot); err != nil {
 		return err
 	}
-	if installSnap {
-		if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
-			return fmt.Errorf("server: restore snapshot at %d: %w", rd.Snapshot.Meta.Index, err)
-		}
-		n.applied = rd.Snapshot.Meta.Index
-		n.snapIndex = rd.Snapshot.Meta.Index
-		n.setConf(rd.Snapshot.Meta.Conf)
-		n.failWaitersUpTo(n.applied)
+	if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
+		return fmt.Errorf("server: restore snapshot at %d: %w", rd.Snapshot.Meta.Index, err)
 	}
+	n.applied = rd.Snapshot.Meta.Index
+	n.snapIndex = rd.Snapshot.Meta.Index
+	n.setConf(rd.Snapshot.Meta.Conf)
+	n.failWaitersUpTo(n.applied)
 	n.tr.Send(rd.MessagesAfterPersist())
-	if installSnap {
-		n.applyAll(rd)
+	n.applyAll(rd)
+	return n.finishReady(rd)
+}
+
+// finishSync completes the Ready whose write has ended with err.
+func (n *Node) finishSync(err error) error {
+	s := n.sync
+	n.sync = nil
+	if err != nil {
+		return fmt.Errorf("server: wal save: %w", err)
 	}
+	n.wrote(s.hs, time.Since(s.start))
+	n.tr.Send(s.rd.MessagesAfterPersist())
+	return n.finishReady(s.rd)
+}
+
+// finishReady does what is left of a persisted, sent and applied Ready:
+// reads, Advance, and what Advance makes due.
+func (n *Node) finishReady(rd consensus.Ready) error {
 	for _, rs := range rd.ReadStates {
 		if r, ok := n.reads[rs.RequestID]; ok {
 			delete(n.reads, rs.RequestID)
@@ -147,37 +228,57 @@ func (n *Node) handleReady() error {
 	return n.maybeSnapshot()
 }
 
-// persist writes what the Ready must make durable in one synced write. A
-// Ready whose only change is a higher commit index needs no fsync (the
+// takeCommitted applies what has committed while a write runs.
+func (n *Node) takeCommitted() {
+	ents := n.raft.TakeCommitted()
+	if len(ents) == 0 {
+		return
+	}
+	for _, e := range ents {
+		n.apply(e)
+	}
+	n.releaseReads()
+	n.appliedAt.Store(n.applied)
+}
+
+// toWrite decides what the Ready must make durable: it returns the hard
+// state to write (zero if unchanged) and whether a synced write is needed.
+// A Ready whose only change is a higher commit index needs no fsync (the
 // commit index can be learned again from the leader), so its hard state is
 // kept and written with the next write that must sync.
-func (n *Node) persist(rd consensus.Ready) error {
+func (n *Node) toWrite(rd consensus.Ready) (consensus.HardState, bool) {
 	if !rd.HardState.IsEmpty() {
 		n.hs = rd.HardState
 	}
 	if !rd.MustSync && len(rd.Entries) == 0 && rd.Snapshot.IsEmpty() {
 		n.hsDirty = n.hsDirty || !rd.HardState.IsEmpty()
-		return nil
+		return consensus.HardState{}, false
 	}
 	hs := rd.HardState
 	if hs.IsEmpty() && n.hsDirty {
 		hs = n.hs
 	}
-	return n.save(hs, rd.Entries, rd.Snapshot)
+	return hs, true
 }
 
+// save writes synchronously, on the loop.
 func (n *Node) save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
 	start := time.Now()
 	if err := n.store.Save(hs, ents, snap); err != nil {
 		return fmt.Errorf("server: wal save: %w", err)
 	}
+	n.wrote(hs, time.Since(start))
+	return nil
+}
+
+// wrote records a completed synced write of hs that took d.
+func (n *Node) wrote(hs consensus.HardState, d time.Duration) {
 	if !hs.IsEmpty() {
 		n.hsDirty = false
 	}
 	if n.hooks.Fsync != nil {
-		n.hooks.Fsync(time.Since(start))
+		n.hooks.Fsync(d)
 	}
-	return nil
 }
 
 func (n *Node) applyAll(rd consensus.Ready) {
@@ -274,6 +375,12 @@ func (n *Node) publishLeader(ss *consensus.SoftState) {
 // entries and compacts the log below it.
 func (n *Node) maybeSnapshot() error {
 	if n.cfg.SnapshotEntries == 0 || n.applied-n.snapIndex < n.cfg.SnapshotEntries {
+		return nil
+	}
+	if n.applied > n.hs.Commit {
+		// Applied during a write (takeCommitted) past the latest commit
+		// index handed out: a snapshot there would be beyond the stored
+		// commit index. The next Ready raises it.
 		return nil
 	}
 	// The snapshot's index must not be above the stored commit index.

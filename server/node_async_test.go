@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/wal"
+)
+
+// gateStore is a LogStore whose Save can be held: while the gate is shut,
+// a Save waits (after telling blocked) until it opens.
+type gateStore struct {
+	LogStore
+	mu      sync.Mutex
+	shut    chan struct{} // nil when open; closed to open
+	blocked chan []consensus.Entry
+	saved   chan uint64 // last index of each completed Save with entries
+}
+
+func (g *gateStore) Save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
+	g.mu.Lock()
+	shut := g.shut
+	g.mu.Unlock()
+	if shut != nil {
+		g.blocked <- ents
+		<-shut
+	}
+	err := g.LogStore.Save(hs, ents, snap)
+	if err == nil && len(ents) > 0 {
+		select {
+		case g.saved <- ents[len(ents)-1].Index:
+		default:
+		}
+	}
+	return err
+}
+
+func (g *gateStore) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.shut = make(chan struct{})
+}
+
+// open lets held and later Saves through; it may be called more than once.
+func (g *gateStore) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shut != nil {
+		close(g.shut)
+		g.shut = nil
+	}
+}
+
+// scriptedPeers plays n2 and n3 for a node under test: they grant every
+// vote and answer every heartbeat; MsgApp is acknowledged only while
+// ackApps is set.
+type scriptedPeers struct {
+	mu      sync.Mutex
+	node    *Node
+	ackApps bool
+}
+
+func (p *scriptedPeers) Send(msgs []consensus.Message) {
+	p.mu.Lock()
+	ack := p.ackApps
+	node := p.node
+	p.mu.Unlock()
+	for _, m := range msgs {
+		r := consensus.Message{From: m.To, To: m.From, Term: m.Term}
+		switch m.Type {
+		case consensus.MsgPreVote:
+			r.Type = consensus.MsgPreVoteResp
+		case consensus.MsgVote:
+			r.Type = consensus.MsgVoteResp
+		case consensus.MsgHeartbeat:
+			r.Type, r.Context = consensus.MsgHeartbeatResp, m.Context
+		case consensus.MsgApp:
+			if !ack {
+				continue
+			}
+			r.Type, r.Index = consensus.MsgAppResp, m.Index+uint64(len(m.Entries))
+		default:
+			continue
+		}
+		go node.Step(r) // as a transport would: never on the loop goroutine
+	}
+}
+
+func (p *scriptedPeers) SetPeers(map[consensus.NodeID]string) {}
+
+func (p *scriptedPeers) setAck(on bool) {
+	p.mu.Lock()
+	p.ackApps = on
+	p.mu.Unlock()
+}
+
+// A leader whose fsync of a newer entry is still running answers a write
+// as soon as a follower's acknowledgement commits it: the loop keeps
+// stepping during the fsync and applies what commits (TakeCommitted). With
+// the loop blocked in its fsync instead, the write below would wait for
+// the gate to open and the test would time out.
+func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
+	w, err := wal.Open(wal.DefaultOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	conf := consensus.ConfState{Voters: []consensus.NodeID{"n1", "n2", "n3"},
+		Addrs: map[consensus.NodeID]string{"n1": "x:1", "n2": "x:2", "n3": "x:3"}}
+	if err := Bootstrap(w, conf); err != nil {
+		t.Fatal(err)
+	}
+	gs := &gateStore{LogStore: w, blocked: make(chan []consensus.Entry, 1), saved: make(chan uint64, 64)}
+	peers := &scriptedPeers{ackApps: true}
+	cfg := DefaultNodeConfig("n1")
+	cfg.Seed = 1
+	node, err := NewNode(cfg, gs, &recordSM{}, peers, NodeHooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers.node = node
+	node.Start()
+	defer node.Stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for !node.IsLeader() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("n1 never became leader")
+		case <-node.LeaderChanged():
+		}
+	}
+	a, err := node.Propose(ctx, []byte("a"))
+	if err != nil {
+		t.Fatalf("propose a: %v", err)
+	}
+
+	// b is persisted by the leader, but no follower acknowledges it yet.
+	peers.setAck(false)
+	bDone := make(chan Applied, 1)
+	go func() {
+		a, _ := node.Propose(ctx, []byte("b"))
+		bDone <- a
+	}()
+	var bIndex uint64
+	for bIndex == 0 {
+		select {
+		case i := <-gs.saved:
+			if i > a.Index {
+				bIndex = i
+			}
+		case <-ctx.Done():
+			t.Fatal("b was never saved")
+		}
+	}
+
+	// c's fsync hangs.
+	gs.close()
+	defer gs.open() // before Stop, which waits for the held write
+	go func() { _, _ = node.Propose(ctx, []byte("c")) }()
+	select {
+	case <-gs.blocked:
+	case <-ctx.Done():
+		t.Fatal("c's write never started")
+	}
+
+	// n2 acknowledges b: b commits and must be answered now.
+	node.Step(consensus.Message{Type: consensus.MsgAppResp, From: "n2", To: "n1", Term: node.Term(), Index: bIndex})
+	select {
+	case a := <-bDone:
+		if a.Err != nil || a.Index != bIndex {
+			t.Fatalf("b answered with %+v, want index %d", a, bIndex)
+		}
+	case <-ctx.Done():
+		t.Fatal("b was not answered while c's fsync ran")
+	}
+	peers.setAck(true)
+	gs.open()
+	if _, err := node.Propose(ctx, []byte("d")); err != nil {
+		t.Fatalf("propose d after the fsync ended: %v", err)
+	}
+}
