@@ -84,6 +84,9 @@ type Raft struct {
 	appendPending bool
 	prevHard      HardState
 	prevSoft      SoftState
+	// termVoteSyncing: the Ready handed out last changed term or vote and
+	// has not been Advanced, so they may not be durable yet.
+	termVoteSyncing bool
 }
 
 // New restores a node from cfg.Storage: the hard state, the membership and

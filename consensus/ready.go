@@ -149,6 +149,7 @@ func (r *Raft) Ready() Ready {
 		rd.MustSync = rd.persistFirst
 		r.prevHard = hs
 	}
+	r.termVoteSyncing = rd.persistFirst
 	rd.MustSync = rd.MustSync || len(rd.Entries) > 0 || rd.Snapshot != nil
 	rd.Messages, r.msgs = r.msgs, nil
 	rd.ReadStates, r.readStates = r.readStates, nil
@@ -160,6 +161,7 @@ func (r *Raft) Ready() Ready {
 // and its committed entries applied.
 func (r *Raft) Advance(rd Ready) {
 	defer r.checkInvariants()
+	r.termVoteSyncing = false
 	l := r.log
 	if rd.Snapshot != nil {
 		idx := rd.Snapshot.Meta.Index
@@ -204,11 +206,12 @@ func (r *Raft) Advance(rd Ready) {
 
 // TakeCommitted hands out entries committed since the last Ready, for a
 // caller whose sync of that Ready is still running (it may Step meanwhile):
-// applying them need not wait for the sync. Only entries this node has
-// already persisted are handed out (a leader's commit index can move past
-// them on its followers' acknowledgements alone), never a conf change (those
-// go out with the next Ready, which applies them to the membership) nor
-// anything after it, and nothing while a snapshot is pending.
+// applying them need not wait for the sync. They are durable on a quorum,
+// though perhaps not yet on this node (a leader's followers can commit an
+// entry the leader is still writing, or has not written yet). Never a conf
+// change (those go out with the next Ready, which applies them to the
+// membership) nor anything after it, and nothing while a snapshot is
+// pending.
 //
 // The caller must already have applied the outstanding Ready's
 // CommittedEntries, and must apply these, in order, before its next call
@@ -220,7 +223,7 @@ func (r *Raft) TakeCommitted() []Entry {
 		return nil
 	}
 	lo := max(l.applying+1, l.firstIndex())
-	hi := min(l.committed, l.stableIndex())
+	hi := l.committed
 	if hi < lo {
 		return nil
 	}
@@ -241,6 +244,41 @@ func (r *Raft) TakeCommitted() []Entry {
 	l.applying = last
 	l.applied = max(l.applied, last)
 	return ents
+}
+
+// TakeEarlyMessages hands out, for a caller whose sync of the last Ready is
+// still running, the leader's replication messages (MsgApp, MsgHeartbeat,
+// MsgSnap) produced since, including the broadcast of proposals taken
+// meanwhile, which the next Ready would otherwise send: followers can
+// start writing new entries while the leader is still writing older ones.
+// Like MessagesBeforePersist these may leave before anything is persisted
+// (Raft thesis §10.2.1), but only once this leader's term and vote are
+// durable: nothing while a Ready that changed them is syncing, and nothing
+// unless this node leads. Other messages stay for the next Ready.
+func (r *Raft) TakeEarlyMessages() []Message {
+	defer r.checkInvariants()
+	if r.role != Leader || r.termVoteSyncing {
+		return nil
+	}
+	if hs := r.hardState(); hs.Term != r.prevHard.Term || hs.Vote != r.prevHard.Vote {
+		return nil // not yet handed out in a Ready, so not durable either
+	}
+	if r.appendPending {
+		r.appendPending = false
+		r.bcastAppend()
+	}
+	var out []Message
+	kept := r.msgs[:0]
+	for _, m := range r.msgs {
+		if m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap {
+			out = append(out, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	clear(r.msgs[len(kept):])
+	r.msgs = kept
+	return out
 }
 
 // applyConfChanges applies the conf changes among ents (committed, being

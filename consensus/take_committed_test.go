@@ -72,22 +72,21 @@ func TestTakeCommittedHandsOutWhatCommitsDuringASync(t *testing.T) {
 	if again := r.TakeCommitted(); again != nil {
 		t.Fatalf("second TakeCommitted = %v, want nothing", indexes(again))
 	}
-	// Both followers acknowledge b: it commits without the leader, but the
-	// leader has not persisted it, so it is not handed out yet.
+	// Both followers acknowledge b: it commits without the leader, which
+	// is still writing it, and is handed out all the same (it is durable
+	// on a quorum).
 	sendAndAck(t, nw, "n1", rd2.Messages, "n2", "n3")
-	if r.log.committed < ib {
-		t.Fatalf("commit %d, want b (%d) committed by the followers", r.log.committed, ib)
-	}
-	if got := r.TakeCommitted(); got != nil {
-		t.Fatalf("TakeCommitted handed out %v, which the leader has not persisted", indexes(got))
+	got = r.TakeCommitted()
+	if len(got) != 1 || got[0].Index != ib {
+		t.Fatalf("TakeCommitted after both followers acknowledged b = %v, want [%d]", indexes(got), ib)
 	}
 	nw.persist("n1", rd2)
 	r.Advance(rd2)
-	rd3 := r.Ready()
-	if got := indexes(rd3.CommittedEntries); len(got) != 1 || got[0] != ib {
-		t.Fatalf("next Ready hands out %v, want only b (%d)", got, ib)
+	if rd3 := r.Ready(); len(rd3.CommittedEntries) != 0 {
+		t.Fatalf("next Ready hands out %v again", indexes(rd3.CommittedEntries))
+	} else {
+		r.Advance(rd3)
 	}
-	r.Advance(rd3)
 }
 
 // A conf change committed during a sync waits for the next Ready, which
@@ -134,5 +133,86 @@ func TestTakeCommittedStopsBeforeAConfChange(t *testing.T) {
 	}
 	if rd3.ConfState == nil || len(rd3.ConfState.Learners) != 1 {
 		t.Fatalf("next Ready's membership %+v, want learner n4", rd3.ConfState)
+	}
+}
+
+// While a leader's sync runs, a proposal's MsgApp leaves at once
+// (TakeEarlyMessages) instead of with the next Ready; answers and other
+// messages that depend on persisted state stay for the Ready.
+func TestTakeEarlyMessagesSendsProposalsDuringASync(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	r := nw.nodes["n1"].r
+	if _, _, err := r.Propose([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	rd1 := r.Ready() // a is syncing
+	ib, _, err := r.Propose([]byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := r.TakeEarlyMessages()
+	if len(early) != 2 {
+		t.Fatalf("early messages %v, want one MsgApp per follower", early)
+	}
+	for _, m := range early {
+		if m.Type != MsgApp || len(m.Entries) == 0 || m.Entries[len(m.Entries)-1].Index != ib {
+			t.Fatalf("early message %+v, want a MsgApp ending with b (%d)", m, ib)
+		}
+	}
+	if again := r.TakeEarlyMessages(); len(again) != 0 {
+		t.Fatalf("second TakeEarlyMessages = %v", again)
+	}
+	nw.persist("n1", rd1)
+	r.Advance(rd1)
+	rd2 := r.Ready()
+	for _, m := range rd2.Messages {
+		if m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index == ib {
+			t.Fatalf("next Ready sends b again: %+v", m)
+		}
+	}
+	r.Advance(rd2)
+}
+
+// Nothing leaves early from a node whose term or vote may not be durable
+// yet: a candidate that wins on its peers' votes while its own vote is
+// still syncing must not send as leader until that sync ends.
+func TestTakeEarlyMessagesWaitsForTermAndVote(t *testing.T) {
+	nw := newNetwork(t, 3)
+	r := nw.nodes["n1"].r
+	r.hup(campaignElection)
+	rd := r.Ready() // term and vote syncing
+	for _, m := range rd.Messages {
+		if err := nw.nodes[m.To].r.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []NodeID{"n2", "n3"} {
+		vrd := nw.nodes[id].r.Ready()
+		nw.persist(id, vrd)
+		for _, m := range vrd.Messages {
+			if err := r.Step(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nw.nodes[id].r.Advance(vrd)
+	}
+	if r.role != Leader {
+		t.Fatalf("n1 is %s, want leader on its peers' votes", r.role)
+	}
+	if early := r.TakeEarlyMessages(); len(early) != 0 {
+		t.Fatalf("leader sent %v before its vote was durable", early)
+	}
+	nw.persist("n1", rd)
+	r.Advance(rd)
+	lrd := r.Ready()
+	if len(lrd.MessagesBeforePersist()) == 0 {
+		t.Fatal("no MsgApp after the vote became durable")
+	}
+	r.Advance(lrd)
+	// A follower never sends early.
+	f := nw.nodes["n2"].r
+	if early := f.TakeEarlyMessages(); len(early) != 0 {
+		t.Fatalf("follower sent early: %v", early)
 	}
 }

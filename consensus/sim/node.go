@@ -127,8 +127,19 @@ func (w *world) process(n *node) error {
 		return nil
 	}
 	n.touch(w)
-	if n.pending != nil && w.rng.IntN(2) == 0 {
-		return w.takeCommitted(n)
+	if n.pending != nil {
+		// The driver keeps going while the sync runs: a leader's new
+		// replication messages leave at once, and what commits is applied.
+		if w.rng.IntN(2) == 0 {
+			for _, m := range n.raft.TakeEarlyMessages() {
+				w.stats.EarlySent++
+				w.sendMsg(n, m)
+			}
+		}
+		if w.rng.IntN(2) == 0 {
+			return w.takeCommitted(n)
+		}
+		return nil
 	}
 	for rounds := 0; n.pending == nil && n.raft.HasReady(); rounds++ {
 		if rounds == 100 {

@@ -99,14 +99,16 @@ func (w *world) persistRace() error {
 	if err != nil || k == 0 || l.pending == nil {
 		return err
 	}
-	if _, err := w.runUntil(3, func() bool {
-		n := w.byID[s2]
-		return n.log.last() >= k && w.net.due(w.now) == 0
+	// The sync never ends during runUntil, so these waits may be generous.
+	if _, err := w.runUntil(6, func() bool {
+		return w.byID[s2].log.last() >= k
 	}); err != nil {
 		return err
 	}
 	// Let s2's acknowledgement reach L, sync still running.
-	if _, err := w.runUntil(2, func() bool { return w.net.due(w.now) == 0 }); err != nil {
+	if _, err := w.runUntil(6, func() bool {
+		return l.raft != nil && l.raft.Status().Progress[s2].Match >= k
+	}); err != nil {
 		return err
 	}
 	// (c)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/lockd/lockd/consensus"
@@ -125,6 +126,7 @@ type Stats struct {
 	Crashes, Restarts, Partitions           int
 	CrashesInReady, BackgroundSyncs         int
 	EarlyApplied                            int // entries applied while their node's Ready was syncing (TakeCommitted)
+	EarlySent                               int // leader messages sent while its Ready was syncing (TakeEarlyMessages)
 	Leaders                                 int
 	MaxTerm                                 uint64
 	Proposed, Acked, ReadsIssued, ReadsDone int
@@ -148,6 +150,7 @@ func (s *Stats) Add(o Stats) {
 	s.CrashesInReady += o.CrashesInReady
 	s.BackgroundSyncs += o.BackgroundSyncs
 	s.EarlyApplied += o.EarlyApplied
+	s.EarlySent += o.EarlySent
 	s.Leaders += o.Leaders
 	s.MaxTerm = max(s.MaxTerm, o.MaxTerm)
 	s.Proposed += o.Proposed
@@ -399,15 +402,53 @@ func (w *world) observe(n *node) error {
 	}
 	// While a sync runs, a follower's commit index may refer to entries
 	// not handed out yet (replacing some that were); it is checked when the
-	// hard state carrying it is persisted. A leader's refers to entries it
-	// has itself persisted.
+	// hard state carrying it is persisted. A leader's may run past what it
+	// has persisted only on its followers' durable logs (it sent early,
+	// TakeEarlyMessages): then a quorum of voters must hold that entry
+	// durably, and the part it holds itself is checked as usual.
 	if n.pending == nil || st.Role == consensus.Leader {
-		if err := w.check.onCommit(n.id, st.Term, st.Commit, log); err != nil {
+		commit := st.Commit
+		if st.Role == consensus.Leader && commit > log.last() {
+			if err := w.checkDurableQuorum(n, st.ConfState, commit); err != nil {
+				return err
+			}
+			commit = log.last()
+		}
+		if err := w.check.onCommit(n.id, st.Term, commit, log); err != nil {
 			return err
 		}
 	}
 	n.role, n.term, n.commit = st.Role, st.Term, st.Commit
 	w.stats.MaxTerm = max(w.stats.MaxTerm, st.Term)
+	return nil
+}
+
+// checkDurableQuorum checks that a quorum of cs's voters durably hold the
+// same entry at index, as a commit index there requires. A voter whose
+// snapshot covers index holds it too (snapshots are of committed state).
+func (w *world) checkDurableQuorum(leader *node, cs consensus.ConfState, index uint64) error {
+	byHash := map[uint64]int{}
+	covered := 0
+	for _, m := range w.nodes {
+		if !slices.Contains(cs.Voters, m.id) {
+			continue
+		}
+		if index < m.log.base {
+			covered++
+			continue
+		}
+		if h, _, ok := m.log.at(index); ok {
+			byHash[h]++
+		}
+	}
+	best := 0
+	for _, c := range byHash {
+		best = max(best, c)
+	}
+	if best+covered <= len(cs.Voters)/2 {
+		return safetyf("commit: leader %s has commit index %d beyond its durable last index %d, and only %d of %d voters hold that entry durably",
+			leader.id, index, leader.log.last(), best+covered, len(cs.Voters))
+	}
 	return nil
 }
 

@@ -122,7 +122,8 @@ func TestSimulationExercisesEveryFault(t *testing.T) {
 	counts := map[string]int{
 		"crashes": s.Crashes, "restarts": s.Restarts, "partitions": s.Partitions,
 		"crashes inside a Ready": s.CrashesInReady, "background syncs": s.BackgroundSyncs,
-		"entries applied during a sync": s.EarlyApplied, "lost messages": s.Lost,
+		"entries applied during a sync": s.EarlyApplied, "messages sent during a sync": s.EarlySent,
+		"lost messages":       s.Lost,
 		"duplicated messages": s.Duplicated, "delayed messages": s.Delayed,
 		"leaders": s.Leaders, "acknowledged proposals": s.Acked, "completed reads": s.ReadsDone,
 		"installed snapshots": s.SnapshotsInstalled, "compactions": s.Compactions,
