@@ -102,12 +102,15 @@ func (p *scriptedPeers) setAck(on bool) {
 // stepping during the fsync and applies what commits (TakeCommitted). With
 // the loop blocked in its fsync instead, the write below would wait for
 // the gate to open and the test would time out.
-func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
+// startGatedLeader starts n1 over a gateStore with scripted peers and
+// waits until it leads.
+func startGatedLeader(t *testing.T, ctx context.Context) (*Node, *gateStore, *scriptedPeers) {
+	t.Helper()
 	w, err := wal.Open(wal.DefaultOptions(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	t.Cleanup(func() { _ = w.Close() })
 	conf := consensus.ConfState{Voters: []consensus.NodeID{"n1", "n2", "n3"},
 		Addrs: map[consensus.NodeID]string{"n1": "x:1", "n2": "x:2", "n3": "x:3"}}
 	if err := Bootstrap(w, conf); err != nil {
@@ -123,10 +126,8 @@ func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
 	}
 	peers.node = node
 	node.Start()
-	defer node.Stop()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	t.Cleanup(node.Stop)
+	t.Cleanup(gs.open) // runs first: Stop waits for a held write
 	for !node.IsLeader() {
 		select {
 		case <-ctx.Done():
@@ -134,6 +135,13 @@ func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
 		case <-node.LeaderChanged():
 		}
 	}
+	return node, gs, peers
+}
+
+func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node, gs, peers := startGatedLeader(t, ctx)
 	a, err := node.Propose(ctx, []byte("a"))
 	if err != nil {
 		t.Fatalf("propose a: %v", err)
@@ -160,7 +168,6 @@ func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
 
 	// c's fsync hangs.
 	gs.close()
-	defer gs.open() // before Stop, which waits for the held write
 	go func() { _, _ = node.Propose(ctx, []byte("c")) }()
 	select {
 	case <-gs.blocked:
@@ -182,5 +189,48 @@ func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
 	gs.open()
 	if _, err := node.Propose(ctx, []byte("d")); err != nil {
 		t.Fatalf("propose d after the fsync ended: %v", err)
+	}
+}
+
+// While the leader's fsync hangs, new writes still replicate (their MsgApp
+// leaves at once, TakeEarlyMessages), commit on the two followers alone
+// and are answered (TakeCommitted): a slow leader disk does not stall the
+// cluster. Without early messages the second write would wait for the
+// fsync; without applying entries the leader has not written, both would.
+func TestWritesCommitOnFollowersWhileTheLeadersFsyncHangs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node, gs, _ := startGatedLeader(t, ctx)
+	if _, err := node.Propose(ctx, []byte("a")); err != nil {
+		t.Fatalf("propose a: %v", err)
+	}
+	gs.close()
+	answered := make(chan Applied, 2)
+	go func() {
+		a, _ := node.Propose(ctx, []byte("c"))
+		answered <- a
+	}()
+	select {
+	case <-gs.blocked:
+	case <-ctx.Done():
+		t.Fatal("c's write never started")
+	}
+	go func() {
+		a, _ := node.Propose(ctx, []byte("d"))
+		answered <- a
+	}()
+	for range 2 {
+		select {
+		case a := <-answered:
+			if a.Err != nil {
+				t.Fatalf("write answered with %v", a.Err)
+			}
+		case <-ctx.Done():
+			t.Fatal("a write was not answered while the leader's fsync hung")
+		}
+	}
+	gs.open()
+	if _, err := node.Propose(ctx, []byte("e")); err != nil {
+		t.Fatalf("propose e after the fsync ended: %v", err)
 	}
 }

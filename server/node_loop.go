@@ -11,10 +11,11 @@ import (
 //
 // A Ready that needs a synced write is written by a goroutine of its own
 // (see handleReady) while the loop goes on stepping messages, ticks,
-// proposals and reads into the core, and applies what commits meanwhile
+// proposals and reads into the core, sends a leader's new MsgApps at once
+// (consensus.Raft.TakeEarlyMessages) and applies what commits meanwhile
 // (consensus.Raft.TakeCommitted): a leader need not wait for its own fsync
-// of newer entries to answer a write its followers have just acknowledged.
-// The next Ready is taken once the write is done.
+// to replicate a new proposal, nor to answer a write its followers have
+// acknowledged. The next Ready is taken once the write is done.
 func (n *Node) run() {
 	defer close(n.donec)
 	ticker := time.NewTicker(n.cfg.TickInterval)
@@ -65,13 +66,16 @@ func (n *Node) fail(err error) {
 	n.log.Error("node stopped: storage failed", "error", err)
 }
 
-// advance moves the Ready cycle along: while a write runs it applies what
-// has committed meanwhile; otherwise it handles Readys until none is left
+// advance moves the Ready cycle along: while a write runs it sends the
+// leader's new replication messages (so followers write new entries while
+// the leader still writes older ones) and applies what has committed
+// meanwhile; otherwise it handles Readys until none is left
 // or one is being written. Handling a Ready can make more ready at once
 // (the leader counting its own fsync commits entries), hence the loop.
 func (n *Node) advance() error {
 	for {
 		if n.sync != nil {
+			n.tr.Send(n.raft.TakeEarlyMessages())
 			n.takeCommitted()
 			return nil
 		}
