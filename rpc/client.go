@@ -24,7 +24,6 @@ type DialOption func(*dialOptions)
 type dialOptions struct {
 	push   PushHandler
 	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
-	link   func(*link) // test hook, run before the connection's goroutines start
 }
 
 // WithPushHandler installs the handler for server-pushed frames. Without
@@ -100,9 +99,6 @@ func Dial(ctx context.Context, addr string, kind Kind, cfg Config, opts ...DialO
 		c.fail(ErrPartitioned)
 		return nil, fmt.Errorf("%w: %s", ErrPartitioned, addr)
 	}
-	if o.link != nil {
-		o.link(c.link)
-	}
 	if o.push != nil {
 		c.pushes = make(chan frame, cfg.PushQueueLen)
 		// Not in wg: a push handler may call Close, which waits on wg.
@@ -162,11 +158,6 @@ func (c *ClientConn) Close() error {
 // or cfg.DefaultCallTimeout if ctx has none. Call waits for an in-flight
 // slot first (MaxInFlight per connection).
 //
-// If no other goroutine is writing to the connection, Call writes the
-// request itself (see the package doc): a write to a stalled socket can
-// then hold it up to WriteTimeout, past ctx's deadline, before the
-// connection is closed.
-//
 // Errors: a *RemoteError if the handler failed (use errors.As); ctx's
 // error if it ended first (the server is told to cancel); ErrClosed or an
 // error wrapping ErrConnLost if the connection went away.
@@ -201,7 +192,7 @@ func (c *ClientConn) Call(ctx context.Context, typ MsgType, req, resp any) error
 	// The slot and the pending entry are released by the reader when the
 	// answer arrives, even if this call has given up by then: the server
 	// counts the request until it answers.
-	if err := c.enqueueInline(typ, id, body); err != nil {
+	if err := c.enqueueRaw(typ, id, body, false); err != nil {
 		return err
 	}
 	var f frame

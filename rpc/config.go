@@ -42,8 +42,7 @@ type Config struct {
 	// long. The dial side sends a ping every PingInterval to keep an idle
 	// connection alive. Zero disables the read deadline.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds each batched write to the socket, by whichever
-	// goroutine holds the writer role (see the package doc); a peer that
+	// WriteTimeout bounds each batched write to the socket; a peer that
 	// does not read for this long is disconnected.
 	WriteTimeout time.Duration
 	// PingInterval is how often the dial side pings. Zero disables pings;

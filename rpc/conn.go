@@ -117,7 +117,7 @@ func (c *Conn) dispatch(f frame) error {
 	return nil
 }
 
-// serveRequest runs one request's handler and sends its answer.
+// serveRequest runs one request's handler and queues its answer.
 func (c *Conn) serveRequest(ctx context.Context, h HandlerFunc, typ MsgType, id uint64, body Body) {
 	defer c.srv.handlers.Done()
 	resp, herr := h(ctx, c, typ, body)
@@ -148,10 +148,7 @@ func (c *Conn) serveRequest(ctx context.Context, h HandlerFunc, typ MsgType, id 
 	delete(c.requests, id)
 	c.mu.Unlock()
 	cancel()
-	// Written on this goroutine if the writer is idle (see
-	// enqueueInline); the handler is counted until then, so Shutdown's
-	// drain covers it.
-	_ = c.enqueueInline(rtyp, id, rbody)
+	_ = c.enqueueRaw(rtyp, id, rbody, false)
 }
 
 func toWireError(err error) wireError {

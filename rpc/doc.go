@@ -10,9 +10,7 @@
 // It must never: import another lockd package; interpret message bodies
 // beyond their msgpack structure; allocate more than the bytes a peer has
 // actually sent; panic on anything a peer sends; let one bad connection
-// affect another; block a server on a slow reader (a reader that stalls
-// holds up at most the goroutines answering its own requests, each write
-// for at most WriteTimeout; see Writing).
+// affect another; block a server on a slow reader.
 //
 // # Wire format
 //
@@ -52,33 +50,6 @@
 //
 // Every close of one connection leaves the server and its other
 // connections untouched.
-//
-// # Writing
-//
-// Every outbound frame goes through the connection's queue, in order.
-// Writing the socket is a role, not a goroutine: whoever holds it owns
-// the connection's buffered writer, takes everything queued, writes it,
-// takes again until the queue is empty, flushes, and only then lets go.
-// The last look at the queue and the release happen under the queue's
-// lock, so a frame is either taken by the holder or finds the role free;
-// none is left behind with nobody writing.
-//
-// Requests (Call) and their answers (a request handler's response or
-// error) are written by their own goroutine when the role is free ("the
-// caller writes when the writer is idle"), which spares a wake-up of the
-// writer goroutine on every message. Such a goroutine also writes what
-// others queued meanwhile, for a few batches at most, then hands the
-// rest to the writer goroutine. If the role is held, the frame is queued
-// and the holder writes it (or hands it on). Frames whose sender must never block on the
-// socket only queue and wake the writer goroutine: one-way Send (the
-// Raft transport), Push, pings, pongs, cancels, and the answer refusing
-// a request during Shutdown.
-//
-// So a Call, or a request handler's goroutine after the handler returns,
-// may block on a stalled socket, each write bounded by WriteTimeout (a
-// Call's ctx does not cut that write short); Send and Push never do. A
-// write error closes the connection, whoever wrote, and a Call that was
-// writing returns the connection's error.
 //
 // # Memory
 //

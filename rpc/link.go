@@ -14,17 +14,9 @@ import (
 )
 
 // link is what both ends of a connection share after the handshake: the
-// socket, the outbound queue and its writer, and the close bookkeeping.
-// Conn (server side) and ClientConn (dial side) add their own reader loop
-// on top.
-//
-// Writing to the socket is a role, not a goroutine. Whoever holds it
-// (outQueue.writing) owns bw, takes the queue until it is empty, writes,
-// flushes and only then lets go. writeLoop takes the role when woken by a
-// queued frame; a goroutine that sends a request (Call) or a response
-// (serveRequest) queues its frame and, if the role is free, takes it and
-// writes on the spot, sparing the hop to writeLoop on every message. See
-// enqueueInline and holdWriter.
+// socket, the outbound queue with its writer goroutine, and the close
+// bookkeeping. Conn (server side) and ClientConn (dial side) add their own
+// reader loop on top.
 type link struct {
 	nc       net.Conn
 	cfg      Config
@@ -33,19 +25,8 @@ type link struct {
 	kind     Kind
 	remoteID string
 	q        *outQueue
-	bw       *bufio.Writer // belongs to the holder of the writer role
 	faults   *Faults
 	onClose  func() // optional, run once by fail
-
-	// inlineBatches bounds the batches an inline writer writes before
-	// handing the role to writeLoop (maxInlineBatches; tests change it).
-	inlineBatches int
-	// parkWriteLoop, if set before writeLoop starts, holds writeLoop
-	// back until it is closed (tests: prove who wrote).
-	parkWriteLoop chan struct{}
-	// claimMissed, if set before writeLoop starts, is called when
-	// writeLoop woke but found the role held (tests).
-	claimMissed func()
 
 	done      chan struct{} // closed by fail
 	closeOnce sync.Once
@@ -53,25 +34,17 @@ type link struct {
 	wg        sync.WaitGroup
 }
 
-// maxInlineBatches is how many batches a goroutine that took the writer
-// role inline writes before it hands the rest to writeLoop: enough for
-// its own frame and what arrived meanwhile, not so many that a caller is
-// kept writing other goroutines' traffic.
-const maxInlineBatches = 4
-
 func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, log hclog.Logger) *link {
 	return &link{
-		nc:            nc,
-		cfg:           cfg,
-		codec:         codec,
-		log:           log,
-		kind:          kind,
-		remoteID:      remoteID,
-		q:             newOutQueue(cfg.SendQueueLen),
-		bw:            bufio.NewWriterSize(deadlineWriter{nc, cfg.WriteTimeout}, cfg.WriteBufferSize),
-		faults:        cfg.Faults,
-		inlineBatches: maxInlineBatches,
-		done:          make(chan struct{}),
+		nc:       nc,
+		cfg:      cfg,
+		codec:    codec,
+		log:      log,
+		kind:     kind,
+		remoteID: remoteID,
+		q:        newOutQueue(cfg.SendQueueLen),
+		faults:   cfg.Faults,
+		done:     make(chan struct{}),
 	}
 }
 
@@ -145,9 +118,6 @@ func (l *link) enqueue(typ MsgType, id uint64, v any, bounded bool) error {
 	return l.enqueueRaw(typ, id, body, bounded)
 }
 
-// enqueueRaw queues a frame for the writer and returns without writing:
-// for frames whose sender must never block on the socket (one-way sends,
-// pushes, pings, pongs, cancels).
 func (l *link) enqueueRaw(typ MsgType, id uint64, body []byte, bounded bool) error {
 	var f outFrame
 	putHeader(&f.hdr, typ, id, len(body))
@@ -161,120 +131,56 @@ func (l *link) enqueueRaw(typ MsgType, id uint64, body []byte, bounded bool) err
 	return nil
 }
 
-// enqueueInline queues a request or response frame (unbounded, like
-// enqueueRaw with bounded false) and, if nobody holds the writer role,
-// takes it and writes on the calling goroutine: this frame, everything
-// queued before it and whatever is queued meanwhile, up to
-// l.inlineBatches batches. If the role is held, the holder writes the
-// frame, or hands it to writeLoop, before it lets go. The caller may therefore block on the socket
-// (each write bounded by WriteTimeout). A write error fails the link, as
-// in writeLoop, and the connection's error is returned.
-func (l *link) enqueueInline(typ MsgType, id uint64, body []byte) error {
-	var f outFrame
-	putHeader(&f.hdr, typ, id, len(body))
-	f.body = body
-	claimed, err := l.q.putClaim(f)
-	if err != nil {
-		return l.closedErr()
-	}
-	if !claimed {
-		return nil
-	}
-	if err := l.holdWriter(l.inlineBatches); err != nil {
-		l.fail(err)
-		return l.closedErr()
-	}
-	return nil
-}
-
 // closedErr is the error for an operation on a closed link.
 func (l *link) closedErr() error {
 	<-l.done
 	return l.err
 }
 
-// writeLoop takes the writer role whenever a queued frame wakes it and
-// nobody else holds the role (if someone does, that holder writes the
-// frame). It moves bytes and nothing else.
+// writeLoop is the only goroutine that writes to the socket. It moves
+// bytes and nothing else.
 func (l *link) writeLoop() {
 	defer l.wg.Done()
-	if l.parkWriteLoop != nil {
-		select {
-		case <-l.parkWriteLoop:
-		case <-l.done:
-			return
-		}
-	}
+	bw := bufio.NewWriterSize(deadlineWriter{l.nc, l.cfg.WriteTimeout}, l.cfg.WriteBufferSize)
 	for {
-		select {
-		case <-l.q.wake:
-		case <-l.done:
-			return
-		}
-		if !l.q.claim() {
-			// The holder writes whatever woke us.
-			if l.claimMissed != nil {
-				l.claimMissed()
-			}
-			continue
-		}
-		if err := l.holdWriter(0); err != nil {
-			l.fail(err)
-			return
-		}
-	}
-}
-
-// holdWriter is run by the holder of the writer role. It takes and
-// writes batches until the queue is empty and bw is flushed, then
-// releases the role; take does the last check and the release under the
-// queue's lock, so a frame queued at any moment is either in a batch this
-// holder writes or finds the role free. With maxBatches > 0 it stops
-// after that many batches, flushes and hands the role to writeLoop.
-//
-// On a write error it returns the error still holding the role (nobody
-// touches bw again); the caller fails the link. After the link closes it
-// releases the role without writing anything more.
-func (l *link) holdWriter(maxBatches int) error {
-	bw := l.bw
-	for n := 0; ; {
-		if maxBatches > 0 && n >= maxBatches {
-			if err := bw.Flush(); err != nil {
-				return err
-			}
-			l.q.handoff()
-			return nil
-		}
-		batch, released := l.q.take(bw.Buffered() == 0)
-		if released {
-			return nil
-		}
+		batch := l.q.take()
 		if len(batch) == 0 {
-			// Flush only when nothing is waiting; more may be queued
-			// during the flush, so look again before releasing.
-			if err := bw.Flush(); err != nil {
-				return err
+			if bw.Buffered() > 0 {
+				if err := l.flush(bw); err != nil {
+					l.fail(err)
+					return
+				}
+				continue // more may have been queued during the flush
+			}
+			select {
+			case <-l.q.wake:
+			case <-l.done:
+				return
 			}
 			continue
 		}
-		n++
 		for i := range batch {
 			if b := batch[i].barrier; b != nil {
-				if err := bw.Flush(); err != nil {
-					return err
+				if err := l.flush(bw); err != nil {
+					l.fail(err)
+					return
 				}
 				close(b)
 				continue
 			}
 			if _, err := bw.Write(batch[i].hdr[:]); err != nil {
-				return err
+				l.fail(err)
+				return
 			}
 			if _, err := bw.Write(batch[i].body); err != nil {
-				return err
+				l.fail(err)
+				return
 			}
 		}
 	}
 }
+
+func (l *link) flush(bw *bufio.Writer) error { return bw.Flush() }
 
 // deadlineWriter gives every write to the socket its own deadline, so
 // WriteTimeout bounds a stall, not the length of a large batch.
