@@ -179,3 +179,23 @@ func TestUnsafeNoSyncHasNoLogSyncer(t *testing.T) {
 	}
 	mustSave(t, w, consensus.HardState{}, ents(1, 1, 1), nil)
 }
+
+// Small commits with one memtable file skip the directory listing (a
+// rotation, which creates the next file name, is still seen: see
+// TestNewMemtableFileSyncsTheDirectory).
+func TestSyncListsTheDirectoryOnlyWhenBadgerMayHaveRotated(t *testing.T) {
+	w := mustOpen(t, testOptions(t.TempDir())) // 1 MiB memtables
+	sw := watchSyncs(t, w)
+	mustSave(t, w, consensus.HardState{}, ents(1, 1, 1), nil)
+	base := w.syncer.listings
+	for i := uint64(2); i <= 20; i++ {
+		sw.files = nil
+		mustSave(t, w, consensus.HardState{}, ents(i, i, 1), nil)
+		if got := uniq(sw.files); !slices.Equal(got, badgerFiles(t, w, ".mem")) {
+			t.Fatalf("save %d synced %v, want the memtable file", i, got)
+		}
+	}
+	if w.syncer.listings != base {
+		t.Fatalf("small saves listed the directory %d times", w.syncer.listings-base)
+	}
+}

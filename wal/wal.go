@@ -52,6 +52,9 @@ type WAL struct {
 	// Both guarded by writeMu.
 	valueThreshold int
 	vlogDirty      bool
+	// pendingBytes is about how much was written since the last sync
+	// (guarded by writeMu).
+	pendingBytes int64
 }
 
 // state is the in-memory image of what is durable.
@@ -106,7 +109,7 @@ func Open(opts Options) (*WAL, error) {
 	bopts := badgerOptions(bdir, opts, newBadgerLogger(log, w.noteSyncError))
 	w.valueThreshold = int(bopts.ValueThreshold)
 	if !opts.UnsafeNoSync {
-		w.syncer = newLogSyncer(bdir)
+		w.syncer = newLogSyncer(bdir, opts.MemTableSize)
 	}
 	db, err := badger.Open(bopts)
 	if err != nil {
@@ -286,13 +289,14 @@ func (w *WAL) syncLogs() error {
 	if w.syncer == nil {
 		return nil
 	}
-	vlog := w.vlogDirty
-	w.vlogDirty = false
-	return w.syncer.sync(vlog)
+	vlog, n := w.vlogDirty, w.pendingBytes
+	w.vlogDirty, w.pendingBytes = false, 0
+	return w.syncer.sync(vlog, n)
 }
 
 // noteValue records that a value of n bytes is being written.
 func (w *WAL) noteValue(n int) {
+	w.pendingBytes += int64(n)
 	if n >= w.valueThreshold {
 		w.vlogDirty = true
 	}
