@@ -15,9 +15,11 @@ var errBadgerSync = errors.New("badger reported a failed sync")
 // chatter (compactions, table flushes) goes to Debug and its debug to Trace,
 // so a server at Info level hears only warnings and errors.
 //
-// Badger logs a failed value-log fsync instead of returning it to the
+// Badger logs a failed fsync of its own instead of returning it to the
 // committer; onSyncError hears of any error line that mentions a sync so
-// the WAL can fail the commit that is waiting on it.
+// the WAL can fail the commit that is waiting on it. (The syncs that make
+// commits durable are the WAL's own, see logSyncer, which returns their
+// errors; this catches whatever Badger still syncs itself.)
 type badgerLogger struct {
 	l           hclog.Logger
 	onSyncError func(error)

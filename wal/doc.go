@@ -25,11 +25,13 @@
 //     the entries it covers, so an entry key outside [first, last] is garbage
 //     from a truncation or compaction and is deleted, never read.
 //
-// Two Badger v4 quirks are handled here: Badger only logs (does not
-// return) a failed value-log fsync, so the logger adapter turns such a log
-// line into a failed commit; and a crash right after Badger creates a
-// memtable or value-log file leaves it empty and makes Badger refuse to
-// open (dgraph-io/badger#2207), so Open first removes empty ones.
+// Two Badger v4 quirks are handled here. Badger only logs (does not
+// return) a failed fsync of its own; the WAL's syncs are its own now
+// (logsync.go) and their errors fail the commit directly, and the logger
+// adapter still turns any such Badger log line into a failed commit, as a
+// safety net. And a crash right after Badger creates a memtable or
+// value-log file leaves it empty and makes Badger refuse to open
+// (dgraph-io/badger#2207), so Open first removes empty ones.
 //
 // Tests: crash_test.go kills a writer process with SIGKILL at random
 // moments (50 times by default; -wal.crashes N for a long run, -wal.seed to
