@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,11 +31,14 @@ type PeerTransport struct {
 	log hclog.Logger
 	srv *rpc.Server
 
-	mu     sync.Mutex
-	node   Stepper
-	peers  map[consensus.NodeID]*peerSender
-	recv   map[string]*rpc.Assembler // snapshot reassembly by sender id
-	closed bool
+	mu    sync.Mutex
+	node  Stepper
+	peers map[consensus.NodeID]*peerSender
+	// stopping are senders of removed peers told to stop, until they have
+	// exited (Close waits for them).
+	stopping []*peerSender
+	recv     map[string]*rpc.Assembler // snapshot reassembly by sender id
+	closed   bool
 }
 
 // peerQueueLen bounds the messages waiting for one peer; beyond it messages
@@ -162,10 +166,15 @@ func (t *PeerTransport) SetPeers(addrs map[consensus.NodeID]string) {
 	}
 	for id, p := range t.peers {
 		if a, ok := addrs[id]; !ok || a != p.addr {
-			p.close()
+			// Stop it without waiting: SetPeers runs on the driver loop
+			// under t.mu, and the sender may be inside the Stepper (which
+			// needs the loop) or waiting for t.mu itself.
+			p.signalStop()
+			t.stopping = append(t.stopping, p)
 			delete(t.peers, id)
 		}
 	}
+	t.stopping = slices.DeleteFunc(t.stopping, (*peerSender).exited)
 	for id, a := range addrs {
 		if id == t.id || t.peers[id] != nil {
 			continue
@@ -180,8 +189,12 @@ func (t *PeerTransport) SetPeers(addrs map[consensus.NodeID]string) {
 func (t *PeerTransport) Close() error {
 	t.mu.Lock()
 	t.closed = true
-	peers := t.peers
+	peers := t.stopping
+	for _, p := range t.peers {
+		peers = append(peers, p)
+	}
 	t.peers = map[consensus.NodeID]*peerSender{}
+	t.stopping = nil
 	t.mu.Unlock()
 	for _, p := range peers {
 		p.close()
@@ -202,8 +215,22 @@ type peerSender struct {
 	live atomic.Pointer[rpc.ClientConn]
 }
 
+// signalStop tells the sender to stop; it exits on its own.
+func (p *peerSender) signalStop() { p.once.Do(func() { close(p.stop) }) }
+
+// exited reports whether the sender's goroutine has ended.
+func (p *peerSender) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// close stops the sender and waits for it to exit.
 func (p *peerSender) close() {
-	p.once.Do(func() { close(p.stop) })
+	p.signalStop()
 	<-p.done
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +200,62 @@ func TestSnapshotTransferBrokenMidwayFailsCleanlyAndRestarts(t *testing.T) {
 	sb.wait(t, "the restarted snapshot", func() bool { return len(sb.msgs) >= 1 })
 	if len(sb.msgs) != 1 || !bytes.Equal(sb.msgs[0].Snapshot.Data, second) {
 		t.Fatalf("receiver stepped %d snapshots; want exactly the second, whole", len(sb.msgs))
+	}
+}
+
+// stuckStepper blocks in ReportUnreachable until released, like a driver
+// loop that is busy (or waiting) when a sender reports a failure.
+type stuckStepper struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *stuckStepper) Step(consensus.Message)                {}
+func (s *stuckStepper) ReportSnapshot(consensus.NodeID, bool) {}
+func (s *stuckStepper) ReportUnreachable(id consensus.NodeID) {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+}
+
+// Removing a peer must not wait for its sender: SetPeers runs on the
+// driver loop, and the sender may be inside the Stepper, which needs the
+// loop. (Seen in a nemesis run: the leader applied a member's removal while
+// that member's sender reported it unreachable, and both waited forever.)
+func TestRemovingAPeerDoesNotWaitForItsSender(t *testing.T) {
+	tr, err := NewPeerTransport("n1", rpc.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &stuckStepper{entered: make(chan struct{}), release: make(chan struct{})}
+	tr.SetStepper(st)
+	// A peer nobody listens on: the sender's dial fails and it reports
+	// the peer unreachable, where it stays stuck.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	tr.SetPeers(map[consensus.NodeID]string{"n1": "self", "n2": dead})
+	tr.Send([]consensus.Message{{Type: consensus.MsgHeartbeat, From: "n1", To: "n2", Term: 1}})
+	select {
+	case <-st.entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sender never reported n2 unreachable")
+	}
+	done := make(chan struct{})
+	go func() {
+		tr.SetPeers(map[consensus.NodeID]string{"n1": "self"})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("SetPeers waited for a sender stuck in the Stepper")
+	}
+	close(st.release)
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
