@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/internal/freeport"
 )
 
 // ErrTimeout: a bounded wait of the harness ran out.
@@ -117,14 +117,7 @@ type Cluster struct {
 
 // freeAddr returns a loopback address with a port that was free a moment
 // ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+func freeAddr() (string, error) { return freeport.Addr() }
 
 // NewCluster prepares the founding nodes (ports, proxies, data dirs)
 // without starting them.

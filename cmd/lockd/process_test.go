@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/internal/freeport"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -181,21 +181,21 @@ func tail(s string, lines int) string {
 	return strings.Join(parts, "\n")
 }
 
-// freeAddrs returns n distinct free loopback addresses.
+// freeAddrs returns n distinct free loopback addresses, below the
+// ephemeral port range (see internal/freeport).
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var lns []net.Listener
+	seen := map[string]bool{}
 	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for len(out) < n {
+		a, err := freeport.Addr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
 	}
 	return out
 }
