@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/internal/freeport"
 	"github.com/lockd/lockd/server"
 )
 
@@ -16,13 +17,14 @@ import (
 // loopback ports with temporary data, and returns its client endpoints.
 func startCluster() (endpoints []string, stop func()) {
 	var addrs []string
-	for i := 0; i < 6; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for len(addrs) < 6 {
+		a, err := freeport.Addr()
 		if err != nil {
 			panic(err)
 		}
-		addrs = append(addrs, ln.Addr().String())
-		_ = ln.Close()
+		if !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
 	}
 	initial := map[string]string{"n1": addrs[0], "n2": addrs[2], "n3": addrs[4]}
 	var servers []*server.Server

@@ -91,7 +91,7 @@ func TestHTTPLivezAndReadyzAreOKOnEveryNodeOfAClusterWithALeader(t *testing.T) {
 // node of a three-node cluster whose peers never come up: it is live but
 // never ready.
 func TestHTTPReadyzIsUnavailableWithAReasonWhileNoLeaderIsKnown(t *testing.T) {
-	addrs := svcFreeAddrs(t, 4, 0)
+	addrs := svcFreeAddrs(t, 4)
 	cfg := DefaultConfig()
 	cfg.ID, cfg.DataDir = "n1", t.TempDir()
 	cfg.PeerAddr, cfg.ClientAddr = addrs[0], addrs[1]

@@ -166,7 +166,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	addrs := svcFreeAddrs(t, 6, 0)
+	addrs := svcFreeAddrs(t, 6)
 	var nodes []*childNode
 	var peers []string
 	for i := 0; i < 3; i++ {

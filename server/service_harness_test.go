@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"math/rand/v2"
-	"net"
-	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -15,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/internal/freeport"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -52,7 +49,7 @@ type svcCluster struct {
 func newSvcCluster(t testing.TB, n int, tweak func(*Config)) *svcCluster {
 	t.Helper()
 	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{}, tweak: tweak}
-	addrs := svcFreeAddrs(t, 2*n, 0)
+	addrs := svcFreeAddrs(t, 2*n)
 	initial := map[string]string{}
 	for i := 1; i <= n; i++ {
 		initial[fmt.Sprintf("n%d", i)] = addrs[2*(i-1)]
@@ -348,27 +345,18 @@ func (cl *svcClient) call2(typ uint8, req any) (struct{}, error) {
 	return struct{}{}, cl.call(typ, req, nil)
 }
 
-// svcFreeAddrs returns n loopback addresses that were free a moment ago
-// (bound and released), so a node can restart on the same address. The
-// ports lie below Linux's ephemeral range (32768 and up), so the many
-// outgoing connections the tests make cannot take them in between; the
-// sequence is seeded from the test's name, the process id and salt.
-func svcFreeAddrs(t testing.TB, n int, salt uint64) []string {
+// svcFreeAddrs returns n distinct loopback addresses that were free a
+// moment ago, so a node can restart on the same address. The ports lie
+// below the kernel's ephemeral range (internal/freeport), so the many
+// outgoing connections the tests make cannot take them in between.
+func svcFreeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d", t.Name(), os.Getpid())
-	r := rand.New(rand.NewPCG(h.Sum64(), salt))
 	var out []string
-	for attempts := 0; len(out) < n; attempts++ {
-		if attempts > 1000 {
-			t.Fatal("no free loopback port found")
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+r.IntN(12000))
-		ln, err := net.Listen("tcp", addr)
+	for len(out) < n {
+		addr, err := freeport.Addr()
 		if err != nil {
-			continue
+			t.Fatal(err)
 		}
-		_ = ln.Close()
 		if !slices.Contains(out, addr) {
 			out = append(out, addr)
 		}

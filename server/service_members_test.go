@@ -13,7 +13,7 @@ import (
 // addJoiner configures (but does not start) a node that joins with Join
 // and an empty data directory.
 func (c *svcCluster) addJoiner(id string) Config {
-	addrs := svcFreeAddrs(c.t, 2, uint64(len(c.cfgs)))
+	addrs := svcFreeAddrs(c.t, 2)
 	cfg := c.baseConfig(id, addrs[0], addrs[1])
 	cfg.Join = true
 	c.cfgs[id] = cfg
