@@ -29,6 +29,23 @@ func sendAndAck(t *testing.T, nw *network, leader NodeID, msgs []Message, from .
 	}
 }
 
+// leaderN1 is a three-node network whose leader is n1.
+func leaderN1(t *testing.T) (*network, *Raft) {
+	nw := newNetwork(t, 3)
+	nw.campaign("n1")
+	return nw, nw.nodes["n1"].r
+}
+
+// mustPropose proposes data on r (without stabilizing) and returns its index.
+func mustPropose(t *testing.T, r *Raft, data string) uint64 {
+	t.Helper()
+	i, _, err := r.Propose([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i
+}
+
 func indexes(ents []Entry) []uint64 {
 	var out []uint64
 	for _, e := range ents {
@@ -39,24 +56,16 @@ func indexes(ents []Entry) []uint64 {
 
 // While the leader's sync of a Ready is running, an acknowledgement that
 // commits an earlier entry lets the driver apply that entry at once
-// (TakeCommitted), instead of after the sync. Entries the leader has not
-// persisted itself are not handed out, and nothing is handed out twice.
+// (TakeCommitted), instead of after the sync; so does a quorum of followers
+// for an entry the leader is still writing. Nothing is handed out twice.
 func TestTakeCommittedHandsOutWhatCommitsDuringASync(t *testing.T) {
-	nw := newNetwork(t, 3)
-	nw.campaign("n1")
-	r := nw.nodes["n1"].r
-	ia, _, err := r.Propose([]byte("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw, r := leaderN1(t)
+	ia := mustPropose(t, r, "a")
 	rd1 := r.Ready()
 	nw.persist("n1", rd1)
 	r.Advance(rd1)
 	// "b" is being synced while the followers' answers for "a" come in.
-	ib, _, err := r.Propose([]byte("b"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ib := mustPropose(t, r, "b")
 	rd2 := r.Ready()
 	if len(rd2.Entries) != 1 || rd2.Entries[0].Index != ib {
 		t.Fatalf("second Ready entries %v, want [%d]", indexes(rd2.Entries), ib)
@@ -92,27 +101,17 @@ func TestTakeCommittedHandsOutWhatCommitsDuringASync(t *testing.T) {
 // A conf change committed during a sync waits for the next Ready, which
 // applies it to the membership; so does everything after it.
 func TestTakeCommittedStopsBeforeAConfChange(t *testing.T) {
-	nw := newNetwork(t, 3)
-	nw.campaign("n1")
-	r := nw.nodes["n1"].r
-	ia, _, err := r.Propose([]byte("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw, r := leaderN1(t)
+	ia := mustPropose(t, r, "a")
 	icc, _, err := r.ProposeConfChange(ConfChange{Type: ConfAddLearner, Node: "n4", Addr: "10.0.0.4:7000"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ic, _, err := r.Propose([]byte("c"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ic := mustPropose(t, r, "c")
 	rd1 := r.Ready()
 	nw.persist("n1", rd1)
 	r.Advance(rd1)
-	if _, _, err := r.Propose([]byte("d")); err != nil {
-		t.Fatal(err)
-	}
+	mustPropose(t, r, "d")
 	rd2 := r.Ready() // d is syncing
 	sendAndAck(t, nw, "n1", rd1.Messages, "n2")
 	if r.log.committed < ic {
@@ -140,17 +139,10 @@ func TestTakeCommittedStopsBeforeAConfChange(t *testing.T) {
 // (TakeEarlyMessages) instead of with the next Ready; answers and other
 // messages that depend on persisted state stay for the Ready.
 func TestTakeEarlyMessagesSendsProposalsDuringASync(t *testing.T) {
-	nw := newNetwork(t, 3)
-	nw.campaign("n1")
-	r := nw.nodes["n1"].r
-	if _, _, err := r.Propose([]byte("a")); err != nil {
-		t.Fatal(err)
-	}
+	nw, r := leaderN1(t)
+	mustPropose(t, r, "a")
 	rd1 := r.Ready() // a is syncing
-	ib, _, err := r.Propose([]byte("b"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ib := mustPropose(t, r, "b")
 	early := r.TakeEarlyMessages()
 	if len(early) != 2 {
 		t.Fatalf("early messages %v, want one MsgApp per follower", early)
