@@ -181,6 +181,14 @@ func (w *world) takeCommitted(n *node) error {
 	if !p.rd.Snapshot.IsEmpty() {
 		return nil // a snapshot must be restored first, after its sync
 	}
+	if !p.applied && p.rd.ConfState != nil {
+		// Applying it would record its membership (SetConfState) before
+		// the hard state that commits it is durable: a crash would then
+		// restart with a membership ahead of its commit index. The server
+		// records membership only in snapshots, which stay within the
+		// durable commit; this driver waits for the sync instead.
+		return nil
+	}
 	if !p.applied {
 		if err := w.apply(n, &p.rd); err != nil {
 			return err
