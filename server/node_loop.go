@@ -43,9 +43,7 @@ func (n *Node) run() {
 				return
 			}
 		case <-n.stopc:
-			if n.sync != nil {
-				<-n.sync.done // the write must end before the store closes
-			}
+			n.waitSync()
 			return
 		}
 		n.drain()
@@ -56,22 +54,27 @@ func (n *Node) run() {
 	}
 }
 
-// fail records the storage failure that stops the node. A write still
-// running is waited for, so nothing touches the store after run returns.
+// fail records the storage failure that stops the node.
 func (n *Node) fail(err error) {
+	n.waitSync()
+	n.err.Store(err)
+	n.log.Error("node stopped: storage failed", "error", err)
+}
+
+// waitSync waits for a write still running, so that nothing touches the
+// store after run returns.
+func (n *Node) waitSync() {
 	if n.sync != nil {
 		<-n.sync.done
 	}
-	n.err.Store(err)
-	n.log.Error("node stopped: storage failed", "error", err)
 }
 
 // advance moves the Ready cycle along: while a write runs it sends the
 // leader's new replication messages (so followers write new entries while
 // the leader still writes older ones) and applies what has committed
-// meanwhile; otherwise it handles Readys until none is left
-// or one is being written. Handling a Ready can make more ready at once
-// (the leader counting its own fsync commits entries), hence the loop.
+// meanwhile; otherwise it handles Readys until none is left or one is
+// being written. Handling a Ready can make more ready at once (the leader
+// counting its own fsync commits entries), hence the loop.
 func (n *Node) advance() error {
 	for {
 		if n.sync != nil {
