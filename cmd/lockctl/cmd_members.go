@@ -101,36 +101,29 @@ func (l *lockctl) membersCommand() *cli.Command {
 					})
 				},
 			},
-			{
-				Name:      "promote",
-				Usage:     "make a caught-up learner a voter",
-				ArgsUsage: "ID",
-				Flags:     []cli.Flag{force},
-				Action: func(c *cli.Context) error {
-					if err := exactArgs(c, "ID"); err != nil {
-						return err
-					}
-					id := c.Args().First()
-					return l.change(c, changeDoc{Action: "promote", ID: id}, func(ctx context.Context, cl *client.Client) error {
-						return cl.Promote(ctx, id, c.Bool("force"))
-					})
-				},
-			},
-			{
-				Name:      "remove",
-				Usage:     "remove a member",
-				ArgsUsage: "ID",
-				Flags:     []cli.Flag{force},
-				Action: func(c *cli.Context) error {
-					if err := exactArgs(c, "ID"); err != nil {
-						return err
-					}
-					id := c.Args().First()
-					return l.change(c, changeDoc{Action: "remove", ID: id}, func(ctx context.Context, cl *client.Client) error {
-						return cl.RemoveMember(ctx, id, c.Bool("force"))
-					})
-				},
-			},
+			l.forcedChange("promote", "make a caught-up learner a voter", force, (*client.Client).Promote),
+			l.forcedChange("remove", "remove a member", force, (*client.Client).RemoveMember),
+		},
+	}
+}
+
+// forcedChange is a "members" subcommand that changes one member, ID, by
+// calling do, with the safety check skipped under --force.
+func (l *lockctl) forcedChange(name, usage string, force cli.Flag,
+	do func(cl *client.Client, ctx context.Context, id string, force bool) error) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "ID",
+		Flags:     []cli.Flag{force},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, "ID"); err != nil {
+				return err
+			}
+			id := c.Args().First()
+			return l.change(c, changeDoc{Action: name, ID: id}, func(ctx context.Context, cl *client.Client) error {
+				return do(cl, ctx, id, c.Bool("force"))
+			})
 		},
 	}
 }
