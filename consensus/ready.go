@@ -91,6 +91,12 @@ func (rd Ready) earlyOK(m Message) bool {
 	if rd.persistFirst {
 		return false
 	}
+	return isReplication(m)
+}
+
+// isReplication reports whether m is a leader's replication message: only
+// a leader sends these, and they may leave before its Ready is persisted.
+func isReplication(m Message) bool {
 	return m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap
 }
 
@@ -270,7 +276,7 @@ func (r *Raft) TakeEarlyMessages() []Message {
 	var out []Message
 	kept := r.msgs[:0]
 	for _, m := range r.msgs {
-		if m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap {
+		if isReplication(m) {
 			out = append(out, m)
 		} else {
 			kept = append(kept, m)

@@ -33,7 +33,7 @@ func (r *Raft) Step(m Message) error {
 			// Granted pre-votes carry the future term; we bump it when we
 			// win the pre-election.
 		default:
-			if m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap {
+			if isReplication(m) { // only a leader sends these
 				r.becomeFollower(m.Term, m.From)
 			} else {
 				r.becomeFollower(m.Term, None)
