@@ -115,10 +115,6 @@ type Cluster struct {
 	next  int // number for the next node ID
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr() (string, error) { return freeport.Addr() }
-
 // NewCluster prepares the founding nodes (ports, proxies, data dirs)
 // without starting them.
 func NewCluster(cfg ClusterConfig) (*Cluster, error) {
@@ -146,7 +142,7 @@ func (c *Cluster) newNode(join bool) (*Node, error) {
 	c.mu.Unlock()
 	var addrs [3]string
 	for i := range addrs {
-		a, err := freeAddr()
+		a, err := freeport.Addr()
 		if err != nil {
 			return nil, err
 		}

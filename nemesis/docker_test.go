@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/internal/freeport"
 )
 
 // compose runs docker-compose (v1) or `docker compose` (v2), whichever
@@ -95,11 +96,11 @@ func TestDockerComposeClusterUnderPartitions(t *testing.T) {
 	env := []string{"LOCKD_IMAGE=" + tag}
 	var endpoints []string
 	for _, n := range []string{"N1", "N2", "N3"} {
-		ca, err := freeAddr()
+		ca, err := freeport.Addr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		ha, err := freeAddr()
+		ha, err := freeport.Addr()
 		if err != nil {
 			t.Fatal(err)
 		}
