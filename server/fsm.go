@@ -50,7 +50,7 @@ func NewFSM(cfg FSMConfig) (*FSM, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &FSM{cfg: cfg, codec: newSerialCodec()}
+	f := &FSM{cfg: cfg, codec: NewCommandCodec()}
 	f.reset()
 	return f, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
@@ -119,55 +120,60 @@ func newCommandHandle() *codec.MsgpackHandle {
 	return h
 }
 
-// CommandCodec encodes commands for proposal and decodes them for apply. A
-// codec from NewCommandCodec is safe for concurrent use.
+// CommandCodec encodes commands for proposal and decodes them for apply. It
+// is safe for concurrent use: encoders and decoders are pooled, since
+// building one costs more than the encoding itself.
 type CommandCodec struct {
-	h *codec.MsgpackHandle
-	// dec and enc, when set, are reused from call to call (the FSM's own
-	// codec, used from one goroutine): this saves most allocations of
-	// apply.
-	dec *codec.Decoder
-	enc *codec.Encoder
-	// scratch is enc's reused output buffer.
+	h        *codec.MsgpackHandle
+	encoders sync.Pool // *commandEncoder
+	decoders sync.Pool // *codec.Decoder
+}
+
+// commandEncoder is a pooled encoder with its reused output buffer.
+type commandEncoder struct {
+	enc     *codec.Encoder
 	scratch []byte
 }
 
 // NewCommandCodec returns a codec.
 func NewCommandCodec() *CommandCodec { return &CommandCodec{h: newCommandHandle()} }
 
-// newSerialCodec returns a codec that reuses its decoder and encoder; it
-// is not safe for concurrent use.
-func newSerialCodec() *CommandCodec {
-	h := newCommandHandle()
-	return &CommandCodec{h: h, dec: codec.NewDecoderBytes([]byte{}, h), enc: codec.NewEncoderBytes(new([]byte), h)}
-}
+// maxPooledScratch is the largest output buffer a pooled encoder keeps: a
+// snapshot-sized one is dropped.
+const maxPooledScratch = 64 << 10
 
 func (c *CommandCodec) decode(data []byte, v any) error {
-	if c.dec == nil {
-		return codec.NewDecoderBytes(data, c.h).Decode(v)
-	}
 	if data == nil {
 		data = []byte{} // ResetBytes ignores nil
 	}
-	c.dec.ResetBytes(data)
-	return c.dec.Decode(v)
+	d, _ := c.decoders.Get().(*codec.Decoder)
+	if d == nil {
+		d = codec.NewDecoderBytes(data, c.h)
+	} else {
+		d.ResetBytes(data)
+	}
+	err := d.Decode(v)
+	d.ResetBytes([]byte{}) // do not pin data
+	c.decoders.Put(d)
+	return err
 }
 
 // encode returns v's encoding in a slice of exactly its length: results
 // are kept for long in dedup windows, and the encoder would otherwise hand
 // out 1 KiB buffers.
 func (c *CommandCodec) encode(v any) ([]byte, error) {
-	if c.enc == nil {
-		out := make([]byte, 0, 128)
-		err := codec.NewEncoderBytes(&out, c.h).Encode(v)
-		return slices.Clip(out), err
+	e, _ := c.encoders.Get().(*commandEncoder)
+	if e == nil {
+		e = &commandEncoder{scratch: make([]byte, 0, 256)}
+		e.enc = codec.NewEncoderBytes(&e.scratch, c.h)
+	} else {
+		e.scratch = e.scratch[:0]
+		e.enc.ResetBytes(&e.scratch)
 	}
-	c.scratch = c.scratch[:0]
-	c.enc.ResetBytes(&c.scratch)
-	err := c.enc.Encode(v)
-	out := slices.Clone(c.scratch)
-	if cap(c.scratch) > 64<<10 {
-		c.scratch = nil // do not keep a snapshot-sized buffer
+	err := e.enc.Encode(v)
+	out := slices.Clone(e.scratch)
+	if cap(e.scratch) <= maxPooledScratch {
+		c.encoders.Put(e)
 	}
 	return out, err
 }
