@@ -61,14 +61,20 @@ type scriptedPeers struct {
 	mu      sync.Mutex
 	node    *Node
 	ackApps bool
+	// onSend, if set, sees every message the node sends.
+	onSend func(m consensus.Message)
 }
 
 func (p *scriptedPeers) Send(msgs []consensus.Message) {
 	p.mu.Lock()
 	ack := p.ackApps
 	node := p.node
+	onSend := p.onSend
 	p.mu.Unlock()
 	for _, m := range msgs {
+		if onSend != nil {
+			onSend(m)
+		}
 		r := consensus.Message{From: m.To, To: m.From, Term: m.Term}
 		switch m.Type {
 		case consensus.MsgPreVote:

@@ -23,7 +23,11 @@ type NodeConfig struct {
 	HeartbeatTicks int
 	// MaxSizePerMsg bounds the entry bytes in one MsgApp.
 	MaxSizePerMsg uint64
-	// MaxInflightMsgs bounds unacknowledged MsgApp per follower.
+	// MaxInflightMsgs bounds unacknowledged MsgApp per follower. The
+	// default, 2, is one batch the follower is writing and one waiting for
+	// its next write: anything proposed meanwhile leaves as one message
+	// when an acknowledgement frees the window, instead of one message per
+	// write that the follower could not write any sooner.
 	MaxInflightMsgs int
 	// SnapshotEntries is how many applied entries trigger a new snapshot
 	// and log compaction; 0 disables automatic snapshots.
@@ -47,7 +51,7 @@ func DefaultNodeConfig(id consensus.NodeID) NodeConfig {
 		ElectionTicks:   15,
 		HeartbeatTicks:  5,
 		MaxSizePerMsg:   1 << 20,
-		MaxInflightMsgs: 256,
+		MaxInflightMsgs: 2,
 		SnapshotEntries: 10000,
 		MaxBatch:        4096,
 	}
