@@ -113,7 +113,7 @@ func (c *Conn) dispatch(f frame) error {
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.requests[f.id] = cancel
 	c.mu.Unlock()
-	go c.serveRequest(ctx, h, f.typ, f.id, body)
+	c.srv.workers.run(func() { c.serveRequest(ctx, h, f.typ, f.id, body) })
 	return nil
 }
 

@@ -60,6 +60,7 @@ type Server struct {
 
 	handlers sync.WaitGroup // running request handlers
 	running  sync.WaitGroup // accept loops and per-connection goroutines
+	workers  *workerPool    // goroutines that run request handlers
 }
 
 // NewServer returns a Server for connections of the given kind.
@@ -79,6 +80,7 @@ func NewServer(cfg Config, kind Kind) (*Server, error) {
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*Conn]struct{}),
 		handshaking: make(map[net.Conn]struct{}),
+		workers:     newWorkerPool(workerIdle),
 	}, nil
 }
 
@@ -336,5 +338,6 @@ func (s *Server) Close() error {
 	}
 	s.running.Wait()
 	s.handlers.Wait()
+	s.workers.close()
 	return nil
 }
