@@ -18,6 +18,7 @@ type Conn struct {
 
 	mu       sync.Mutex
 	requests map[uint64]context.CancelFunc // Invariant: len(requests) <= cfg.MaxInFlight
+	workers  *workerPool                   // run this connection's request handlers
 }
 
 // Push sends a one-way message (an event) to the dial side. It never
@@ -113,7 +114,7 @@ func (c *Conn) dispatch(f frame) error {
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.requests[f.id] = cancel
 	c.mu.Unlock()
-	c.srv.workers.run(func() { c.serveRequest(ctx, h, f.typ, f.id, body) })
+	c.workers.run(func() { c.serveRequest(ctx, h, f.typ, f.id, body) })
 	return nil
 }
 

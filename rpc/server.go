@@ -60,7 +60,6 @@ type Server struct {
 
 	handlers sync.WaitGroup // running request handlers
 	running  sync.WaitGroup // accept loops and per-connection goroutines
-	workers  *workerPool    // goroutines that run request handlers
 }
 
 // NewServer returns a Server for connections of the given kind.
@@ -80,7 +79,6 @@ func NewServer(cfg Config, kind Kind) (*Server, error) {
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*Conn]struct{}),
 		handshaking: make(map[net.Conn]struct{}),
-		workers:     newWorkerPool(workerIdle),
 	}, nil
 }
 
@@ -210,6 +208,7 @@ func (s *Server) accept(nc net.Conn) {
 		ctx:      ctx,
 		cancel:   cancel,
 		requests: make(map[uint64]context.CancelFunc),
+		workers:  newWorkerPool(workerIdle),
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -236,6 +235,7 @@ func (s *Server) accept(nc net.Conn) {
 	go c.writeLoop()
 	go c.readLoop()
 	c.wg.Wait()
+	c.workers.close() // handlers see their context cancelled
 }
 
 func (s *Server) handshake(nc net.Conn) (string, error) {
@@ -338,6 +338,5 @@ func (s *Server) Close() error {
 	}
 	s.running.Wait()
 	s.handlers.Wait()
-	s.workers.close()
 	return nil
 }

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// workerIdle is how long a request goroutine waits for another request
-// before it exits.
+// workerIdle is how long a request goroutine waits for another request on
+// its connection before it exits; all exit when the connection closes.
 const workerIdle = 10 * time.Second
 
 // workerPool runs request handlers on goroutines that stay for a while

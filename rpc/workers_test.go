@@ -81,6 +81,13 @@ func TestServerReusesRequestGoroutines(t *testing.T) {
 	s, addr := startServer(t, testConfig(nil), KindClient)
 	registerEcho(t, s)
 	c := dial(t, addr, KindClient, testConfig(nil))
+	workersStarted := func(s *Server) int64 {
+		conns := s.Conns()
+		if len(conns) != 1 {
+			t.Fatalf("%d connections", len(conns))
+		}
+		return conns[0].workers.started.Load()
+	}
 	const calls = 200
 	for i := range calls {
 		var resp echoResp
@@ -90,7 +97,7 @@ func TestServerReusesRequestGoroutines(t *testing.T) {
 	}
 	// A worker not yet back from queueing its answer when the next
 	// request arrives means one more goroutine, so allow some.
-	if n := s.workers.started.Load(); n > calls/4 {
+	if n := workersStarted(s); n > calls/4 {
 		t.Fatalf("%d sequential calls started %d request goroutines", calls, n)
 	}
 }
