@@ -24,10 +24,11 @@ type NodeConfig struct {
 	// MaxSizePerMsg bounds the entry bytes in one MsgApp.
 	MaxSizePerMsg uint64
 	// MaxInflightMsgs bounds unacknowledged MsgApp per follower. The
-	// default, 2, is one batch the follower is writing and one waiting for
-	// its next write: anything proposed meanwhile leaves as one message
-	// when an acknowledgement frees the window, instead of one message per
-	// write that the follower could not write any sooner.
+	// default, 4, covers a batch the follower is writing, one waiting for
+	// its next write and slack for the acknowledgement's round trip;
+	// anything proposed beyond that leaves as one message when an
+	// acknowledgement frees the window, instead of one message per write
+	// that the follower could not write any sooner.
 	MaxInflightMsgs int
 	// SnapshotEntries is how many applied entries trigger a new snapshot
 	// and log compaction; 0 disables automatic snapshots.
@@ -51,7 +52,7 @@ func DefaultNodeConfig(id consensus.NodeID) NodeConfig {
 		ElectionTicks:   15,
 		HeartbeatTicks:  5,
 		MaxSizePerMsg:   1 << 20,
-		MaxInflightMsgs: 2,
+		MaxInflightMsgs: 4,
 		SnapshotEntries: 10000,
 		MaxBatch:        4096,
 	}
