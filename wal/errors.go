@@ -20,6 +20,11 @@ var (
 	ErrInvalidArgument = errors.New("wal: invalid argument")
 	// ErrInvalidOptions: Options.Validate refused the options.
 	ErrInvalidOptions = errors.New("wal: invalid options")
+	// ErrCloseTimeout: Badger did not close within Options.CloseTimeout
+	// (typically its data directory was removed and it retries a flush
+	// forever). The WAL is closed for its caller; Badger's goroutines may
+	// linger until the process exits.
+	ErrCloseTimeout = errors.New("wal: close timed out")
 )
 
 // CorruptError describes one corrupt record or file. errors.Is(err,

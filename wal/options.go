@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -31,6 +32,12 @@ type Options struct {
 	ValueLogFileSize int64
 	// BlockCacheSize is Badger's block cache in bytes.
 	BlockCacheSize int64
+	// CloseTimeout bounds how long Close waits for Badger to flush and
+	// close. Badger retries a failing flush forever (a removed or
+	// read-only data directory); Close then gives up with
+	// ErrCloseTimeout. Every acknowledged write is already in a synced
+	// file by then, so nothing is lost. 0 waits forever.
+	CloseTimeout time.Duration
 }
 
 // DefaultOptions returns options for a WAL in dir, sized for a lock
@@ -44,6 +51,7 @@ func DefaultOptions(dir string) Options {
 		MemTableSize:     8 << 20,
 		ValueLogFileSize: 32 << 20,
 		BlockCacheSize:   8 << 20,
+		CloseTimeout:     30 * time.Second,
 	}
 }
 
@@ -60,6 +68,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: ValueLogFileSize %d is outside [1 MiB, 2 GiB)", ErrInvalidOptions, o.ValueLogFileSize)
 	case o.BlockCacheSize < 0:
 		return fmt.Errorf("%w: BlockCacheSize %d is negative", ErrInvalidOptions, o.BlockCacheSize)
+	case o.CloseTimeout < 0:
+		return fmt.Errorf("%w: CloseTimeout %v is negative", ErrInvalidOptions, o.CloseTimeout)
 	}
 	return nil
 }

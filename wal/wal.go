@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -199,10 +200,30 @@ func (w *WAL) Close() error {
 	}
 	w.closed = true
 	defer w.closeSyncer()
-	if err := w.db.Close(); err != nil {
+	if err := w.closeBadger(); err != nil {
 		return fmt.Errorf("wal: close badger: %w", err)
 	}
 	return nil
+}
+
+// closeBadger closes the database, waiting at most CloseTimeout.
+func (w *WAL) closeBadger() error {
+	if w.opts.CloseTimeout == 0 {
+		return w.db.Close()
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.db.Close() }()
+	timer := time.NewTimer(w.opts.CloseTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		if _, err := os.Stat(w.opts.Dir); err != nil {
+			return fmt.Errorf("%w after %v: data directory: %w", ErrCloseTimeout, w.opts.CloseTimeout, err)
+		}
+		return fmt.Errorf("%w after %v", ErrCloseTimeout, w.opts.CloseTimeout)
+	}
 }
 
 // usable returns ErrClosed or ErrFailed if the WAL cannot be used. The
