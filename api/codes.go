@@ -49,6 +49,9 @@ const (
 	CodeChangeInProgress Code = 206
 	// CodeSnapshotGone: the backup being fetched was replaced; start over.
 	CodeSnapshotGone Code = 207
+	// CodeLimitExceeded: the cluster holds as many sessions, or the
+	// session as many locks, as the server allows; close some first.
+	CodeLimitExceeded Code = 208
 )
 
 // Sentinel errors the codes map to. The client SDK re-exports them; match
@@ -78,6 +81,7 @@ var (
 	ErrUnsafeChange      = errors.New("lockd: unsafe membership change")
 	ErrChangeInProgress  = errors.New("lockd: membership change in progress")
 	ErrSnapshotGone      = errors.New("lockd: snapshot replaced")
+	ErrLimitExceeded     = errors.New("lockd: limit exceeded")
 	ErrUnknownCode       = errors.New("lockd: unknown error code")
 )
 
@@ -97,6 +101,7 @@ func Codes() map[Code]error {
 		CodeInvalidRequest: ErrInvalidRequest, CodeUnavailable: ErrUnavailable,
 		CodeUnknownMember: ErrUnknownMember, CodeUnsafeChange: ErrUnsafeChange,
 		CodeChangeInProgress: ErrChangeInProgress, CodeSnapshotGone: ErrSnapshotGone,
+		CodeLimitExceeded: ErrLimitExceeded,
 	}
 }
 

@@ -34,6 +34,7 @@ var (
 	ErrUnsafeChange      = api.ErrUnsafeChange
 	ErrChangeInProgress  = api.ErrChangeInProgress
 	ErrSnapshotGone      = api.ErrSnapshotGone
+	ErrLimitExceeded     = api.ErrLimitExceeded
 	ErrUnknownCode       = api.ErrUnknownCode
 
 	// ErrFenced: a lock's token is no longer current (released, lost with

@@ -119,6 +119,14 @@ func (t *Table) List() []Info {
 // Len returns the number of locks in the table.
 func (t *Table) Len() int { return len(t.locks) }
 
+// SessionLockCount returns how many locks a session holds or waits for,
+// and whether name is one of them.
+func (t *Table) SessionLockCount(session uint64, name string) (n int, has bool) {
+	s := t.bySession[session]
+	_, has = s[name]
+	return len(s), has
+}
+
 // SessionLocks returns the locks a session holds or waits for, by name.
 func (t *Table) SessionLocks(session uint64) []Info {
 	names := slices.Sorted(maps.Keys(t.bySession[session]))

@@ -8,6 +8,18 @@ import (
 // Read-only queries of the replicated state. They reflect the entries
 // applied so far; the server makes them linearizable with ReadIndex.
 
+// SessionCount returns the number of open sessions and whether one of
+// them has idempotency key key.
+func (f *FSM) SessionCount(key string) (n int, hasKey bool) {
+	return f.sessions.Len(), key != "" && f.sessions.HasKey(key)
+}
+
+// SessionLockCount returns how many locks session holds or waits for, and
+// whether name is one of them.
+func (f *FSM) SessionLockCount(session uint64, name string) (n int, has bool) {
+	return f.locks.SessionLockCount(session, name)
+}
+
 // AppliedIndex returns the index of the last applied entry.
 func (f *FSM) AppliedIndex() uint64 { return f.index }
 

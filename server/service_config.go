@@ -79,22 +79,33 @@ type Config struct {
 	// BackupRetention is how long a SnapshotSave backup is kept for its
 	// chunks to be fetched.
 	BackupRetention time.Duration
+	// MaxSessions bounds the open sessions: the leader refuses a new one
+	// with CodeLimitExceeded once the applied state holds this many (a
+	// retried open of an existing session still succeeds). The check is
+	// the leader's, before proposing, so opens racing each other may pass
+	// it together and overshoot by their number. 0: no limit.
+	MaxSessions int
+	// MaxLocksPerSession bounds the locks one session holds or waits for,
+	// checked like MaxSessions. 0: no limit.
+	MaxLocksPerSession int
 }
 
 // DefaultConfig returns production defaults; ID, DataDir, addresses and
 // InitialCluster (or Join) remain to be set.
 func DefaultConfig() Config {
 	return Config{
-		Node:              DefaultNodeConfig(""),
-		FSM:               DefaultFSMConfig(),
-		WAL:               wal.DefaultOptions(""),
-		RPC:               rpc.DefaultConfig(),
-		RequestTimeout:    5 * time.Second,
-		LeaseScanInterval: 10 * time.Millisecond,
-		PromoteMaxLag:     100,
-		ReadyMaxLag:       100,
-		InfoInterval:      500 * time.Millisecond,
-		BackupRetention:   time.Minute,
+		Node:               DefaultNodeConfig(""),
+		FSM:                DefaultFSMConfig(),
+		WAL:                wal.DefaultOptions(""),
+		RPC:                rpc.DefaultConfig(),
+		RequestTimeout:     5 * time.Second,
+		LeaseScanInterval:  10 * time.Millisecond,
+		PromoteMaxLag:      100,
+		ReadyMaxLag:        100,
+		InfoInterval:       500 * time.Millisecond,
+		BackupRetention:    time.Minute,
+		MaxSessions:        1_000_000,
+		MaxLocksPerSession: 10_000,
 	}
 }
 
@@ -145,6 +156,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: InfoInterval must be positive", ErrInvalidConfig)
 	case c.BackupRetention <= 0:
 		return fmt.Errorf("%w: BackupRetention must be positive", ErrInvalidConfig)
+	case c.MaxSessions < 0 || c.MaxLocksPerSession < 0:
+		return fmt.Errorf("%w: MaxSessions and MaxLocksPerSession must not be negative (0 is no limit)", ErrInvalidConfig)
 	}
 	if _, ok := c.InitialCluster[c.ID]; len(c.InitialCluster) > 0 && !ok && !c.Join {
 		return fmt.Errorf("%w: InitialCluster does not name %q", ErrInvalidConfig, c.ID)

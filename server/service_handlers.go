@@ -70,6 +70,14 @@ func (s *Server) registerHandlers() error {
 }
 
 func (s *Server) openSession(ctx context.Context, c *rpc.Conn, req *api.OpenSessionRequest) (*api.OpenSessionResponse, error) {
+	if max := s.cfg.MaxSessions; max > 0 {
+		var n int
+		var known bool
+		s.app.read(func(f *FSM) { n, known = f.SessionCount(req.Key) })
+		if n >= max && !known {
+			return nil, api.Errorf(api.CodeLimitExceeded, "%d sessions open, the limit is %d", n, max)
+		}
+	}
 	res, err := s.propose(ctx, Command{Type: CmdOpenSession}, &OpenSessionBody{Key: req.Key, TTL: req.TTL})
 	if err != nil {
 		return nil, err
@@ -106,6 +114,14 @@ func writeCmd(t CommandType, w api.Write) Command {
 
 func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireRequest) (*api.AcquireResponse, error) {
 	start := time.Now()
+	if max := s.cfg.MaxLocksPerSession; max > 0 {
+		var n int
+		var has bool
+		s.app.read(func(f *FSM) { n, has = f.SessionLockCount(req.Session, req.Name) })
+		if n >= max && !has {
+			return nil, api.Errorf(api.CodeLimitExceeded, "session %d holds or waits for %d locks, the limit is %d", req.Session, n, max)
+		}
+	}
 	// Bind first: a queued request can be granted by the very next entry.
 	s.events.attach(c, req.Session)
 	res, err := s.propose(ctx, writeCmd(CmdAcquire, req.Write), &AcquireBody{Name: req.Name,

@@ -193,6 +193,12 @@ func (t *Table) LastID() ID { return t.lastID }
 // Len returns the number of open sessions.
 func (t *Table) Len() int { return len(t.sessions) }
 
+// HasKey reports whether an open session has idempotency key key.
+func (t *Table) HasKey(key string) bool {
+	_, ok := t.keys[key]
+	return ok
+}
+
 // List returns every open session, by ID.
 func (t *Table) List() []Info {
 	out := make([]Info, 0, len(t.sessions))

@@ -237,6 +237,8 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.FSM.Sessions.DefaultTTL = o.SessionTTLDefault
 	cfg.FSM.Locks.MaxNameLen = o.MaxNameLen
 	cfg.FSM.Locks.MaxValueLen = o.MaxValueLen
+	cfg.MaxSessions = o.MaxSessions
+	cfg.MaxLocksPerSession = o.MaxLocksPerSess
 	cfg.RPC.MaxFrameSize = o.MaxFrameSize
 	cfg.Registerer = reg
 	cfg.Logger = logger

@@ -194,6 +194,7 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	o.KeepTail = 77
 	o.SessionTTLMin, o.SessionTTLMax, o.SessionTTLDefault = 2*time.Second, time.Minute, 5*time.Second
 	o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 1<<20, 100, 200
+	o.MaxSessions, o.MaxLocksPerSess = 999, 9
 	spec, err := checkNode(o)
 	if err != nil {
 		t.Fatal(err)
@@ -205,11 +206,12 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	got := []any{cfg.ID, cfg.DataDir, cfg.PeerAddr, cfg.ClientAddr, len(cfg.InitialCluster), cfg.Join,
 		cfg.Node.TickInterval, cfg.Node.ElectionTicks, cfg.Node.HeartbeatTicks, cfg.Node.SnapshotEntries,
 		cfg.FSM.Sessions.MinTTL, cfg.FSM.Sessions.MaxTTL, cfg.FSM.Sessions.DefaultTTL,
-		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail}
+		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail,
+		cfg.MaxSessions, cfg.MaxLocksPerSession}
 	want := []any{"n1", o.DataDir, "127.0.0.1:7101", "127.0.0.1:7001", 3, false,
 		7 * time.Millisecond, 21, 3, uint64(123),
 		2 * time.Second, time.Minute, 5 * time.Second,
-		1 << 20, 100, 200, uint64(77)}
+		1 << 20, 100, 200, uint64(77), 999, 9}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("field %d = %v, want %v", i, got[i], want[i])

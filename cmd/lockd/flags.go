@@ -34,6 +34,8 @@ type options struct {
 	MaxFrameSize      int
 	MaxNameLen        int
 	MaxValueLen       int
+	MaxSessions       int
+	MaxLocksPerSess   int
 
 	ShutdownTimeout time.Duration
 	LogLevel        string
@@ -105,6 +107,10 @@ func cliFlags(d server.Config) []cli.Flag {
 			Value: d.FSM.Locks.MaxNameLen, Usage: "longest lock name, in bytes"},
 		&cli.IntFlag{Name: "max-value-len", EnvVars: envFor("max-value-len"), Category: catLimits,
 			Value: d.FSM.Locks.MaxValueLen, Usage: "largest holder value, in bytes"},
+		&cli.IntFlag{Name: "max-sessions", EnvVars: envFor("max-sessions"), Category: catLimits,
+			Value: d.MaxSessions, Usage: "open sessions the leader allows; 0 for no limit"},
+		&cli.IntFlag{Name: "max-locks-per-session", EnvVars: envFor("max-locks-per-session"), Category: catLimits,
+			Value: d.MaxLocksPerSession, Usage: "locks one session may hold or wait for; 0 for no limit"},
 
 		&cli.StringFlag{Name: "log-level", EnvVars: envFor("log-level"), Category: catProcess,
 			Value: "info", Usage: "trace, debug, info, warn or error"},
@@ -137,6 +143,8 @@ func optionsFrom(c *cli.Context) options {
 		MaxFrameSize:      c.Int("max-frame-size"),
 		MaxNameLen:        c.Int("max-name-len"),
 		MaxValueLen:       c.Int("max-value-len"),
+		MaxSessions:       c.Int("max-sessions"),
+		MaxLocksPerSess:   c.Int("max-locks-per-session"),
 		LogLevel:          c.String("log-level"),
 		LogJSON:           c.Bool("log-json"),
 	}

@@ -104,6 +104,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		"LOCKD_SESSION_TTL_DEFAULT": "9s", "LOCKD_MAX_FRAME_SIZE": "65536", "LOCKD_MAX_NAME_LEN": "77",
 		"LOCKD_MAX_VALUE_LEN": "88", "LOCKD_SHUTDOWN_TIMEOUT": "3s", "LOCKD_LOG_LEVEL": "debug",
 		"LOCKD_LOG_JSON": "true", "LOCKD_KEEP_TAIL": "321", "LOCKD_ADVERTISE_PEER_ADDR": "10.1.2.3:7102",
+		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_MAX_LOCKS_PER_SESSION": "56",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -115,7 +116,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		Tick: 20 * time.Millisecond, ElectionTicks: 30, HeartbeatTicks: 4, SnapshotEntries: 99, KeepTail: 321,
 		AdvertisePeer: "10.1.2.3:7102", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
 		MaxFrameSize: 65536, MaxNameLen: 77, MaxValueLen: 88, ShutdownTimeout: 3 * time.Second,
-		LogLevel: "debug", LogJSON: true,
+		LogLevel: "debug", LogJSON: true, MaxSessions: 1234, MaxLocksPerSess: 56,
 	}
 	if got != want {
 		t.Fatalf("options from the environment:\n got %+v\nwant %+v", got, want)
@@ -132,7 +133,8 @@ func TestDefaultsComeFromTheServer(t *testing.T) {
 	if got.Tick != d.Node.TickInterval || got.ElectionTicks != d.Node.ElectionTicks ||
 		got.HeartbeatTicks != d.Node.HeartbeatTicks || got.SnapshotEntries != d.Node.SnapshotEntries ||
 		got.SessionTTLMin != d.FSM.Sessions.MinTTL || got.SessionTTLMax != d.FSM.Sessions.MaxTTL ||
-		got.MaxFrameSize != d.RPC.MaxFrameSize || got.MaxValueLen != d.FSM.Locks.MaxValueLen {
+		got.MaxFrameSize != d.RPC.MaxFrameSize || got.MaxValueLen != d.FSM.Locks.MaxValueLen ||
+		got.MaxSessions != d.MaxSessions || got.MaxLocksPerSess != d.MaxLocksPerSession {
 		t.Fatalf("defaults %+v differ from server.DefaultConfig", got)
 	}
 }
