@@ -70,13 +70,8 @@ func (s *Server) registerHandlers() error {
 }
 
 func (s *Server) openSession(ctx context.Context, c *rpc.Conn, req *api.OpenSessionRequest) (*api.OpenSessionResponse, error) {
-	if max := s.cfg.MaxSessions; max > 0 {
-		var n int
-		var known bool
-		s.app.read(func(f *FSM) { n, known = f.SessionCount(req.Key) })
-		if n >= max && !known {
-			return nil, api.Errorf(api.CodeLimitExceeded, "%d sessions open, the limit is %d", n, max)
-		}
+	if n, over := s.atLimit(s.cfg.MaxSessions, func(f *FSM) (int, bool) { return f.SessionCount(req.Key) }); over {
+		return nil, api.Errorf(api.CodeLimitExceeded, "%d sessions open, the limit is %d", n, s.cfg.MaxSessions)
 	}
 	res, err := s.propose(ctx, Command{Type: CmdOpenSession}, &OpenSessionBody{Key: req.Key, TTL: req.TTL})
 	if err != nil {
@@ -107,6 +102,20 @@ func (s *Server) attach(_ context.Context, c *rpc.Conn, req *api.AttachRequest) 
 	return &api.Empty{}, nil
 }
 
+// atLimit is the leader's check of a count against limit (0: none):
+// count returns the current count and whether the request is exempt (it
+// repeats what the state already holds). A follower skips the check and
+// answers NotLeader when it proposes.
+func (s *Server) atLimit(limit int, count func(f *FSM) (n int, exempt bool)) (int, bool) {
+	if limit <= 0 || !s.node.IsLeader() {
+		return 0, false
+	}
+	var n int
+	var exempt bool
+	s.app.read(func(f *FSM) { n, exempt = count(f) })
+	return n, n >= limit && !exempt
+}
+
 // writeCmd is the envelope of a deduplicated session write.
 func writeCmd(t CommandType, w api.Write) Command {
 	return Command{Type: t, Session: w.Session, Seq: w.Seq, LowestUnanswered: w.LowestUnanswered}
@@ -114,13 +123,9 @@ func writeCmd(t CommandType, w api.Write) Command {
 
 func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireRequest) (*api.AcquireResponse, error) {
 	start := time.Now()
-	if max := s.cfg.MaxLocksPerSession; max > 0 {
-		var n int
-		var has bool
-		s.app.read(func(f *FSM) { n, has = f.SessionLockCount(req.Session, req.Name) })
-		if n >= max && !has {
-			return nil, api.Errorf(api.CodeLimitExceeded, "session %d holds or waits for %d locks, the limit is %d", req.Session, n, max)
-		}
+	if n, over := s.atLimit(s.cfg.MaxLocksPerSession, func(f *FSM) (int, bool) { return f.SessionLockCount(req.Session, req.Name) }); over {
+		return nil, api.Errorf(api.CodeLimitExceeded, "session %d holds or waits for %d locks, the limit is %d",
+			req.Session, n, s.cfg.MaxLocksPerSession)
 	}
 	// Bind first: a queued request can be granted by the very next entry.
 	s.events.attach(c, req.Session)

@@ -21,6 +21,24 @@ func TestOpenBeyondMaxSessionsIsRefused(t *testing.T) {
 	err := cl.call(api.MsgOpenSession, &api.OpenSessionRequest{Key: "third", TTL: int64(time.Minute)}, &r)
 	wantCode(t, err, api.CodeLimitExceeded)
 
+	// A follower does not judge the limit: it sends the client to the
+	// leader, whose state is the one that counts.
+	lead := c.leader()
+	for _, s := range c.servers {
+		if s == nil || s == lead {
+			continue
+		}
+		svcWait(t, "the follower applies both sessions", 10*time.Second, func() bool {
+			var n int
+			s.app.read(func(f *FSM) { n, _ = f.SessionCount("") })
+			return n == 2
+		})
+		fcl := dialClient(t, s.ClientAddr())
+		err := fcl.callRaw(api.MsgOpenSession, &api.OpenSessionRequest{Key: "third", TTL: int64(time.Minute)}, &r)
+		wantCode(t, err, api.CodeNotLeader)
+		break
+	}
+
 	// The retry of an open that was applied: same key, same session.
 	key := "retried"
 	cl.must(api.MsgCloseSession, &api.CloseSessionRequest{Session: first}, nil)
