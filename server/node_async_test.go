@@ -103,11 +103,6 @@ func (p *scriptedPeers) setAck(on bool) {
 	p.mu.Unlock()
 }
 
-// A leader whose fsync of a newer entry is still running answers a write
-// as soon as a follower's acknowledgement commits it: the loop keeps
-// stepping during the fsync and applies what commits (TakeCommitted). With
-// the loop blocked in its fsync instead, the write below would wait for
-// the gate to open and the test would time out.
 // startGatedLeader starts n1 over a gateStore with scripted peers and
 // waits until it leads.
 func startGatedLeader(t *testing.T, ctx context.Context) (*Node, *gateStore, *scriptedPeers) {
@@ -144,14 +139,27 @@ func startGatedLeader(t *testing.T, ctx context.Context) (*Node, *gateStore, *sc
 	return node, gs, peers
 }
 
-func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+// leaderAfterWrite starts a gated leader and commits a first write, "a",
+// through it.
+func leaderAfterWrite(t *testing.T, ctx context.Context) (*Node, *gateStore, *scriptedPeers, Applied) {
+	t.Helper()
 	node, gs, peers := startGatedLeader(t, ctx)
 	a, err := node.Propose(ctx, []byte("a"))
 	if err != nil {
 		t.Fatalf("propose a: %v", err)
 	}
+	return node, gs, peers, a
+}
+
+// A leader whose fsync of a newer entry is still running answers a write
+// as soon as a follower's acknowledgement commits it: the loop keeps
+// stepping during the fsync and applies what commits (TakeCommitted). With
+// the loop blocked in its fsync instead, the write below would wait for
+// the gate to open and the test would time out.
+func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node, gs, peers, a := leaderAfterWrite(t, ctx)
 
 	// b is persisted by the leader, but no follower acknowledges it yet.
 	peers.setAck(false)
@@ -206,10 +214,7 @@ func TestLeaderAnswersAWriteWhileItsNextFsyncRuns(t *testing.T) {
 func TestWritesCommitOnFollowersWhileTheLeadersFsyncHangs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	node, gs, _ := startGatedLeader(t, ctx)
-	if _, err := node.Propose(ctx, []byte("a")); err != nil {
-		t.Fatalf("propose a: %v", err)
-	}
+	node, gs, _, _ := leaderAfterWrite(t, ctx)
 	gs.close()
 	answered := make(chan Applied, 2)
 	go func() {

@@ -18,11 +18,7 @@ import (
 func TestLeaderCoalescesWritesForABusyFollower(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	node, gs, peers := startGatedLeader(t, ctx)
-	a, err := node.Propose(ctx, []byte("a"))
-	if err != nil {
-		t.Fatalf("propose a: %v", err)
-	}
+	node, gs, peers, a := leaderAfterWrite(t, ctx)
 
 	apps := make(chan consensus.Message, 1024) // MsgApps with entries to n2
 	var heartbeats atomic.Int64                // each answer may let one more MsgApp through
