@@ -17,16 +17,24 @@ type testCluster struct {
 	t       testing.TB
 	cfgs    map[string]server.Config
 	servers map[string]*server.Server // nil while stopped
+	tweak   func(*server.Config)      // applied to every node's config; may be nil
 }
 
 // newTestCluster starts nodes n1..nN that bootstrap one cluster and waits
 // for a leader.
 func newTestCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, n, nil)
+}
+
+// newTestClusterWith is newTestCluster with tweak applied to every node's
+// config (an injected clock, for example).
+func newTestClusterWith(t testing.TB, n int, tweak func(*server.Config)) *testCluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts an in-process cluster")
 	}
-	c := &testCluster{t: t, servers: map[string]*server.Server{}}
+	c := &testCluster{t: t, servers: map[string]*server.Server{}, tweak: tweak}
 	// Reserved ports can be taken by another process between reservation
 	// and bind; then start over with new ones.
 	var err error
@@ -79,6 +87,9 @@ func (c *testCluster) startAll(n int) error {
 		cfg.PeerAddr, cfg.ClientAddr = addrs[2*(i-1)], addrs[2*(i-1)+1]
 		cfg.InitialCluster = initial
 		cfg.Node.Seed = uint64(i) * 7919
+		if c.tweak != nil {
+			c.tweak(&cfg)
+		}
 		c.cfgs[id] = cfg
 	}
 	// Registered after TempDir: cleanups run last-in first-out, and the

@@ -27,7 +27,7 @@ var (
 	_ func(*Lock) <-chan struct{}                                             = (*Lock).Lost
 	_ func(*Lock, context.Context) error                                      = (*Lock).Release
 	_ func(*Client, context.Context, string, uint64) (bool, error)            = (*Client).CheckToken
-	_ func(*Session, string) *Election                                        = (*Session).Election
+	_ func(*Session, string, ...ElectionOption) *Election                     = (*Session).Election
 	_ func(*Election, context.Context, []byte) error                          = (*Election).Campaign
 	_ func(*Election, context.Context, []byte) error                          = (*Election).Proclaim
 	_ func(*Election, context.Context) error                                  = (*Election).Resign

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/lockd/lockd/api"
 )
@@ -21,17 +22,44 @@ type LeaderInfo struct {
 
 // Election is a leader election on the lock named name: the leader holds
 // the lock exclusively, with its value. Safe for concurrent use.
+//
+// The election's lock has a lock-delay like any lock: when the leader's
+// session expires (it did not resign), nobody can win for the lock-delay
+// after the expiry, so a candidate waits up to the TTL plus the lock-delay.
+// The default, DefaultLockDelay, guards against an old leader that does
+// not yet know it was deposed and acts without checking its fencing token
+// (Chubby's reason for the lock-delay). Where everything the leader does is
+// fenced or idempotent, WithElectionLockDelay(0) lets the next candidate
+// win at the expiry, as in etcd and ZooKeeper elections.
 type Election struct {
-	s    *Session
-	name string
+	s     *Session
+	name  string
+	delay time.Duration // the lock-delay Campaign asks for
 
 	mu   sync.Mutex
 	lock *Lock // held while leading
 }
 
+// ElectionOption adjusts Session.Election.
+type ElectionOption func(*electionOptions)
+
+type electionOptions struct{ delay time.Duration }
+
+// WithElectionLockDelay sets the lock-delay of the election's lock: how
+// long nobody can win after this session expires while leading. As with
+// WithLockDelay, the default is DefaultLockDelay and the range 0..60 s (the
+// server's; Campaign returns ErrInvalidLockDelay outside it).
+func WithElectionLockDelay(d time.Duration) ElectionOption {
+	return func(o *electionOptions) { o.delay = d }
+}
+
 // Election returns the election on name for this session.
-func (s *Session) Election(name string) *Election {
-	return &Election{s: s, name: name}
+func (s *Session) Election(name string, opts ...ElectionOption) *Election {
+	o := electionOptions{delay: DefaultLockDelay}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Election{s: s, name: name, delay: o.delay}
 }
 
 // Name is the election's lock name.
@@ -49,12 +77,13 @@ func (e *Election) Lock() *Lock {
 
 // Campaign waits until this session leads the election, then proclaims
 // value. Leading already, it proclaims value. A Campaign that ctx ends
-// leaves no leadership behind.
+// leaves no leadership behind. The lock is acquired with the election's
+// lock-delay (WithElectionLockDelay).
 func (e *Election) Campaign(ctx context.Context, value []byte) error {
 	if e.Lock() != nil {
 		return e.Proclaim(ctx, value)
 	}
-	l, err := e.s.Acquire(ctx, e.name, WithValue(value))
+	l, err := e.s.Acquire(ctx, e.name, WithValue(value), WithLockDelay(e.delay))
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,38 @@ func TestElectionCampaignProclaimLeaderResign(t *testing.T) {
 	}
 }
 
+// Campaign acquires the election's lock with the election's lock-delay:
+// DefaultLockDelay unless WithElectionLockDelay chose another.
+func TestElectionCampaignAsksForTheChosenLockDelay(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	c := newTestClient(t, testConfig(fc.addrs()...))
+	s := newTestSession(t, c)
+	for _, tc := range []struct {
+		name string
+		opts []ElectionOption
+		want time.Duration
+	}{
+		{"default", nil, DefaultLockDelay},
+		{"none", []ElectionOption{WithElectionLockDelay(0)}, 0},
+		{"short", []ElectionOption{WithElectionLockDelay(2 * time.Second)}, 2 * time.Second},
+	} {
+		if err := s.Election(tc.name, tc.opts...).Campaign(testCtx(t), []byte("v")); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []time.Duration
+		fc.set(func(fc *fakeCluster) {
+			for _, req := range fc.acquires {
+				if req.Name == tc.name {
+					got = append(got, time.Duration(req.LockDelay))
+				}
+			}
+		})
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s: Acquires asked for lock-delays %v, want [%v]", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestObserveDeliversEachChangeAndOnlyTheLatestToASlowReader(t *testing.T) {
 	fc := newFakeCluster(t, 1, 0)
 	c := newTestClient(t, testConfig(fc.addrs()...))

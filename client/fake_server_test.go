@@ -32,7 +32,8 @@ type fakeCluster struct {
 	watchers map[string]map[*rpc.Conn]bool
 
 	// Counters and hooks, guarded by mu.
-	writes        []fakeWrite // every write request received by the leader
+	writes        []fakeWrite          // every write request received by the leader
+	acquires      []api.AcquireRequest // every Acquire received by the leader
 	applied       map[uint8]int
 	notLeaderSeen int
 	keepAliveErr  *api.Error                        // answer every KeepAlive with it
@@ -224,6 +225,7 @@ func (nd *fakeNode) register() {
 	handle(nd, api.MsgAcquire, true, func(ctx context.Context, c *rpc.Conn, req *api.AcquireRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		fc.attachLocked(c, req.Session)
+		fc.acquires = append(fc.acquires, *req)
 		fc.mu.Unlock()
 		return fc.write(ctx, c, api.MsgAcquire, req.Write, func() (any, *api.Error) { return fc.acquireLocked(req) })
 	})

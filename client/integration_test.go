@@ -1,12 +1,14 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server"
 )
 
 func integrationConfig(c *testCluster) Config {
@@ -288,4 +290,91 @@ func TestIntegrationPairsAcrossALeaderStopApplyOnce(t *testing.T) {
 	if err != nil || len(info.Holders) != 0 {
 		t.Fatalf("lock left %+v (%v)", info, err)
 	}
+}
+
+// Reference: Chubby §2.4 (lock-delay). An election's lock keeps the
+// lock-delay its candidates chose: when the leader's session expires, a
+// waiting candidate wins at once if the delay is 0, and with the default
+// only once DefaultLockDelay has passed. Time is the server's injected
+// clock, which only the test moves; the clients' clocks stand still, so no
+// keep-alive renews a lease behind the test's back.
+func TestIntegrationCandidateWinsAtLeaderExpiryOnlyAfterTheChosenLockDelay(t *testing.T) {
+	srvClk := newFakeClock()
+	tc := newTestClusterWith(t, 1, func(cfg *server.Config) { cfg.Clock = srvClk.Now })
+	frozen := func() Config {
+		cfg := integrationConfig(tc)
+		cfg.clock = newFakeClock()
+		return cfg
+	}
+	a := newTestSession(t, newTestClient(t, frozen()), WithTTL(2*time.Second))
+	cb := newTestClient(t, frozen())
+	b := newTestSession(t, cb, WithTTL(time.Minute))
+	fast, safe := a.Election("fast", WithElectionLockDelay(0)), a.Election("safe")
+	for _, e := range []*Election{fast, safe} {
+		if err := e.Campaign(testCtx(t), []byte("a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldToken := fast.Lock().Token()
+	bFast := goCampaign(testCtx(t), b.Election("fast", WithElectionLockDelay(0)), "b")
+	bSafe := goCampaign(testCtx(t), b.Election("safe"), "b")
+	waitWaiters(t, cb, "fast", 1)
+	waitWaiters(t, cb, "safe", 1)
+
+	expiredAt := srvClk.Now().Add(3 * time.Second) // past a's lease, within b's
+	srvClk.advanceTo(expiredAt)
+	if err := waitCampaign(t, bFast); err != nil {
+		t.Fatalf("campaign on the election without lock-delay: %v", err)
+	}
+	li, err := b.Election("fast").Leader(testCtx(t))
+	if err != nil || li.Session != b.ID() || li.Token <= oldToken {
+		t.Fatalf("leader of fast = %+v, %v; want session %d with a token above %d", li, err, b.ID(), oldToken)
+	}
+	// The same expiry put the default election's lock into its delay.
+	info, err := cb.GetLock(testCtx(t), "safe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Holders) != 0 || len(info.Waiters) != 1 || !info.DelayUntil.Equal(expiredAt.Add(DefaultLockDelay)) {
+		t.Fatalf("safe after the expiry: %+v; want no holder, b waiting, delay until %v", info, expiredAt.Add(DefaultLockDelay))
+	}
+	srvClk.advanceTo(expiredAt.Add(DefaultLockDelay))
+	if err := waitCampaign(t, bSafe); err != nil {
+		t.Fatalf("campaign on the election with the default lock-delay: %v", err)
+	}
+}
+
+// An election's lock-delay has a lock's range: the server refuses one
+// outside 0..60 s with ErrInvalidLockDelay, and Campaign returns it.
+func TestIntegrationElectionLockDelayOutsideItsRangeIsRefused(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	s := newTestSession(t, newTestClient(t, integrationConfig(tc)))
+	for _, d := range []time.Duration{-time.Nanosecond, 60*time.Second + time.Nanosecond} {
+		err := s.Election("bad", WithElectionLockDelay(d)).Campaign(testCtx(t), []byte("v"))
+		if !errors.Is(err, ErrInvalidLockDelay) {
+			t.Errorf("Campaign with lock-delay %v: %v, want ErrInvalidLockDelay", d, err)
+		}
+	}
+	if err := s.Election("max", WithElectionLockDelay(60*time.Second)).Campaign(testCtx(t), []byte("v")); err != nil {
+		t.Errorf("Campaign with lock-delay 60s: %v", err)
+	}
+}
+
+// goCampaign runs e.Campaign on its own goroutine.
+func goCampaign(ctx context.Context, e *Election, value string) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- e.Campaign(ctx, []byte(value)) }()
+	return ch
+}
+
+// waitCampaign waits for a goCampaign's result; the bound fails the test.
+func waitCampaign(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("Campaign did not return within 15s")
+	}
+	return nil
 }
