@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -66,6 +67,7 @@ func New(cfg Config) (*Client, error) {
 	c.conns = newConnector(ctx, cfg, log, c.bo)
 	c.conns.onPush = c.onPush
 	c.conns.onConnect = c.attach
+	c.conns.shortestTTL = c.shortestTTL
 	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
@@ -137,6 +139,19 @@ func (c *Client) session(id uint64) *Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.sessions[id]
+}
+
+// shortestTTL is the shortest TTL among live sessions, 0 if there are none.
+func (c *Client) shortestTTL() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ttl time.Duration
+	for _, s := range c.sessions {
+		if ttl == 0 || s.ttl < ttl {
+			ttl = s.ttl
+		}
+	}
+	return ttl
 }
 
 func (c *Client) liveSessions() []*Session {

@@ -1,7 +1,9 @@
 package client
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,6 +20,10 @@ type Config struct {
 	// Logger receives the client's structured logs. Nil: no logging.
 	Logger hclog.Logger
 	// DialTimeout bounds one connection attempt (TCP dial and handshake).
+	// While sessions are open, an attempt is also bounded by the shortest
+	// session TTL divided by the number of Endpoints (but given at least
+	// 100 ms), so that reconnecting past an endpoint that does not answer
+	// leaves time to renew the lease at another.
 	DialTimeout time.Duration
 	// RequestTimeout bounds a whole call whose context has no deadline,
 	// retries included, so that every call has a deadline. It does not
@@ -51,6 +57,9 @@ type Config struct {
 	clock clock
 	// seed seeds the backoff jitter; 0: seeded from the time.
 	seed uint64
+	// dialer replaces the TCP dialer of every connection attempt; tests
+	// inject endpoints that never answer. Nil: net.Dialer.
+	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DefaultConfig returns a Config with production defaults and no

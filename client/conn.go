@@ -25,6 +25,8 @@ type connector struct {
 	stop      <-chan struct{} // ctx.Done()
 	onPush    func(conn *rpc.ClientConn, typ rpc.MsgType, body rpc.Body)
 	onConnect func(ctx context.Context, conn *rpc.ClientConn) error
+	// shortestTTL returns the shortest TTL of the open sessions, 0 if none.
+	shortestTTL func() time.Duration
 
 	sem chan struct{} // one token: one goroutine establishes at a time
 
@@ -145,13 +147,29 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 	return nil, fmt.Errorf("%w: %w", ErrNoEndpoint, lastErr)
 }
 
+// minDialTimeout is the least time a connection attempt gets while
+// sessions are open (unless DialTimeout is shorter still).
+const minDialTimeout = 100 * time.Millisecond
+
+// dialTimeout bounds one connection attempt: DialTimeout, and while
+// sessions are open also the shortest session TTL divided by the number of
+// endpoints (ZooKeeper's rule), so that one unanswering endpoint cannot use
+// up a lease that another could still renew.
+func (c *connector) dialTimeout() time.Duration {
+	d := c.cfg.DialTimeout
+	if ttl := c.shortestTTL(); ttl > 0 {
+		d = min(d, max(ttl/time.Duration(len(c.cfg.Endpoints)), minDialTimeout))
+	}
+	return d
+}
+
 func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, error) {
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	dctx, cancel := context.WithTimeout(ctx, c.dialTimeout())
 	defer cancel()
 	var self atomic.Pointer[rpc.ClientConn]
-	conn, err := rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC, rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
+	conn, err := rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC, c.dialOptions(rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
 		c.onPush(self.Load(), typ, body)
-	}))
+	}))...)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +181,15 @@ func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, err
 func (c *connector) dialPlain(ctx context.Context, addr string) (*rpc.ClientConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	return rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC)
+	return rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC, c.dialOptions()...)
+}
+
+// dialOptions adds the injected TCP dialer, if any, to opts.
+func (c *connector) dialOptions(opts ...rpc.DialOption) []rpc.DialOption {
+	if c.cfg.dialer != nil {
+		opts = append(opts, rpc.WithDialer(c.cfg.dialer))
+	}
+	return opts
 }
 
 func (c *connector) publish(conn *rpc.ClientConn) {

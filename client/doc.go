@@ -62,6 +62,10 @@
 //	current  broken, or an attempt timed out       none     closed
 //	current  LeaderChanged pushed                  none     retired: closed after AttemptTimeout
 //
+// Each connection attempt gets DialTimeout; while sessions are open, at
+// most the shortest TTL divided by the number of endpoints (at least
+// 100 ms), so one endpoint that does not answer cannot use up a lease.
+//
 // Reads are linearizable unless WithStale; any node answers them. Writes
 // and keep-alives go to the leader; followers answer NotLeader.
 //
