@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // BenchmarkCallRoundTrip measures the latency of one small Call over
@@ -42,6 +45,51 @@ func BenchmarkCallParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCallConns measures Calls on many connections, one call in
+// flight on each, the way many SDK clients load a server. It reports the
+// process CPU (user+system, client and server together) per call.
+//
+//	go test ./rpc -run '^$' -bench CallConns
+func BenchmarkCallConns(b *testing.B) {
+	s, addr := startServer(b, testConfig(nil), KindClient)
+	registerEcho(b, s)
+	const conns = 64
+	cs := make([]*ClientConn, conns)
+	for i := range cs {
+		cs[i] = dial(b, addr, KindClient, testConfig(nil))
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var resp echoResp
+			for next.Add(1) <= int64(b.N) {
+				if err := c.Call(context.Background(), typEcho, echoReq{N: 1}, &resp); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// processCPU returns the user and system CPU time the process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSendThroughput measures one-way Send of small Raft-sized

@@ -20,7 +20,8 @@ import (
 // BenchmarkAcquireReleasePairs measures acquire+release pairs through the
 // client protocol on a three-node loopback cluster with fsync on, each
 // client on its own session and lock. It reports pairs/s and the p50 and
-// p99 latency of one pair.
+// p99 latency of one pair, and the CPU (user+system) the process used per
+// pair: servers and clients together.
 //
 //	go test ./server/ -run '^$' -bench AcquireReleasePairs -benchtime 3s
 func BenchmarkAcquireReleasePairs(b *testing.B) {
@@ -48,6 +49,7 @@ func benchPairs(b *testing.B, clients int) {
 	per := b.N/clients + 1
 	term0 := lead.node.Term()
 	b.ResetTimer()
+	cpu0 := processCPU(b)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, w := range ws {
@@ -71,6 +73,7 @@ func benchPairs(b *testing.B, clients int) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU(b) - cpu0
 	b.StopTimer()
 	var all []time.Duration
 	for _, w := range ws {
@@ -81,6 +84,8 @@ func benchPairs(b *testing.B, clients int) {
 		b.ReportMetric(float64(len(all))/elapsed.Seconds(), "pairs/s")
 		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+		// Servers and clients together: the whole process.
+		b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-µs/pair")
 	}
 	// Elections during the run (want 0: the timings must hold under load).
 	b.ReportMetric(float64(c.leader().node.Term()-term0), "elections")
