@@ -38,6 +38,7 @@ type node struct {
 	conf      consensus.ConfState // applied membership
 	proposals map[uint64]proposal // log index → what this incarnation proposed there
 	pending   *pendingReady       // a Ready whose sync is running, if any
+	deferred  bool                // its next Ready was put off (CanDeferWrite): new entries not handed out yet
 	role      consensus.Role
 	term      uint64
 	commit    uint64
@@ -141,11 +142,18 @@ func (w *world) process(n *node) error {
 		}
 		return nil
 	}
+	// A scripted schedule (forceAsync, forceEarly) needs its Readys taken.
+	if n.raft.HasReady() && !w.forceAsync && !w.forceEarly && w.rng.IntN(4) == 0 {
+		if deferred, err := w.deferWrite(n); deferred || err != nil {
+			return err
+		}
+	}
 	for rounds := 0; n.pending == nil && n.raft.HasReady(); rounds++ {
 		if rounds == 100 {
 			return fmt.Errorf("%w: %s still HasReady after 100 Ready/Advance rounds", ErrContract, n.id)
 		}
 		p := &pendingReady{rd: n.raft.Ready()}
+		n.deferred = false
 		p.leading = n.role == consensus.Leader && (p.rd.HardState.IsEmpty() || p.rd.HardState.Term == n.term)
 		// The leader's replication messages may leave before the sync
 		// (Raft thesis §10.2.1); flip a coin whether this driver does so.
@@ -170,6 +178,30 @@ func (w *world) process(n *node) error {
 		}
 	}
 	return nil
+}
+
+// deferWrite puts off n's next Ready if the core allows it
+// (CanDeferWrite), as the server's driver does for a leader within its
+// LeaderWriteDelay: the leader's new replication messages leave and what
+// commits is applied, with no Ready outstanding.
+func (w *world) deferWrite(n *node) (bool, error) {
+	for _, m := range n.raft.TakeEarlyMessages() {
+		w.stats.EarlySent++
+		w.sendMsg(n, m)
+	}
+	if ents := n.raft.TakeCommitted(); len(ents) > 0 {
+		w.tracef("%s applies idx=%d..%d with its write deferred", n.id, ents[0].Index, ents[len(ents)-1].Index)
+		w.stats.EarlyApplied += len(ents)
+		if err := w.apply(n, &consensus.Ready{CommittedEntries: ents}); err != nil {
+			return false, err
+		}
+	}
+	if !n.raft.CanDeferWrite() {
+		return false, nil
+	}
+	w.stats.DeferredWrites++
+	n.deferred = true
+	return true, nil
 }
 
 // takeCommitted applies, while n's Ready is still syncing, what the core
@@ -417,6 +449,7 @@ func (w *world) crash(n *node, at crashPoint) {
 	n.raft = nil
 	n.proposals = nil
 	n.pending = nil
+	n.deferred = false
 	n.state = nodeDown
 	w.stats.Crashes++
 }
