@@ -91,6 +91,12 @@ type Node struct {
 	hsDirty bool
 	// sync is the Ready being written in the background, or nil.
 	sync *syncing
+	// lastWrite is when the last background write started; hold fires
+	// when a leader that deferred its next write should take it
+	// (NodeConfig.LeaderWriteDelay), holding says it is armed.
+	lastWrite time.Time
+	hold      *time.Timer
+	holding   bool
 
 	// Published for other goroutines.
 	leader    atomic.Value // consensus.NodeID

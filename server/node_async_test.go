@@ -56,11 +56,12 @@ func (g *gateStore) open() {
 
 // scriptedPeers plays n2 and n3 for a node under test: they grant every
 // vote and answer every heartbeat; MsgApp is acknowledged only while
-// ackApps is set.
+// ackApps is set, and never by silent.
 type scriptedPeers struct {
 	mu      sync.Mutex
 	node    *Node
 	ackApps bool
+	silent  consensus.NodeID
 	// onSend, if set, sees every message the node sends.
 	onSend func(m consensus.Message)
 }
@@ -84,7 +85,7 @@ func (p *scriptedPeers) Send(msgs []consensus.Message) {
 		case consensus.MsgHeartbeat:
 			r.Type, r.Context = consensus.MsgHeartbeatResp, m.Context
 		case consensus.MsgApp:
-			if !ack {
+			if !ack || m.To == p.silent {
 				continue
 			}
 			r.Type, r.Index = consensus.MsgAppResp, m.Index+uint64(len(m.Entries))

@@ -20,6 +20,9 @@ func (n *Node) run() {
 	defer close(n.donec)
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
+	n.hold = time.NewTimer(time.Hour)
+	n.hold.Stop()
+	defer n.hold.Stop()
 	defer n.failPending(ErrStopped)
 	for {
 		var synced <-chan error
@@ -37,6 +40,8 @@ func (n *Node) run() {
 			n.read1(r)
 		case f := <-n.ctrlc:
 			f(n.raft)
+		case <-n.hold.C:
+			n.holding = false
 		case err := <-synced:
 			if err = n.finishSync(err); err != nil {
 				n.fail(err)
@@ -82,7 +87,7 @@ func (n *Node) advance() error {
 			n.takeCommitted()
 			return nil
 		}
-		if !n.raft.HasReady() {
+		if !n.raft.HasReady() || n.deferWrite() {
 			return nil
 		}
 		if err := n.handleReady(); err != nil {
@@ -90,6 +95,30 @@ func (n *Node) advance() error {
 		}
 		n.drain()
 	}
+}
+
+// deferWrite reports whether a leader puts off its next Ready, which is
+// then taken when the hold timer fires or when something that cannot wait
+// arrives first (see consensus.Raft.CanDeferWrite). Meanwhile it sends new
+// replication messages and applies what commits, as during a write.
+func (n *Node) deferWrite() bool {
+	if n.cfg.LeaderWriteDelay <= 0 || !n.isLeader.Load() {
+		return false
+	}
+	wait := n.cfg.LeaderWriteDelay - time.Since(n.lastWrite)
+	if wait <= 0 {
+		return false
+	}
+	n.tr.Send(n.raft.TakeEarlyMessages())
+	n.takeCommitted()
+	if !n.raft.CanDeferWrite() {
+		return false
+	}
+	if !n.holding {
+		n.hold.Reset(wait)
+		n.holding = true
+	}
+	return true
 }
 
 // drain takes, without blocking, what else has arrived, so one Ready (one
@@ -175,6 +204,7 @@ func (n *Node) handleReady() error {
 	}
 	s := &syncing{rd: rd, hs: hs, start: time.Now(), done: make(chan error, 1)}
 	n.sync = s
+	n.lastWrite = s.start
 	go func() { s.done <- n.store.Save(hs, rd.Entries, nil) }()
 	return nil
 }

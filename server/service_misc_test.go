@@ -269,6 +269,8 @@ func TestConfigValidate(t *testing.T) {
 		"zero request timeout":       func(c *Config) { c.RequestTimeout = 0 },
 		"zero scan interval":         func(c *Config) { c.LeaseScanInterval = 0 },
 		"bad node timings":           func(c *Config) { c.Node.HeartbeatTicks = c.Node.ElectionTicks },
+		"negative write delay":       func(c *Config) { c.Node.LeaderWriteDelay = -1 },
+		"write delay of a heartbeat": func(c *Config) { c.Node.LeaderWriteDelay = c.Node.TickInterval * time.Duration(c.Node.HeartbeatTicks) },
 		"bad FSM":                    func(c *Config) { c.FSM.Sessions.MinTTL = 0 },
 		"bad rpc":                    func(c *Config) { c.RPC.MaxFrameSize = 1 },
 	}
