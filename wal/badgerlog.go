@@ -40,9 +40,26 @@ func (b badgerLogger) Errorf(f string, a ...interface{}) {
 	}
 }
 
-func (b badgerLogger) Warningf(f string, a ...interface{}) { b.l.Warn(msg(f, a)) }
-func (b badgerLogger) Infof(f string, a ...interface{})    { b.l.Debug(msg(f, a)) }
-func (b badgerLogger) Debugf(f string, a ...interface{})   { b.l.Trace(msg(f, a)) }
+// The levels below are formatted only when they are logged: Badger calls
+// Debugf on every write.
+
+func (b badgerLogger) Warningf(f string, a ...interface{}) {
+	if b.l.IsWarn() {
+		b.l.Warn(msg(f, a))
+	}
+}
+
+func (b badgerLogger) Infof(f string, a ...interface{}) {
+	if b.l.IsDebug() {
+		b.l.Debug(msg(f, a))
+	}
+}
+
+func (b badgerLogger) Debugf(f string, a ...interface{}) {
+	if b.l.IsTrace() {
+		b.l.Trace(msg(f, a))
+	}
+}
 
 func msg(f string, a []interface{}) string {
 	return strings.TrimRight(fmt.Sprintf(f, a...), "\n")
