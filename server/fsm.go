@@ -158,10 +158,7 @@ func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
 	if err != nil {
 		return errResult(err), nil
 	}
-	enc, err := f.codec.encode(&res)
-	if err != nil {
-		panic(fmt.Sprintf("server: encode result: %v", err))
-	}
+	enc := f.codec.encodeResult(&res)
 	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, enc)
 	return res, appendEffects(nil, eff)
 }

@@ -179,27 +179,42 @@ func (c *CommandCodec) encode(v any) ([]byte, error) {
 }
 
 // Encode encodes body (nil for none) into cmd.Body and returns the encoded
-// command.
+// command. Acquire and Release, the hot commands, take the hand-written
+// path (fsm_wire.go); the bytes are the same.
 func (c *CommandCodec) Encode(cmd Command, body any) ([]byte, error) {
-	if body != nil {
-		b, err := c.encode(body)
-		if err != nil {
-			return nil, fmt.Errorf("server: encode %v body: %w", cmd.Type, err)
-		}
-		cmd.Body = b
+	var scratch [256]byte
+	switch b := body.(type) {
+	case *AcquireBody:
+		cmd.Body = appendAcquireBody(scratch[:0], b)
+		return appendCommand(make([]byte, 0, len(cmd.Body)+64), &cmd), nil
+	case *ReleaseBody:
+		cmd.Body = appendReleaseBody(scratch[:0], b)
+		return appendCommand(make([]byte, 0, len(cmd.Body)+64), &cmd), nil
+	case nil:
+		return appendCommand(make([]byte, 0, 64), &cmd), nil
 	}
-	out, err := c.encode(&cmd)
+	b, err := c.encode(body)
 	if err != nil {
-		return nil, fmt.Errorf("server: encode %v command: %w", cmd.Type, err)
+		return nil, fmt.Errorf("server: encode %v body: %w", cmd.Type, err)
 	}
-	return out, nil
+	cmd.Body = b
+	return appendCommand(make([]byte, 0, len(b)+64), &cmd), nil
+}
+
+// encodeResult encodes a Result in a slice of exactly its length.
+func (c *CommandCodec) encodeResult(res *Result) []byte {
+	var scratch [256]byte
+	return slices.Clone(appendResult(scratch[:0], res))
 }
 
 // Decode decodes a command; a command of an unknown type is an error.
 func (c *CommandCodec) Decode(data []byte) (Command, error) {
-	var cmd Command
-	if err := c.decode(data, &cmd); err != nil {
-		return Command{}, fmt.Errorf("%w: %w", ErrBadCommand, err)
+	cmd, ok := decodeCommandFast(data)
+	if !ok {
+		cmd = Command{}
+		if err := c.decode(data, &cmd); err != nil {
+			return Command{}, fmt.Errorf("%w: %w", ErrBadCommand, err)
+		}
 	}
 	if cmd.Type >= cmdLimit {
 		return Command{}, fmt.Errorf("%w: unknown type %d", ErrBadCommand, cmd.Type)
@@ -210,6 +225,16 @@ func (c *CommandCodec) Decode(data []byte) (Command, error) {
 // DecodeBody decodes a command's body into v (a pointer to the type's body
 // struct).
 func (c *CommandCodec) DecodeBody(cmd Command, v any) error {
+	switch b := v.(type) {
+	case *AcquireBody:
+		if decodeAcquireBodyFast(cmd.Body, b) {
+			return nil
+		}
+	case *ReleaseBody:
+		if decodeReleaseBodyFast(cmd.Body, b) {
+			return nil
+		}
+	}
 	if err := c.decode(cmd.Body, v); err != nil {
 		return fmt.Errorf("%w: %v body: %w", ErrBadCommand, cmd.Type, err)
 	}
