@@ -230,6 +230,7 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.Node.TickInterval = o.Tick
 	cfg.Node.ElectionTicks = o.ElectionTicks
 	cfg.Node.HeartbeatTicks = o.HeartbeatTicks
+	cfg.Node.LeaderWriteDelay = o.WriteDelay
 	cfg.Node.SnapshotEntries = o.SnapshotEntries
 	cfg.WAL.KeepTail = o.KeepTail
 	cfg.FSM.Sessions.MinTTL = o.SessionTTLMin

@@ -191,7 +191,7 @@ func TestCheckDevRefusesFlagsItChooses(t *testing.T) {
 func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	o := validNode(t)
 	o.Tick, o.ElectionTicks, o.HeartbeatTicks, o.SnapshotEntries = 7*time.Millisecond, 21, 3, 123
-	o.KeepTail = 77
+	o.KeepTail, o.WriteDelay = 77, 3*time.Millisecond
 	o.SessionTTLMin, o.SessionTTLMax, o.SessionTTLDefault = 2*time.Second, time.Minute, 5*time.Second
 	o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 1<<20, 100, 200
 	o.MaxSessions, o.MaxLocksPerSess = 999, 9
@@ -207,11 +207,11 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 		cfg.Node.TickInterval, cfg.Node.ElectionTicks, cfg.Node.HeartbeatTicks, cfg.Node.SnapshotEntries,
 		cfg.FSM.Sessions.MinTTL, cfg.FSM.Sessions.MaxTTL, cfg.FSM.Sessions.DefaultTTL,
 		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail,
-		cfg.MaxSessions, cfg.MaxLocksPerSession}
+		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay}
 	want := []any{"n1", o.DataDir, "127.0.0.1:7101", "127.0.0.1:7001", 3, false,
 		7 * time.Millisecond, 21, 3, uint64(123),
 		2 * time.Second, time.Minute, 5 * time.Second,
-		1 << 20, 100, 200, uint64(77), 999, 9}
+		1 << 20, 100, 200, uint64(77), 999, 9, 3 * time.Millisecond}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("field %d = %v, want %v", i, got[i], want[i])
@@ -223,6 +223,7 @@ func TestServerConfigRefusesValuesTheServerRejects(t *testing.T) {
 	for name, mutate := range map[string]func(o *options){
 		"heartbeat not below election": func(o *options) { o.ElectionTicks, o.HeartbeatTicks = 5, 5 },
 		"zero tick":                    func(o *options) { o.Tick = 0 },
+		"write delay of a heartbeat":   func(o *options) { o.WriteDelay = 50 * time.Millisecond },
 		"min TTL above max":            func(o *options) { o.SessionTTLMin, o.SessionTTLMax = time.Minute, time.Second },
 	} {
 		t.Run(name, func(t *testing.T) {

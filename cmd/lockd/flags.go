@@ -25,6 +25,7 @@ type options struct {
 	Tick            time.Duration
 	ElectionTicks   int
 	HeartbeatTicks  int
+	WriteDelay      time.Duration
 	SnapshotEntries uint64
 	KeepTail        uint64
 
@@ -88,6 +89,8 @@ func cliFlags(d server.Config) []cli.Flag {
 			Value: d.Node.ElectionTicks, Usage: "election timeout in ticks (randomized up to twice this)"},
 		&cli.IntFlag{Name: "heartbeat-ticks", EnvVars: envFor("heartbeat-ticks"), Category: catTiming,
 			Value: d.Node.HeartbeatTicks, Usage: "leader heartbeat interval in ticks"},
+		&cli.DurationFlag{Name: "leader-write-delay", EnvVars: envFor("leader-write-delay"), Category: catTiming,
+			Value: d.Node.LeaderWriteDelay, Usage: "how long a leader whose followers commit without it may wait between its own log writes (0: write at once)"},
 		&cli.Uint64Flag{Name: "snapshot-entries", EnvVars: envFor("snapshot-entries"), Category: catTiming,
 			Value: d.Node.SnapshotEntries, Usage: "applied entries between snapshots (0: never)"},
 		&cli.Uint64Flag{Name: "keep-tail", EnvVars: envFor("keep-tail"), Category: catTiming,
@@ -134,6 +137,7 @@ func optionsFrom(c *cli.Context) options {
 		Tick:              c.Duration("tick"),
 		ElectionTicks:     c.Int("election-ticks"),
 		HeartbeatTicks:    c.Int("heartbeat-ticks"),
+		WriteDelay:        c.Duration("leader-write-delay"),
 		SnapshotEntries:   c.Uint64("snapshot-entries"),
 		KeepTail:          c.Uint64("keep-tail"),
 		ShutdownTimeout:   c.Duration("shutdown-timeout"),

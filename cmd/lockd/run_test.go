@@ -104,7 +104,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		"LOCKD_SESSION_TTL_DEFAULT": "9s", "LOCKD_MAX_FRAME_SIZE": "65536", "LOCKD_MAX_NAME_LEN": "77",
 		"LOCKD_MAX_VALUE_LEN": "88", "LOCKD_SHUTDOWN_TIMEOUT": "3s", "LOCKD_LOG_LEVEL": "debug",
 		"LOCKD_LOG_JSON": "true", "LOCKD_KEEP_TAIL": "321", "LOCKD_ADVERTISE_PEER_ADDR": "10.1.2.3:7102",
-		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_MAX_LOCKS_PER_SESSION": "56",
+		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_MAX_LOCKS_PER_SESSION": "56", "LOCKD_LEADER_WRITE_DELAY": "2ms",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -116,7 +116,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		Tick: 20 * time.Millisecond, ElectionTicks: 30, HeartbeatTicks: 4, SnapshotEntries: 99, KeepTail: 321,
 		AdvertisePeer: "10.1.2.3:7102", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
 		MaxFrameSize: 65536, MaxNameLen: 77, MaxValueLen: 88, ShutdownTimeout: 3 * time.Second,
-		LogLevel: "debug", LogJSON: true, MaxSessions: 1234, MaxLocksPerSess: 56,
+		LogLevel: "debug", LogJSON: true, MaxSessions: 1234, MaxLocksPerSess: 56, WriteDelay: 2 * time.Millisecond,
 	}
 	if got != want {
 		t.Fatalf("options from the environment:\n got %+v\nwant %+v", got, want)
@@ -134,7 +134,8 @@ func TestDefaultsComeFromTheServer(t *testing.T) {
 		got.HeartbeatTicks != d.Node.HeartbeatTicks || got.SnapshotEntries != d.Node.SnapshotEntries ||
 		got.SessionTTLMin != d.FSM.Sessions.MinTTL || got.SessionTTLMax != d.FSM.Sessions.MaxTTL ||
 		got.MaxFrameSize != d.RPC.MaxFrameSize || got.MaxValueLen != d.FSM.Locks.MaxValueLen ||
-		got.MaxSessions != d.MaxSessions || got.MaxLocksPerSess != d.MaxLocksPerSession {
+		got.MaxSessions != d.MaxSessions || got.MaxLocksPerSess != d.MaxLocksPerSession ||
+		got.WriteDelay != d.Node.LeaderWriteDelay {
 		t.Fatalf("defaults %+v differ from server.DefaultConfig", got)
 	}
 }
