@@ -49,8 +49,19 @@ func NewCodec(maxDepth int) *Codec {
 // emptyInput resets pooled decoders so they do not pin a body.
 var emptyInput = []byte{}
 
+// fastEncoder is a message that writes its own msgpack, byte for byte as
+// go-msgpack would (api's hot messages).
+type fastEncoder interface{ AppendMsgpack(b []byte) []byte }
+
+// fastDecoder is a message that reads its own msgpack; false means the
+// layout is not the one it takes, and go-msgpack decodes it instead.
+type fastDecoder interface{ DecodeMsgpack(b []byte) bool }
+
 // Encode returns the msgpack encoding of v.
 func (c *Codec) Encode(v any) (out []byte, err error) {
+	if f, ok := v.(fastEncoder); ok {
+		return f.AppendMsgpack(make([]byte, 0, 64)), nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("rpc: encode %T: %v", v, r)
@@ -80,6 +91,9 @@ func (c *Codec) Encode(v any) (out []byte, err error) {
 func (c *Codec) Decode(b []byte, v any) (err error) {
 	if err := scanMsgpack(b, c.maxDepth); err != nil {
 		return err
+	}
+	if f, ok := v.(fastDecoder); ok && f.DecodeMsgpack(b) {
+		return nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
