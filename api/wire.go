@@ -47,11 +47,7 @@ func (m *AcquireRequest) DecodeMsgpack(data []byte) bool {
 		case "Session":
 			v.Session = r.Uint(math.MaxUint64)
 		case "Value":
-			if p := r.Bin(); p != nil {
-				v.Value = append([]byte{}, p...)
-			} else {
-				v.Value = nil
-			}
+			v.Value = r.BinCopy()
 		case "Wait":
 			v.Wait = r.Bool()
 		default:

@@ -78,11 +78,7 @@ func decodeAcquireBodyFast(data []byte, a *AcquireBody) bool {
 		case "Name":
 			v.Name = r.Str()
 		case "Value":
-			if p := r.Bin(); p != nil {
-				v.Value = append([]byte{}, p...)
-			} else {
-				v.Value = nil
-			}
+			v.Value = r.BinCopy()
 		case "Wait":
 			v.Wait = r.Bool()
 		default:

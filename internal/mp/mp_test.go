@@ -118,3 +118,20 @@ func TestReaderFails(t *testing.T) {
 		t.Error("a failed reader read on")
 	}
 }
+
+// BinCopy keeps nil and empty apart and does not alias its input.
+func TestBinCopy(t *testing.T) {
+	in := AppendBin(AppendBin(AppendBin(nil, nil), []byte{}), []byte("abc"))
+	r := NewReader(in)
+	if got := r.BinCopy(); got != nil {
+		t.Fatalf("nil bin = %#v", got)
+	}
+	if got := r.BinCopy(); got == nil || len(got) != 0 {
+		t.Fatalf("empty bin = %#v", got)
+	}
+	got := r.BinCopy()
+	in[len(in)-1] = 'X'
+	if string(got) != "abc" || !r.Done() {
+		t.Fatalf("bin = %q after its input changed", got)
+	}
+}

@@ -200,3 +200,12 @@ func (r *Reader) Bool() bool {
 
 // Done reports whether everything was read, and read well.
 func (r *Reader) Done() bool { return r.ok && len(r.b) == 0 }
+
+// BinCopy reads a bin or nil into a slice of its own (nil for nil, empty
+// for an empty bin), for a value the caller keeps.
+func (r *Reader) BinCopy() []byte {
+	if p := r.Bin(); p != nil {
+		return append([]byte{}, p...)
+	}
+	return nil
+}
