@@ -316,6 +316,63 @@ func TestElectAndObserve(t *testing.T) {
 	}
 }
 
+// TestElectLockDelayReachesTheServer: the campaign's lock carries the
+// --lock-delay asked for: when the leader's session expires (its lockctl
+// killed, so it never resigns), the lock stays ungrantable until the
+// expiry plus that delay. A delay outside the server's range is refused
+// with exit 2 before anyone is elected.
+func TestElectLockDelayReachesTheServer(t *testing.T) {
+	c := cluster(t)
+	const name = "bin/election-delay"
+	const delay = 40 * time.Second // neither 0 nor the 15s default
+	leader := c.start(t, nil, "-o", "json", "elect", "--ttl", "1s", "--lock-delay", delay.String(), name, "alpha")
+	var elected electDoc
+	waitFor(t, 30*time.Second, "alpha to be elected", func() bool {
+		if isClosed(leader.done) {
+			t.Fatalf("elect exited %d before being elected: %s", leader.cmd.ProcessState.ExitCode(), leader.stderr)
+		}
+		line, _, _ := strings.Cut(leader.stdout.String(), "\n")
+		return json.Unmarshal([]byte(line), &elected) == nil && elected.Event == "elected"
+	})
+	// The expiry is stamped by the leader when it commits it, which is
+	// after the kill and before the session is seen gone.
+	killedAt := time.Now()
+	if err := leader.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	sdk := c.sdk(t)
+	waitFor(t, 30*time.Second, "the server to expire the leader's session", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := sdk.GetSession(ctx, elected.SessionID)
+		return errors.Is(err, client.ErrUnknownSession)
+	})
+	goneAt := time.Now()
+	code, out, stderr := c.run(t, "-o", "json", "locks", "show", name)
+	var d lockDoc
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil {
+		t.Fatalf("locks show: exit %d, %v: %q %s", code, err, out, stderr)
+	}
+	until, err := time.Parse(time.RFC3339Nano, d.DelayUntil)
+	if err != nil || len(d.Holders) != 0 {
+		t.Fatalf("after the leader expired: %+v (%v); want no holder and a lock-delay", d, err)
+	}
+	if expiredAt := until.Add(-delay); expiredAt.Before(killedAt) || expiredAt.After(goneAt) {
+		t.Errorf("lock-delay until %v: %v after the kill, %v after the expiry was seen; want %v after a moment between them",
+			until, until.Sub(killedAt), until.Sub(goneAt), delay)
+	}
+
+	for _, bad := range []time.Duration{61 * time.Second, -time.Second} {
+		code, out, stderr := c.run(t, "elect", "--lock-delay", bad.String(), "bin/election-bad-delay", "beta")
+		if code != exitUsage || !strings.Contains(stderr, "invalid lock delay") || !strings.Contains(stderr, bad.String()) {
+			t.Errorf("--lock-delay %v: exit %d, stderr %q; want exit %d naming the invalid lock delay", bad, code, stderr, exitUsage)
+		}
+		if strings.Contains(out, "elected") {
+			t.Errorf("--lock-delay %v: elected anyway: %q", bad, out)
+		}
+	}
+}
+
 // TestSnapshotSaveWritesFile: the backup lands in FILE whole (no .tmp
 // left) and its size is what lockctl reports.
 func TestSnapshotSaveWritesFile(t *testing.T) {

@@ -63,11 +63,16 @@ func (l *lockctl) electCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "observe", Usage: "watch the election's leader instead of campaigning"},
 			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL (the server clamps it)"},
+			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
+				Usage: "how long nobody can win the election if this session expires while leading"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Bool("observe") {
 				if err := exactArgs(c, "NAME"); err != nil {
 					return err
+				}
+				if c.IsSet("lock-delay") {
+					return usagef("elect: --lock-delay is for a campaign, not for --observe")
 				}
 			} else if err := exactArgs(c, "NAME", "VALUE"); err != nil {
 				return err
@@ -97,7 +102,7 @@ func (l *lockctl) electCommand() *cli.Command {
 				return interrupted(ctx, err)
 			}
 			defer l.closeSession(s)
-			e := s.Election(c.Args().First())
+			e := s.Election(c.Args().First(), client.WithElectionLockDelay(c.Duration("lock-delay")))
 			if c.Bool("observe") {
 				return l.observe(ctx, e)
 			}

@@ -48,6 +48,8 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		{"elect", "name"},
 		{"elect", "--observe"},
 		{"elect", "--observe", "name", "value"},
+		{"elect", "--lock-delay", "soon", "name", "value"},
+		{"elect", "--observe", "--lock-delay", "0s", "name"},
 		{"bench", "--clients", "0"},
 		{"bench", "--duration", "0s"},
 		{"bench", "--mode", "sideways"},
