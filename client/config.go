@@ -33,7 +33,10 @@ type Config struct {
 	// AttemptTimeout bounds one attempt of a request on one connection;
 	// an attempt that runs out is retried (on a new connection). Keep it
 	// above the server's RequestTimeout (5 s by default), after which the
-	// server answers ErrNoQuorum itself.
+	// server answers ErrNoQuorum itself. It also bounds the attach of the
+	// open sessions to a new connection, which like a dial (DialTimeout)
+	// gets at most the shortest session TTL divided by the number of
+	// Endpoints (but at least 100 ms).
 	AttemptTimeout time.Duration
 	// BackoffBase is the first delay between rounds of attempts when no
 	// leader answers; it doubles up to BackoffMax, with full jitter.

@@ -115,7 +115,7 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 		queue = queue[1:]
 		conn, err := c.dial(ctx, addr)
 		if err == nil {
-			err = c.onConnect(ctx, conn)
+			err = c.attach(ctx, conn)
 			if err == nil {
 				c.publish(conn)
 				c.log.Debug("connected", "addr", addr)
@@ -147,20 +147,38 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 	return nil, fmt.Errorf("%w: %w", ErrNoEndpoint, lastErr)
 }
 
-// minDialTimeout is the least time a connection attempt gets while
-// sessions are open (unless DialTimeout is shorter still).
-const minDialTimeout = 100 * time.Millisecond
+// minStepTimeout is the least time a step of a connection attempt (the
+// dial, the attach) gets while sessions are open, unless its own timeout
+// is shorter still.
+const minStepTimeout = 100 * time.Millisecond
 
-// dialTimeout bounds one connection attempt: DialTimeout, and while
-// sessions are open also the shortest session TTL divided by the number of
-// endpoints (ZooKeeper's rule), so that one unanswering endpoint cannot use
-// up a lease that another could still renew.
-func (c *connector) dialTimeout() time.Duration {
-	d := c.cfg.DialTimeout
+// stepTimeout bounds one step of a connection attempt whose own timeout
+// is limit: while sessions are open, also by the shortest session TTL
+// divided by the number of endpoints (ZooKeeper's rule), so that one
+// unanswering endpoint cannot use up a lease that another could still
+// renew.
+func (c *connector) stepTimeout(limit time.Duration) time.Duration {
 	if ttl := c.shortestTTL(); ttl > 0 {
-		d = min(d, max(ttl/time.Duration(len(c.cfg.Endpoints)), minDialTimeout))
+		limit = min(limit, max(ttl/time.Duration(len(c.cfg.Endpoints)), minStepTimeout))
 	}
-	return d
+	return limit
+}
+
+// dialTimeout bounds the dial (TCP and handshake) of one connection
+// attempt: DialTimeout, cut by stepTimeout.
+func (c *connector) dialTimeout() time.Duration { return c.stepTimeout(c.cfg.DialTimeout) }
+
+// attachTimeout bounds the attach step on a new connection:
+// AttemptTimeout, cut by stepTimeout.
+func (c *connector) attachTimeout() time.Duration { return c.stepTimeout(c.cfg.AttemptTimeout) }
+
+// attach runs the Client's attach step (onConnect) on a new connection,
+// bounded by attachTimeout: a node that handshakes and then does not
+// answer costs no more than one that does not answer the dial.
+func (c *connector) attach(ctx context.Context, conn *rpc.ClientConn) error {
+	actx, cancel := context.WithTimeout(ctx, c.attachTimeout())
+	defer cancel()
+	return c.onConnect(actx, conn)
 }
 
 func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, error) {

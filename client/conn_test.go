@@ -6,24 +6,27 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/rpc"
 )
 
 // blackHole is a TCP dialer under which one address never answers: a dial
 // to it returns only when its context ends. Other addresses dial normally.
 type blackHole struct {
 	addr string
-	seen chan dialSeen // cap 1: the last dial to addr
+	seen chan stepSeen // cap 1: the last dial to addr
 }
 
-// dialSeen is what a dial to the black hole saw: when it began and the
-// deadline its context carried.
-type dialSeen struct {
+// stepSeen is what one step of a connection attempt (a dial to the black
+// hole, an attach) saw: when it began and the deadline its context
+// carried.
+type stepSeen struct {
 	entered, deadline time.Time
 	hasDeadline       bool
 }
 
 func newBlackHole(addr string) *blackHole {
-	return &blackHole{addr: addr, seen: make(chan dialSeen, 1)}
+	return &blackHole{addr: addr, seen: make(chan stepSeen, 1)}
 }
 
 func (b *blackHole) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -31,7 +34,7 @@ func (b *blackHole) dial(ctx context.Context, network, addr string) (net.Conn, e
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}
-	seen := dialSeen{entered: time.Now()}
+	seen := stepSeen{entered: time.Now()}
 	seen.deadline, seen.hasDeadline = ctx.Deadline()
 	<-ctx.Done()
 	select { // keep the latest
@@ -86,34 +89,108 @@ func TestDialGivesUpAfterTheSessionTTLSharedAmongEndpoints(t *testing.T) {
 	}
 }
 
-// The bound of one attempt: DialTimeout, and while sessions are open the
-// shortest TTL divided by the number of endpoints, at least 100 ms but
-// never above DialTimeout.
-func TestDialTimeoutFollowsTheShortestOpenSession(t *testing.T) {
+// The bounds of the two steps of one attempt: DialTimeout for the dial,
+// AttemptTimeout for the attach, and while sessions are open each also at
+// most the shortest TTL divided by the number of endpoints, at least
+// 100 ms but never above its own timeout.
+func TestDialAndAttachTimeoutsFollowTheShortestOpenSession(t *testing.T) {
 	fc := newFakeCluster(t, 1, 0)
 	endpoints := []string{fc.nodes[0].addr, "127.0.0.1:1", "127.0.0.1:2"}
 	for _, tc := range []struct {
-		name string
-		dial time.Duration
-		ttls []time.Duration
-		want time.Duration
+		name          string
+		dial, attempt time.Duration
+		ttls          []time.Duration
+		wantDial      time.Duration
+		wantAttach    time.Duration
 	}{
-		{"no session", 2 * time.Second, nil, 2 * time.Second},
-		{"one session", 2 * time.Second, []time.Duration{3 * time.Second}, time.Second},
-		{"the shortest session", 2 * time.Second, []time.Duration{time.Minute, 3 * time.Second, 6 * time.Second}, time.Second},
-		{"never above DialTimeout", 2 * time.Second, []time.Duration{time.Minute}, 2 * time.Second},
-		{"at least 100ms", 2 * time.Second, []time.Duration{150 * time.Millisecond}, 100 * time.Millisecond},
-		{"DialTimeout below the floor", 50 * time.Millisecond, []time.Duration{3 * time.Second}, 50 * time.Millisecond},
+		{"no session", 2 * time.Second, 6 * time.Second, nil, 2 * time.Second, 6 * time.Second},
+		{"one session", 2 * time.Second, 6 * time.Second, []time.Duration{3 * time.Second}, time.Second, time.Second},
+		{"the shortest session", 2 * time.Second, 6 * time.Second, []time.Duration{time.Minute, 3 * time.Second, 6 * time.Second}, time.Second, time.Second},
+		{"never above its own timeout", 2 * time.Second, 6 * time.Second, []time.Duration{time.Minute}, 2 * time.Second, 6 * time.Second},
+		{"at least 100ms", 2 * time.Second, 6 * time.Second, []time.Duration{150 * time.Millisecond}, 100 * time.Millisecond, 100 * time.Millisecond},
+		{"own timeouts below the floor", 50 * time.Millisecond, 60 * time.Millisecond, []time.Duration{3 * time.Second}, 50 * time.Millisecond, 60 * time.Millisecond},
 	} {
 		cfg := testConfig(endpoints...)
 		cfg.DialTimeout = tc.dial
+		cfg.AttemptTimeout = tc.attempt
 		cfg.clock = newFakeClock()
 		c := newTestClient(t, cfg)
 		for _, ttl := range tc.ttls {
 			newTestSession(t, c, WithTTL(ttl))
 		}
-		if got := c.conns.dialTimeout(); got != tc.want {
-			t.Errorf("%s: an attempt gets %v, want %v", tc.name, got, tc.want)
+		if got := c.conns.dialTimeout(); got != tc.wantDial {
+			t.Errorf("%s: a dial gets %v, want %v", tc.name, got, tc.wantDial)
 		}
+		if got := c.conns.attachTimeout(); got != tc.wantAttach {
+			t.Errorf("%s: an attach gets %v, want %v", tc.name, got, tc.wantAttach)
+		}
+	}
+}
+
+// As for the dial: a node that accepts the connection and the handshake
+// but never answers the attach of the open sessions costs a round of
+// attempts the session TTL divided by the number of endpoints (1 s with a
+// 3 s session and 3 endpoints), not AttemptTimeout (6 s), and the round
+// goes on to the next endpoint. The deadline is checked exactly: the
+// attach's timeout started between the round's start and the attach.
+func TestAttachGivesUpAfterTheSessionTTLSharedAmongEndpoints(t *testing.T) {
+	fc := newFakeCluster(t, 3, 0)
+	hung := fc.nodes[2]
+	asked := make(chan struct{}, 1)
+	fc.set(func(fc *fakeCluster) {
+		fc.attachHook = func(ctx context.Context, node int) {
+			if node != hung.i {
+				return
+			}
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+			<-ctx.Done() // answers only once the client gives up
+		}
+	})
+	cfg := testConfig(fc.addrs()...)
+	cfg.AttemptTimeout = 6 * time.Second
+	cfg.clock = newFakeClock() // no keep-alives while the test runs
+	c := newTestClient(t, cfg)
+	// Set before any session exists: until then nothing reads onConnect.
+	seen := make(chan stepSeen, 1)
+	onConnect := c.conns.onConnect
+	c.conns.onConnect = func(ctx context.Context, conn *rpc.ClientConn) error {
+		if conn.Addr() == hung.addr {
+			s := stepSeen{entered: time.Now()}
+			s.deadline, s.hasDeadline = ctx.Deadline()
+			select { // keep the first
+			case seen <- s:
+			default:
+			}
+		}
+		return onConnect(ctx, conn)
+	}
+	newTestSession(t, c, WithTTL(3*time.Second))
+
+	// A round that tries the hung node first, as if it had been named
+	// the leader.
+	c.conns.mu.Lock()
+	c.conns.hint = hung.addr
+	c.conns.mu.Unlock()
+	before := time.Now()
+	conn, err := c.conns.establish(testCtx(t))
+	if err != nil || conn.Addr() == hung.addr {
+		t.Fatalf("a round starting at the node that hangs on attach: %v, %v; want a connection to another node", conn, err)
+	}
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node was never asked to attach")
+	}
+	s := <-seen
+	if !s.hasDeadline {
+		t.Fatal("the attach had no deadline")
+	}
+	const want = time.Second
+	if start := s.deadline.Add(-want); start.Before(before) || start.After(s.entered) {
+		t.Fatalf("the attach's deadline was %v after the round began and %v after the attach began; want %v after a moment between them",
+			s.deadline.Sub(before), s.deadline.Sub(s.entered), want)
 	}
 }

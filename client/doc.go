@@ -62,7 +62,8 @@
 //	current  broken, or an attempt timed out       none     closed
 //	current  LeaderChanged pushed                  none     retired: closed after AttemptTimeout
 //
-// Each connection attempt gets DialTimeout; while sessions are open, at
+// Each connection attempt gets DialTimeout for its dial and AttemptTimeout
+// for attaching the sessions; while sessions are open, each of the two at
 // most the shortest TTL divided by the number of endpoints (at least
 // 100 ms), so one endpoint that does not answer cannot use up a lease.
 //

@@ -45,6 +45,7 @@ type fakeCluster struct {
 	dropOpens     int                                  // cut the connection after applying this many opens
 	afterApply    func(ctx context.Context, typ uint8) // runs (without mu) before a write's answer (applied or kept)
 	keepAliveHook func()                               // runs (without mu) before a KeepAlive is answered
+	attachHook    func(ctx context.Context, node int)  // runs (without mu) before an Attach is answered
 	notify        chan struct{}                        // closed and replaced after every request
 }
 
@@ -215,6 +216,12 @@ func (nd *fakeNode) register() {
 		return &api.Empty{}, nil
 	})
 	handle(nd, api.MsgAttach, false, func(ctx context.Context, c *rpc.Conn, req *api.AttachRequest) (any, *api.Error) {
+		fc.mu.Lock()
+		hook := fc.attachHook
+		fc.mu.Unlock()
+		if hook != nil {
+			hook(ctx, nd.i)
+		}
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		for _, id := range req.Sessions {
