@@ -19,11 +19,12 @@ type Config struct {
 	Endpoints []string
 	// Logger receives the client's structured logs. Nil: no logging.
 	Logger hclog.Logger
-	// DialTimeout bounds one connection attempt (TCP dial and handshake).
-	// While sessions are open, an attempt is also bounded by the shortest
-	// session TTL divided by the number of Endpoints (but given at least
-	// 100 ms), so that reconnecting past an endpoint that does not answer
-	// leaves time to renew the lease at another.
+	// DialTimeout bounds the dial of one connection attempt (TCP dial and
+	// handshake). While sessions are open, the whole attempt (the dial and
+	// the attach of the sessions) is also bounded by the shortest session
+	// TTL divided by the number of Endpoints (but given at least 100 ms),
+	// so that reconnecting past an endpoint that does not answer leaves
+	// time to renew the lease at another.
 	DialTimeout time.Duration
 	// RequestTimeout bounds a whole call whose context has no deadline,
 	// retries included, so that every call has a deadline. It does not
@@ -34,9 +35,9 @@ type Config struct {
 	// an attempt that runs out is retried (on a new connection). Keep it
 	// above the server's RequestTimeout (5 s by default), after which the
 	// server answers ErrNoQuorum itself. It also bounds the attach of the
-	// open sessions to a new connection, which like a dial (DialTimeout)
-	// gets at most the shortest session TTL divided by the number of
-	// Endpoints (but at least 100 ms).
+	// open sessions to a new connection, which shares with the dial
+	// (DialTimeout) at most the shortest session TTL divided by the number
+	// of Endpoints (but at least 100 ms).
 	AttemptTimeout time.Duration
 	// BackoffBase is the first delay between rounds of attempts when no
 	// leader answers; it doubles up to BackoffMax, with full jitter.

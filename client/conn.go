@@ -113,15 +113,11 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 	for len(queue) > 0 {
 		addr := queue[0]
 		queue = queue[1:]
-		conn, err := c.dial(ctx, addr)
+		conn, err := c.attempt(ctx, addr)
 		if err == nil {
-			err = c.attach(ctx, conn)
-			if err == nil {
-				c.publish(conn)
-				c.log.Debug("connected", "addr", addr)
-				return conn, nil
-			}
-			_ = conn.Close()
+			c.publish(conn)
+			c.log.Debug("connected", "addr", addr)
+			return conn, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -147,14 +143,37 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 	return nil, fmt.Errorf("%w: %w", ErrNoEndpoint, lastErr)
 }
 
-// minStepTimeout is the least time a step of a connection attempt (the
-// dial, the attach) gets while sessions are open, unless its own timeout
-// is shorter still.
+// attempt makes one connection attempt: it dials addr, then attaches the
+// open sessions to the new connection. While sessions are open, the two
+// steps share one deadline, attemptTimeout from the attempt's start, so
+// that a node which handshakes just inside it and then hangs the attach
+// costs the round that share and not twice it; each step keeps its own
+// bound as well (dialTimeout, attachTimeout), whichever is sooner.
+func (c *connector) attempt(ctx context.Context, addr string) (*rpc.ClientConn, error) {
+	if d := c.attemptTimeout(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	conn, err := c.dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.attach(ctx, conn); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// minStepTimeout is the least time a connection attempt, and each of its
+// steps (the dial, the attach), gets while sessions are open, unless its
+// own timeout is shorter still.
 const minStepTimeout = 100 * time.Millisecond
 
-// stepTimeout bounds one step of a connection attempt whose own timeout
-// is limit: while sessions are open, also by the shortest session TTL
-// divided by the number of endpoints (ZooKeeper's rule), so that one
+// stepTimeout bounds a connection attempt, or one of its steps, whose own
+// timeout is limit: while sessions are open, also by the shortest session
+// TTL divided by the number of endpoints (ZooKeeper's rule), so that one
 // unanswering endpoint cannot use up a lease that another could still
 // renew.
 func (c *connector) stepTimeout(limit time.Duration) time.Duration {
@@ -162,6 +181,17 @@ func (c *connector) stepTimeout(limit time.Duration) time.Duration {
 		limit = min(limit, max(ttl/time.Duration(len(c.cfg.Endpoints)), minStepTimeout))
 	}
 	return limit
+}
+
+// attemptTimeout bounds a whole connection attempt, the dial and the
+// attach together, while sessions are open: stepTimeout of the two steps'
+// own timeouts added up. It is 0 when no session is open: then only each
+// step's own timeout bounds the attempt.
+func (c *connector) attemptTimeout() time.Duration {
+	if c.shortestTTL() <= 0 {
+		return 0
+	}
+	return c.stepTimeout(c.cfg.DialTimeout + c.cfg.AttemptTimeout)
 }
 
 // dialTimeout bounds the dial (TCP and handshake) of one connection

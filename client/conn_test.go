@@ -89,10 +89,11 @@ func TestDialGivesUpAfterTheSessionTTLSharedAmongEndpoints(t *testing.T) {
 	}
 }
 
-// The bounds of the two steps of one attempt: DialTimeout for the dial,
-// AttemptTimeout for the attach, and while sessions are open each also at
-// most the shortest TTL divided by the number of endpoints, at least
-// 100 ms but never above its own timeout.
+// The bounds of one attempt and of its two steps: DialTimeout for the
+// dial, AttemptTimeout for the attach, and while sessions are open each,
+// and the whole attempt (0: no bound of its own), also at most the
+// shortest TTL divided by the number of endpoints, at least 100 ms but
+// never above its own timeout (for the attempt, the steps' added up).
 func TestDialAndAttachTimeoutsFollowTheShortestOpenSession(t *testing.T) {
 	fc := newFakeCluster(t, 1, 0)
 	endpoints := []string{fc.nodes[0].addr, "127.0.0.1:1", "127.0.0.1:2"}
@@ -102,13 +103,14 @@ func TestDialAndAttachTimeoutsFollowTheShortestOpenSession(t *testing.T) {
 		ttls          []time.Duration
 		wantDial      time.Duration
 		wantAttach    time.Duration
+		wantAttempt   time.Duration
 	}{
-		{"no session", 2 * time.Second, 6 * time.Second, nil, 2 * time.Second, 6 * time.Second},
-		{"one session", 2 * time.Second, 6 * time.Second, []time.Duration{3 * time.Second}, time.Second, time.Second},
-		{"the shortest session", 2 * time.Second, 6 * time.Second, []time.Duration{time.Minute, 3 * time.Second, 6 * time.Second}, time.Second, time.Second},
-		{"never above its own timeout", 2 * time.Second, 6 * time.Second, []time.Duration{time.Minute}, 2 * time.Second, 6 * time.Second},
-		{"at least 100ms", 2 * time.Second, 6 * time.Second, []time.Duration{150 * time.Millisecond}, 100 * time.Millisecond, 100 * time.Millisecond},
-		{"own timeouts below the floor", 50 * time.Millisecond, 60 * time.Millisecond, []time.Duration{3 * time.Second}, 50 * time.Millisecond, 60 * time.Millisecond},
+		{"no session", 2 * time.Second, 6 * time.Second, nil, 2 * time.Second, 6 * time.Second, 0},
+		{"one session", 2 * time.Second, 6 * time.Second, []time.Duration{3 * time.Second}, time.Second, time.Second, time.Second},
+		{"the shortest session", 2 * time.Second, 6 * time.Second, []time.Duration{time.Minute, 3 * time.Second, 6 * time.Second}, time.Second, time.Second, time.Second},
+		{"never above its own timeout", 2 * time.Second, 6 * time.Second, []time.Duration{time.Minute}, 2 * time.Second, 6 * time.Second, 8 * time.Second},
+		{"at least 100ms", 2 * time.Second, 6 * time.Second, []time.Duration{150 * time.Millisecond}, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond},
+		{"own timeouts below the floor", 50 * time.Millisecond, 60 * time.Millisecond, []time.Duration{3 * time.Second}, 50 * time.Millisecond, 60 * time.Millisecond, 110 * time.Millisecond},
 	} {
 		cfg := testConfig(endpoints...)
 		cfg.DialTimeout = tc.dial
@@ -123,6 +125,9 @@ func TestDialAndAttachTimeoutsFollowTheShortestOpenSession(t *testing.T) {
 		}
 		if got := c.conns.attachTimeout(); got != tc.wantAttach {
 			t.Errorf("%s: an attach gets %v, want %v", tc.name, got, tc.wantAttach)
+		}
+		if got := c.conns.attemptTimeout(); got != tc.wantAttempt {
+			t.Errorf("%s: a whole attempt gets %v, want %v", tc.name, got, tc.wantAttempt)
 		}
 	}
 }
@@ -192,5 +197,105 @@ func TestAttachGivesUpAfterTheSessionTTLSharedAmongEndpoints(t *testing.T) {
 	if start := s.deadline.Add(-want); start.Before(before) || start.After(s.entered) {
 		t.Fatalf("the attach's deadline was %v after the round began and %v after the attach began; want %v after a moment between them",
 			s.deadline.Sub(before), s.deadline.Sub(s.entered), want)
+	}
+}
+
+// The dial and the attach of one attempt share the session's share of
+// time: a node that is slow to connect and then never answers the attach
+// costs a round 1 s in all with a 3 s session and 3 endpoints, not 1 s
+// plus the dial. The deadline is checked exactly: the attach's deadline is
+// 1 s after a moment between the round's start and the dial's start, not
+// 1 s after the dial ended.
+func TestDialAndAttachShareTheSessionTTLSharedAmongEndpoints(t *testing.T) {
+	fc := newFakeCluster(t, 3, 0)
+	hung := fc.nodes[2]
+	fc.set(func(fc *fakeCluster) {
+		fc.attachHook = func(ctx context.Context, node int) {
+			if node == hung.i {
+				<-ctx.Done() // answers only once the client gives up
+			}
+		}
+	})
+	const slowDial = 50 * time.Millisecond
+	dialed := make(chan time.Time, 1) // the first dial to the hung node began
+	cfg := testConfig(fc.addrs()...)
+	cfg.AttemptTimeout = 6 * time.Second
+	cfg.clock = newFakeClock() // no keep-alives while the test runs
+	cfg.dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == hung.addr {
+			select { // keep the first
+			case dialed <- time.Now():
+			default:
+			}
+			select {
+			case <-time.After(slowDial):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	c := newTestClient(t, cfg)
+	// Set before any session exists: until then nothing reads onConnect.
+	seen := make(chan stepSeen, 1)
+	onConnect := c.conns.onConnect
+	c.conns.onConnect = func(ctx context.Context, conn *rpc.ClientConn) error {
+		if conn.Addr() == hung.addr {
+			s := stepSeen{entered: time.Now()}
+			s.deadline, s.hasDeadline = ctx.Deadline()
+			select { // keep the first
+			case seen <- s:
+			default:
+			}
+		}
+		return onConnect(ctx, conn)
+	}
+	newTestSession(t, c, WithTTL(3*time.Second))
+	// The session's own connection may have been made to the hung node
+	// before the session existed; only the round below counts.
+	drain(dialed)
+	drain(seen)
+
+	// A round that tries the hung node first, as if it had been named
+	// the leader.
+	c.conns.mu.Lock()
+	c.conns.hint = hung.addr
+	c.conns.mu.Unlock()
+	before := time.Now()
+	conn, err := c.conns.establish(testCtx(t))
+	if err != nil || conn.Addr() == hung.addr {
+		t.Fatalf("a round starting at the node that hangs on attach: %v, %v; want a connection to another node", conn, err)
+	}
+	var dialStart time.Time
+	select {
+	case dialStart = <-dialed:
+	default:
+		t.Fatal("the round never dialed the hung node")
+	}
+	var s stepSeen
+	select {
+	case s = <-seen:
+	default:
+		t.Fatal("the hung node was never asked to attach")
+	}
+	if !s.hasDeadline {
+		t.Fatal("the attach had no deadline")
+	}
+	const want = time.Second
+	if start := s.deadline.Add(-want); start.Before(before) || start.After(dialStart) {
+		t.Fatalf("the attach's deadline was %v after the round began, %v after the dial began and %v after the attach began; want %v after a moment between the round's start and the dial's",
+			s.deadline.Sub(before), s.deadline.Sub(dialStart), s.deadline.Sub(s.entered), want)
+	}
+}
+
+// drain empties ch without waiting.
+func drain[T any](ch chan T) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
 	}
 }
