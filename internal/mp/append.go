@@ -7,25 +7,27 @@ import (
 
 // msgpack format bytes.
 const (
-	mpNil    = 0xc0
-	mpFalse  = 0xc2
-	mpTrue   = 0xc3
-	mpBin8   = 0xc4
-	mpBin16  = 0xc5
-	mpBin32  = 0xc6
-	mpUint8  = 0xcc
-	mpUint16 = 0xcd
-	mpUint32 = 0xce
-	mpUint64 = 0xcf
-	mpInt8   = 0xd0
-	mpInt16  = 0xd1
-	mpInt32  = 0xd2
-	mpInt64  = 0xd3
-	mpStr8   = 0xd9
-	mpStr16  = 0xda
-	mpStr32  = 0xdb
-	mpMap16  = 0xde
-	mpMap32  = 0xdf
+	mpNil     = 0xc0
+	mpFalse   = 0xc2
+	mpTrue    = 0xc3
+	mpBin8    = 0xc4
+	mpBin16   = 0xc5
+	mpBin32   = 0xc6
+	mpUint8   = 0xcc
+	mpUint16  = 0xcd
+	mpUint32  = 0xce
+	mpUint64  = 0xcf
+	mpInt8    = 0xd0
+	mpInt16   = 0xd1
+	mpInt32   = 0xd2
+	mpInt64   = 0xd3
+	mpStr8    = 0xd9
+	mpStr16   = 0xda
+	mpStr32   = 0xdb
+	mpArray16 = 0xdc
+	mpArray32 = 0xdd
+	mpMap16   = 0xde
+	mpMap32   = 0xdf
 )
 
 // AppendMapLen appends a map header for n pairs.
@@ -117,3 +119,18 @@ func AppendBool(b []byte, v bool) []byte {
 	}
 	return append(b, mpFalse)
 }
+
+// AppendArrayLen appends an array header for n elements.
+func AppendArrayLen(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x90|byte(n))
+	case n < 1<<16:
+		return binary.BigEndian.AppendUint16(append(b, mpArray16), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint32(append(b, mpArray32), uint32(n))
+	}
+}
+
+// AppendNil appends nil.
+func AppendNil(b []byte) []byte { return append(b, mpNil) }

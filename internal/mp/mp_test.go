@@ -85,6 +85,22 @@ func TestFormsMatchGoMsgpack(t *testing.T) {
 			t.Errorf("MapLen of %d failed", n)
 		}
 	}
+	for _, n := range []int{0, 15, 16, 65535, 65536} {
+		want := goMsgpack(t, make([]bool, n))
+		got := AppendArrayLen(nil, n)
+		if !bytes.HasPrefix(want, got) {
+			t.Errorf("AppendArrayLen(%d) = %x, go-msgpack starts %x", n, got, want[:len(got)])
+		}
+		if r := NewReader(got); r.ArrayLen() != n || !r.Done() {
+			t.Errorf("ArrayLen of %d failed", n)
+		}
+	}
+	if got, want := AppendNil(nil), goMsgpack(t, nil); !bytes.Equal(got, want) {
+		t.Errorf("AppendNil = %x, go-msgpack %x", got, want)
+	}
+	if r := NewReader(AppendUint(AppendNil(nil), 3)); !r.Nil() || r.Nil() || r.Uint(9) != 3 || !r.Done() {
+		t.Error("Nil did not read exactly one nil")
+	}
 	for _, v := range []bool{false, true} {
 		if got, want := AppendBool(nil, v), goMsgpack(t, v); !bytes.Equal(got, want) {
 			t.Errorf("AppendBool(%v) = %x, go-msgpack %x", v, got, want)

@@ -77,6 +77,29 @@ func (r *Reader) MapLen() int {
 	return 0
 }
 
+// ArrayLen reads an array header and returns its number of elements.
+func (r *Reader) ArrayLen() int {
+	switch c := r.byte1(); {
+	case c&0xf0 == 0x90:
+		return int(c & 0x0f)
+	case c == mpArray16:
+		return r.length(16)
+	case c == mpArray32:
+		return r.length(32)
+	}
+	r.fail()
+	return 0
+}
+
+// Nil reads a nil if one comes next and reports whether it did.
+func (r *Reader) Nil() bool {
+	if r.peek() == mpNil && r.ok && len(r.b) > 0 {
+		r.b = r.b[1:]
+		return true
+	}
+	return false
+}
+
 // StrBytes reads a str and returns its bytes (aliasing the input).
 func (r *Reader) StrBytes() []byte {
 	switch c := r.byte1(); {
