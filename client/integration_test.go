@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -345,7 +346,8 @@ func TestIntegrationCandidateWinsAtLeaderExpiryOnlyAfterTheChosenLockDelay(t *te
 }
 
 // An election's lock-delay has a lock's range: the server refuses one
-// outside 0..60 s with ErrInvalidLockDelay, and Campaign returns it.
+// outside 0..60 s with ErrInvalidLockDelay, and Campaign returns it. Its
+// message says so once, then what was out of range.
 func TestIntegrationElectionLockDelayOutsideItsRangeIsRefused(t *testing.T) {
 	tc := newTestCluster(t, 1)
 	s := newTestSession(t, newTestClient(t, integrationConfig(tc)))
@@ -353,6 +355,9 @@ func TestIntegrationElectionLockDelayOutsideItsRangeIsRefused(t *testing.T) {
 		err := s.Election("bad", WithElectionLockDelay(d)).Campaign(testCtx(t), []byte("v"))
 		if !errors.Is(err, ErrInvalidLockDelay) {
 			t.Errorf("Campaign with lock-delay %v: %v, want ErrInvalidLockDelay", d, err)
+		}
+		if want := fmt.Sprintf("lockd: invalid lock delay: %v not in [0, 1m0s]", d); err == nil || err.Error() != want {
+			t.Errorf("Campaign with lock-delay %v: error %q, want %q", d, err, want)
 		}
 	}
 	if err := s.Election("max", WithElectionLockDelay(60*time.Second)).Campaign(testCtx(t), []byte("v")); err != nil {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/lockd/lockd/locks"
 )
 
 func TestEveryCodeMapsToItsSentinelAndBack(t *testing.T) {
@@ -106,4 +109,30 @@ func TestCommandCodecConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// A refused command's error reaches the client as its code and the
+// message without the code's sentinel, which the client's own sentinel
+// for the code replaces: "lockd: invalid lock delay: 1m1s not in
+// [0, 1m0s]", not "lockd: invalid lock delay: locks: invalid lock delay:
+// ...".
+func TestRefusedCommandDetailOmitsTheSentinel(t *testing.T) {
+	for _, e := range codeTable() {
+		if got := errResult(fmt.Errorf("%w: session 7 on %q", e.err, "a")).detail(); got != `session 7 on "a"` {
+			t.Errorf("code %d: detail %q, want %q", e.code, got, `session 7 on "a"`)
+		}
+		if got := errResult(e.err).detail(); got != "" {
+			t.Errorf("code %d, the bare sentinel: detail %q, want none", e.code, got)
+		}
+	}
+	res := errResult(fmt.Errorf("%w: %v not in [0, %v]", locks.ErrInvalidLockDelay, 61*time.Second, time.Minute))
+	if got, want := res.detail(), "1m1s not in [0, 1m0s]"; got != want {
+		t.Errorf("lock-delay: detail %q, want %q", got, want)
+	}
+	if got := (Result{Code: CodeLockHeld, Message: "another server's words"}).detail(); got != "another server's words" {
+		t.Errorf("a message not led by the sentinel: detail %q, want it unchanged", got)
+	}
+	if got := (Result{Code: 150, Message: "from the future"}).detail(); got != "from the future" {
+		t.Errorf("an unknown code: detail %q, want the message unchanged", got)
+	}
 }

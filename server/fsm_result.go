@@ -1,6 +1,10 @@
 package server
 
-import "github.com/lockd/lockd/locks"
+import (
+	"strings"
+
+	"github.com/lockd/lockd/locks"
+)
 
 // Result is a command's answer to its proposer. A deduplicated command's
 // Result (Duplicate aside) is stored in its session and returned unchanged
@@ -29,6 +33,27 @@ type Result struct {
 // Err returns the result's error (nil if CodeOK), matching its sentinel
 // with errors.Is.
 func (r Result) Err() error { return ErrorForCode(r.Code, r.Message) }
+
+// detail returns the result's error message without the text of its
+// code's sentinel, which the code already names: the client's error for
+// the code begins with its own sentinel ("lockd: invalid lock delay"), so
+// a message that repeats the server's ("locks: invalid lock delay: 1m1s
+// not in [0, 1m0s]") would say it twice. It is "" when the message is the
+// sentinel alone, and the message unchanged when it does not begin with
+// the sentinel (an unknown code, a Result stored in another form).
+func (r Result) detail() string {
+	for _, e := range codeTable() {
+		if e.code != r.Code {
+			continue
+		}
+		s := e.err.Error()
+		if r.Message == s {
+			return ""
+		}
+		return strings.TrimPrefix(r.Message, s+": ")
+	}
+	return r.Message
+}
 
 // errResult returns the Result of a refused command.
 func errResult(err error) Result {

@@ -104,7 +104,7 @@ func (s *Server) propose(ctx context.Context, cmd Command, body any) (Result, er
 		return Result{}, api.Errorf(api.CodeUnavailable, "no result for entry %d", a.Index)
 	}
 	if res.Code != CodeOK {
-		return res, &api.Error{Code: api.Code(res.Code), Message: res.Message}
+		return res, &api.Error{Code: api.Code(res.Code), Message: res.detail()}
 	}
 	return res, nil
 }
