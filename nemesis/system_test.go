@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,6 +67,52 @@ func (r *runResult) failed() bool {
 	return false
 }
 
+// startCluster starts a cluster in cfg.Dir and waits until it is ready. If
+// a node could not bind one of its ports, it starts again on fresh ports
+// in an emptied directory, up to three times: freeport finds ports that
+// are free when asked, and a test running alongside can take one before
+// lockd binds it.
+func startCluster(t *testing.T, cfg ClusterConfig) *Cluster {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		cl, err := NewCluster(cfg) // binds the proxies' ports
+		bind := errors.Is(err, syscall.EADDRINUSE)
+		if err == nil {
+			if err = cl.Start(); err == nil {
+				err = cl.WaitReady(context.Background())
+			}
+			if err == nil {
+				return cl
+			}
+			bind = logsMention(cfg.Dir, "address already in use")
+			if cerr := cl.Close(); cerr != nil {
+				t.Logf("cluster close: %v", cerr)
+			}
+		}
+		if !bind || attempt == 3 {
+			t.Fatalf("cluster never became ready: %v (data and logs in %s)", err, cfg.Dir)
+		}
+		t.Logf("attempt %d: a node could not bind its port (%v); starting again on fresh ports", attempt, err)
+		ents, _ := os.ReadDir(cfg.Dir)
+		for _, e := range ents {
+			if err := os.RemoveAll(filepath.Join(cfg.Dir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// logsMention reports whether a node log in dir contains text.
+func logsMention(dir, text string) bool {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil && strings.Contains(string(b), text) {
+			return true
+		}
+	}
+	return false
+}
+
 func runScenario(t *testing.T, sc scenario) *runResult {
 	t.Helper()
 	start := time.Now()
@@ -83,10 +130,7 @@ func runScenario(t *testing.T, sc scenario) *runResult {
 	if *flagSnapshot > 0 {
 		cfg.Args = append(cfg.Args, "--snapshot-entries", fmt.Sprint(*flagSnapshot))
 	}
-	cl, err := NewCluster(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := startCluster(t, cfg)
 	t.Cleanup(func() {
 		if err := cl.Close(); err != nil {
 			t.Errorf("cluster close: %v", err)
@@ -97,12 +141,6 @@ func runScenario(t *testing.T, sc scenario) *runResult {
 			t.Logf("node data and logs kept in %s", dataDir)
 		}
 	})
-	if err := cl.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.WaitReady(context.Background()); err != nil {
-		t.Fatalf("cluster never became ready: %v", err)
-	}
 	newClient := func() *client.Client {
 		c, err := client.New(client.Config{Endpoints: cl.ClientAddrs(), AttemptTimeout: time.Second, SessionTTL: sc.ttl})
 		if err != nil {
