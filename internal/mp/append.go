@@ -7,38 +7,44 @@ import (
 
 // msgpack format bytes.
 const (
-	mpNil     = 0xc0
-	mpFalse   = 0xc2
-	mpTrue    = 0xc3
-	mpBin8    = 0xc4
-	mpBin16   = 0xc5
-	mpBin32   = 0xc6
-	mpUint8   = 0xcc
-	mpUint16  = 0xcd
-	mpUint32  = 0xce
-	mpUint64  = 0xcf
-	mpInt8    = 0xd0
-	mpInt16   = 0xd1
-	mpInt32   = 0xd2
-	mpInt64   = 0xd3
-	mpStr8    = 0xd9
-	mpStr16   = 0xda
-	mpStr32   = 0xdb
-	mpArray16 = 0xdc
-	mpArray32 = 0xdd
-	mpMap16   = 0xde
-	mpMap32   = 0xdf
+	mpFixMap   = 0x80
+	mpFixArray = 0x90
+	mpNil      = 0xc0
+	mpFalse    = 0xc2
+	mpTrue     = 0xc3
+	mpBin8     = 0xc4
+	mpBin16    = 0xc5
+	mpBin32    = 0xc6
+	mpUint8    = 0xcc
+	mpUint16   = 0xcd
+	mpUint32   = 0xce
+	mpUint64   = 0xcf
+	mpInt8     = 0xd0
+	mpInt16    = 0xd1
+	mpInt32    = 0xd2
+	mpInt64    = 0xd3
+	mpStr8     = 0xd9
+	mpStr16    = 0xda
+	mpStr32    = 0xdb
+	mpArray16  = 0xdc
+	mpArray32  = 0xdd
+	mpMap16    = 0xde
+	mpMap32    = 0xdf
 )
 
 // AppendMapLen appends a map header for n pairs.
-func AppendMapLen(b []byte, n int) []byte {
+func AppendMapLen(b []byte, n int) []byte { return appendHeader(b, n, mpFixMap, mpMap16, mpMap32) }
+
+// appendHeader appends a map or array header: the fix form (with n in
+// its low four bits) below 16, else the 16- or 32-bit form.
+func appendHeader(b []byte, n int, fix, b16, b32 byte) []byte {
 	switch {
 	case n < 16:
-		return append(b, 0x80|byte(n))
+		return append(b, fix|byte(n))
 	case n < 1<<16:
-		return binary.BigEndian.AppendUint16(append(b, mpMap16), uint16(n))
+		return binary.BigEndian.AppendUint16(append(b, b16), uint16(n))
 	default:
-		return binary.BigEndian.AppendUint32(append(b, mpMap32), uint32(n))
+		return binary.BigEndian.AppendUint32(append(b, b32), uint32(n))
 	}
 }
 
@@ -122,14 +128,7 @@ func AppendBool(b []byte, v bool) []byte {
 
 // AppendArrayLen appends an array header for n elements.
 func AppendArrayLen(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n < 1<<16:
-		return binary.BigEndian.AppendUint16(append(b, mpArray16), uint16(n))
-	default:
-		return binary.BigEndian.AppendUint32(append(b, mpArray32), uint32(n))
-	}
+	return appendHeader(b, n, mpFixArray, mpArray16, mpArray32)
 }
 
 // AppendNil appends nil.

@@ -64,27 +64,19 @@ func (r *Reader) length(bits int) int {
 }
 
 // MapLen reads a map header and returns its number of pairs.
-func (r *Reader) MapLen() int {
-	switch c := r.byte1(); {
-	case c&0xf0 == 0x80:
-		return int(c & 0x0f)
-	case c == mpMap16:
-		return r.length(16)
-	case c == mpMap32:
-		return r.length(32)
-	}
-	r.fail()
-	return 0
-}
+func (r *Reader) MapLen() int { return r.header(mpFixMap, mpMap16, mpMap32) }
 
 // ArrayLen reads an array header and returns its number of elements.
-func (r *Reader) ArrayLen() int {
+func (r *Reader) ArrayLen() int { return r.header(mpFixArray, mpArray16, mpArray32) }
+
+// header reads a map or array header in its fix, 16- or 32-bit form.
+func (r *Reader) header(fix, b16, b32 byte) int {
 	switch c := r.byte1(); {
-	case c&0xf0 == 0x90:
+	case c&0xf0 == fix:
 		return int(c & 0x0f)
-	case c == mpArray16:
+	case c == b16:
 		return r.length(16)
-	case c == mpArray32:
+	case c == b32:
 		return r.length(32)
 	}
 	r.fail()
