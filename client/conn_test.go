@@ -158,20 +158,7 @@ func TestAttachGivesUpAfterTheSessionTTLSharedAmongEndpoints(t *testing.T) {
 	cfg.AttemptTimeout = 6 * time.Second
 	cfg.clock = newFakeClock() // no keep-alives while the test runs
 	c := newTestClient(t, cfg)
-	// Set before any session exists: until then nothing reads onConnect.
-	seen := make(chan stepSeen, 1)
-	onConnect := c.conns.onConnect
-	c.conns.onConnect = func(ctx context.Context, conn *rpc.ClientConn) error {
-		if conn.Addr() == hung.addr {
-			s := stepSeen{entered: time.Now()}
-			s.deadline, s.hasDeadline = ctx.Deadline()
-			select { // keep the first
-			case seen <- s:
-			default:
-			}
-		}
-		return onConnect(ctx, conn)
-	}
+	seen := watchAttach(c, hung.addr) // before any session exists: until then nothing reads onConnect
 	newTestSession(t, c, WithTTL(3*time.Second))
 
 	// A round that tries the hung node first, as if it had been named
@@ -237,20 +224,7 @@ func TestDialAndAttachShareTheSessionTTLSharedAmongEndpoints(t *testing.T) {
 		return d.DialContext(ctx, network, addr)
 	}
 	c := newTestClient(t, cfg)
-	// Set before any session exists: until then nothing reads onConnect.
-	seen := make(chan stepSeen, 1)
-	onConnect := c.conns.onConnect
-	c.conns.onConnect = func(ctx context.Context, conn *rpc.ClientConn) error {
-		if conn.Addr() == hung.addr {
-			s := stepSeen{entered: time.Now()}
-			s.deadline, s.hasDeadline = ctx.Deadline()
-			select { // keep the first
-			case seen <- s:
-			default:
-			}
-		}
-		return onConnect(ctx, conn)
-	}
+	seen := watchAttach(c, hung.addr) // before any session exists: until then nothing reads onConnect
 	newTestSession(t, c, WithTTL(3*time.Second))
 	// The session's own connection may have been made to the hung node
 	// before the session existed; only the round below counts.
@@ -298,4 +272,24 @@ func drain[T any](ch chan T) {
 			return
 		}
 	}
+}
+
+// watchAttach reports when and with what deadline the client's attach
+// step first runs on a connection to addr. Call it before any session
+// exists: until then nothing reads onConnect.
+func watchAttach(c *Client, addr string) chan stepSeen {
+	seen := make(chan stepSeen, 1)
+	onConnect := c.conns.onConnect
+	c.conns.onConnect = func(ctx context.Context, conn *rpc.ClientConn) error {
+		if conn.Addr() == addr {
+			s := stepSeen{entered: time.Now()}
+			s.deadline, s.hasDeadline = ctx.Deadline()
+			select { // keep the first
+			case seen <- s:
+			default:
+			}
+		}
+		return onConnect(ctx, conn)
+	}
+	return seen
 }
