@@ -161,16 +161,7 @@ func TestAttachGivesUpAfterTheSessionTTLSharedAmongEndpoints(t *testing.T) {
 	seen := watchAttach(c, hung.addr) // before any session exists: until then nothing reads onConnect
 	newTestSession(t, c, WithTTL(3*time.Second))
 
-	// A round that tries the hung node first, as if it had been named
-	// the leader.
-	c.conns.mu.Lock()
-	c.conns.hint = hung.addr
-	c.conns.mu.Unlock()
-	before := time.Now()
-	conn, err := c.conns.establish(testCtx(t))
-	if err != nil || conn.Addr() == hung.addr {
-		t.Fatalf("a round starting at the node that hangs on attach: %v, %v; want a connection to another node", conn, err)
-	}
+	before := roundFromHungNode(t, c, hung.addr)
 	select {
 	case <-asked:
 	case <-time.After(10 * time.Second):
@@ -231,16 +222,7 @@ func TestDialAndAttachShareTheSessionTTLSharedAmongEndpoints(t *testing.T) {
 	drain(dialed)
 	drain(seen)
 
-	// A round that tries the hung node first, as if it had been named
-	// the leader.
-	c.conns.mu.Lock()
-	c.conns.hint = hung.addr
-	c.conns.mu.Unlock()
-	before := time.Now()
-	conn, err := c.conns.establish(testCtx(t))
-	if err != nil || conn.Addr() == hung.addr {
-		t.Fatalf("a round starting at the node that hangs on attach: %v, %v; want a connection to another node", conn, err)
-	}
+	before := roundFromHungNode(t, c, hung.addr)
 	var dialStart time.Time
 	select {
 	case dialStart = <-dialed:
@@ -292,4 +274,20 @@ func watchAttach(c *Client, addr string) chan stepSeen {
 		return onConnect(ctx, conn)
 	}
 	return seen
+}
+
+// roundFromHungNode runs a connection round that tries addr, a node that
+// hangs on attach, first (as if it had been named the leader), checks
+// that the round connects to another node, and returns when it started.
+func roundFromHungNode(t *testing.T, c *Client, addr string) time.Time {
+	t.Helper()
+	c.conns.mu.Lock()
+	c.conns.hint = addr
+	c.conns.mu.Unlock()
+	before := time.Now()
+	conn, err := c.conns.establish(testCtx(t))
+	if err != nil || conn.Addr() == addr {
+		t.Fatalf("a round starting at the node that hangs on attach: %v, %v; want a connection to another node", conn, err)
+	}
+	return before
 }
