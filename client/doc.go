@@ -64,9 +64,9 @@
 //
 // Each connection attempt gets DialTimeout for its dial and AttemptTimeout
 // for attaching the sessions; while sessions are open, the whole attempt,
-// dial and attach together, at most the shortest TTL divided by the number
-// of endpoints (at least 100 ms), so one endpoint that does not answer, or
-// answers the dial and not the attach, cannot use up a lease.
+// dial and attach together, takes at most the shortest TTL divided by the
+// number of endpoints (at least 100 ms), so one endpoint that does not
+// answer, or answers the dial and not the attach, cannot use up a lease.
 //
 // Reads are linearizable unless WithStale; any node answers them. Writes
 // and keep-alives go to the leader; followers answer NotLeader.
