@@ -104,6 +104,27 @@ func (p *scriptedPeers) setAck(on bool) {
 	p.mu.Unlock()
 }
 
+// startScripted bootstraps store as n1's log in a three-node cluster and
+// starts n1 on it (seed 1) with peers playing n2 and n3; n1 is stopped at
+// cleanup.
+func startScripted(t *testing.T, store LogStore, peers *scriptedPeers, cfg NodeConfig) *Node {
+	t.Helper()
+	conf := consensus.ConfState{Voters: []consensus.NodeID{"n1", "n2", "n3"},
+		Addrs: map[consensus.NodeID]string{"n1": "x:1", "n2": "x:2", "n3": "x:3"}}
+	if err := Bootstrap(store, conf); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Seed = 1
+	node, err := NewNode(cfg, store, &recordSM{}, peers, NodeHooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers.node = node
+	node.Start()
+	t.Cleanup(node.Stop)
+	return node
+}
+
 // startGatedLeader starts n1 over a gateStore with scripted peers and
 // waits until it leads.
 func startGatedLeader(t *testing.T, ctx context.Context) (*Node, *gateStore, *scriptedPeers) {
@@ -113,22 +134,9 @@ func startGatedLeader(t *testing.T, ctx context.Context) (*Node, *gateStore, *sc
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Close() })
-	conf := consensus.ConfState{Voters: []consensus.NodeID{"n1", "n2", "n3"},
-		Addrs: map[consensus.NodeID]string{"n1": "x:1", "n2": "x:2", "n3": "x:3"}}
-	if err := Bootstrap(w, conf); err != nil {
-		t.Fatal(err)
-	}
 	gs := &gateStore{LogStore: w, blocked: make(chan []consensus.Entry, 1), saved: make(chan uint64, 64)}
 	peers := &scriptedPeers{ackApps: true}
-	cfg := DefaultNodeConfig("n1")
-	cfg.Seed = 1
-	node, err := NewNode(cfg, gs, &recordSM{}, peers, NodeHooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peers.node = node
-	node.Start()
-	t.Cleanup(node.Stop)
+	node := startScripted(t, gs, peers, DefaultNodeConfig("n1"))
 	t.Cleanup(gs.open) // runs first: Stop waits for a held write
 	for !node.IsLeader() {
 		select {

@@ -59,22 +59,9 @@ func (m *memStore) counts() (writes int, last uint64) {
 func deferringLeader(t *testing.T, delay time.Duration, silent consensus.NodeID) (*Node, *memStore) {
 	t.Helper()
 	st := &memStore{MemoryStorage: consensus.NewMemoryStorage()}
-	conf := consensus.ConfState{Voters: []consensus.NodeID{"n1", "n2", "n3"},
-		Addrs: map[consensus.NodeID]string{"n1": "x:1", "n2": "x:2", "n3": "x:3"}}
-	if err := Bootstrap(st, conf); err != nil {
-		t.Fatal(err)
-	}
-	peers := &scriptedPeers{ackApps: true, silent: silent}
 	cfg := DefaultNodeConfig("n1")
-	cfg.Seed = 1
 	cfg.LeaderWriteDelay = delay
-	node, err := NewNode(cfg, st, &recordSM{}, peers, NodeHooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peers.node = node
-	node.Start()
-	t.Cleanup(node.Stop)
+	node := startScripted(t, st, &scriptedPeers{ackApps: true, silent: silent}, cfg)
 	for !node.IsLeader() {
 		<-node.LeaderChanged()
 	}
