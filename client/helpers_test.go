@@ -84,13 +84,21 @@ func goAcquire(ctx context.Context, s *Session, name string, opts ...LockOption)
 
 func waitAcquire(t *testing.T, ch <-chan acquireResult) acquireResult {
 	t.Helper()
+	return waitResult(t, ch, "Acquire")
+}
+
+// waitResult waits for what a goroutine running call sends on ch; if
+// nothing comes within 15 s the test fails.
+func waitResult[T any](t *testing.T, ch <-chan T, call string) T {
+	t.Helper()
 	select {
 	case r := <-ch:
 		return r
 	case <-time.After(15 * time.Second):
-		t.Fatal("Acquire did not return within 15s")
+		t.Fatalf("%s did not return within 15s", call)
 	}
-	return acquireResult{}
+	var zero T
+	return zero
 }
 
 // waitQueued waits until s's Acquire of name was answered Queued and waits

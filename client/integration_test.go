@@ -375,11 +375,5 @@ func goCampaign(ctx context.Context, e *Election, value string) <-chan error {
 // waitCampaign waits for a goCampaign's result; the bound fails the test.
 func waitCampaign(t *testing.T, ch <-chan error) error {
 	t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(15 * time.Second):
-		t.Fatal("Campaign did not return within 15s")
-	}
-	return nil
+	return waitResult(t, ch, "Campaign")
 }
