@@ -2,13 +2,13 @@ package api
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"github.com/lockd/lockd/internal/mp/mptest"
 )
 
 // wireHandle is the rpc codec's go-msgpack configuration.
@@ -30,39 +30,8 @@ func goEncode(t testing.TB, v any) []byte {
 
 func goDecode(b []byte, v any) error { return codec.NewDecoderBytes(b, wireHandle()).Decode(v) }
 
-var edgeInts = []int64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxUint32, math.MaxInt64,
-	-1, -32, -33, -128, -129, -32769, math.MinInt64}
-
-func edgeInt(rng *rand.Rand) int64 {
-	if rng.IntN(3) == 0 {
-		return rng.Int64() - rng.Int64()
-	}
-	return edgeInts[rng.IntN(len(edgeInts))]
-}
-
-func edgeUint(rng *rand.Rand) uint64 {
-	if rng.IntN(3) == 0 {
-		return rng.Uint64()
-	}
-	return uint64(edgeInts[rng.IntN(len(edgeInts))])
-}
-
-func edgeString(rng *rand.Rand) string {
-	return strings.Repeat("ß", []int{0, 1, 15, 16, 127, 128, 40000}[rng.IntN(7)])
-}
-
-func edgeBytes(rng *rand.Rand) []byte {
-	switch rng.IntN(4) {
-	case 0:
-		return nil
-	case 1:
-		return []byte{}
-	}
-	return bytes.Repeat([]byte{byte(rng.Uint32())}, []int{1, 255, 256, 70000}[rng.IntN(4)])
-}
-
 func randomWrite(rng *rand.Rand) Write {
-	return Write{Session: edgeUint(rng), Seq: edgeUint(rng), LowestUnanswered: edgeUint(rng)}
+	return Write{Session: mptest.Uint(rng), Seq: mptest.Uint(rng), LowestUnanswered: mptest.Uint(rng)}
 }
 
 type wireMessage interface {
@@ -71,11 +40,11 @@ type wireMessage interface {
 
 func randomMessages(rng *rand.Rand) []wireMessage {
 	return []wireMessage{
-		&AcquireRequest{Write: randomWrite(rng), Name: edgeString(rng), Mode: uint8(rng.IntN(256)),
-			Value: edgeBytes(rng), Wait: rng.IntN(2) == 0, LockDelay: edgeInt(rng)},
-		&AcquireResponse{Granted: rng.IntN(2) == 0, Token: edgeUint(rng), Queued: rng.IntN(2) == 0,
-			Position: int(edgeInt(rng)), QueuedIndex: edgeUint(rng)},
-		&ReleaseRequest{Write: randomWrite(rng), Name: edgeString(rng), Token: edgeUint(rng)},
+		&AcquireRequest{Write: randomWrite(rng), Name: mptest.String(rng), Mode: uint8(rng.IntN(256)),
+			Value: mptest.Bytes(rng), Wait: rng.IntN(2) == 0, LockDelay: mptest.Int(rng)},
+		&AcquireResponse{Granted: rng.IntN(2) == 0, Token: mptest.Uint(rng), Queued: rng.IntN(2) == 0,
+			Position: int(mptest.Int(rng)), QueuedIndex: mptest.Uint(rng)},
+		&ReleaseRequest{Write: randomWrite(rng), Name: mptest.String(rng), Token: mptest.Uint(rng)},
 		&Empty{},
 	}
 }

@@ -2,75 +2,32 @@ package server
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"reflect"
-	"strings"
 	"testing"
 
+	"github.com/lockd/lockd/internal/mp/mptest"
 	"github.com/lockd/lockd/locks"
 )
 
-// wireInts are the integers at the edges of msgpack's integer forms.
-var wireInts = []int64{0, 1, 31, 32, 127, 128, 255, 256, 32767, 32768, 65535, 65536,
-	math.MaxInt32, math.MaxInt32 + 1, math.MaxUint32, math.MaxUint32 + 1, math.MaxInt64,
-	-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}
-
-func wireInt(rng *rand.Rand) int64 {
-	if rng.IntN(4) == 0 {
-		return rng.Int64() - rng.Int64()
-	}
-	return wireInts[rng.IntN(len(wireInts))]
-}
-
-func wireUint(rng *rand.Rand) uint64 {
-	switch rng.IntN(4) {
-	case 0:
-		return rng.Uint64()
-	case 1:
-		return math.MaxUint64
-	}
-	return uint64(wireInts[rng.IntN(len(wireInts))])
-}
-
-func wireString(rng *rand.Rand) string {
-	lens := []int{0, 1, 31, 32, 255, 256, 65535, 65536}
-	return strings.Repeat("é", lens[rng.IntN(len(lens))]/2) + strings.Repeat("x", rng.IntN(2))
-}
-
-func wireBytes(rng *rand.Rand) []byte {
-	switch rng.IntN(5) {
-	case 0:
-		return nil
-	case 1:
-		return []byte{}
-	}
-	lens := []int{1, 255, 256, 65535, 65536}
-	b := make([]byte, lens[rng.IntN(len(lens))])
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
-}
-
 func randomWireCommand(rng *rand.Rand) Command {
-	return Command{Type: CommandType(rng.IntN(256)), Session: wireUint(rng), Seq: wireUint(rng),
-		LowestUnanswered: wireUint(rng), Time: wireInt(rng), Body: wireBytes(rng)}
+	return Command{Type: CommandType(rng.IntN(256)), Session: mptest.Uint(rng), Seq: mptest.Uint(rng),
+		LowestUnanswered: mptest.Uint(rng), Time: mptest.Int(rng), Body: mptest.Bytes(rng)}
 }
 
 func randomAcquireBody(rng *rand.Rand) AcquireBody {
-	return AcquireBody{Name: wireString(rng), Mode: locks.Mode(rng.IntN(256)), Value: wireBytes(rng),
-		Wait: rng.IntN(2) == 0, LockDelay: wireInt(rng)}
+	return AcquireBody{Name: mptest.String(rng), Mode: locks.Mode(rng.IntN(256)), Value: mptest.Bytes(rng),
+		Wait: rng.IntN(2) == 0, LockDelay: mptest.Int(rng)}
 }
 
 func randomReleaseBody(rng *rand.Rand) ReleaseBody {
-	return ReleaseBody{Name: wireString(rng), Token: wireUint(rng)}
+	return ReleaseBody{Name: mptest.String(rng), Token: mptest.Uint(rng)}
 }
 
 func randomResult(rng *rand.Rand) Result {
-	return Result{Code: Code(wireUint(rng)), Message: wireString(rng), Session: wireUint(rng), TTL: wireInt(rng),
-		Granted: rng.IntN(2) == 0, Token: wireUint(rng), Queued: rng.IntN(2) == 0, Position: int(wireInt(rng)),
-		QueuedIndex: wireUint(rng), Duplicate: rng.IntN(2) == 0}
+	return Result{Code: Code(mptest.Uint(rng)), Message: mptest.String(rng), Session: mptest.Uint(rng), TTL: mptest.Int(rng),
+		Granted: rng.IntN(2) == 0, Token: mptest.Uint(rng), Queued: rng.IntN(2) == 0, Position: int(mptest.Int(rng)),
+		QueuedIndex: mptest.Uint(rng), Duplicate: rng.IntN(2) == 0}
 }
 
 // The hand-written encoders write exactly go-msgpack's bytes, and each

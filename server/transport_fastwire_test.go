@@ -6,13 +6,14 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/lockd/lockd/internal/mp/mptest"
 	"github.com/lockd/lockd/rpc"
 )
 
 func randomWireMessage(rng *rand.Rand, withSnap bool) wireMessage {
-	w := wireMessage{Type: uint8(rng.IntN(256)), From: wireString(rng), To: wireString(rng),
-		Term: wireUint(rng), LogTerm: wireUint(rng), Index: wireUint(rng), Commit: wireUint(rng),
-		Reject: rng.IntN(2) == 0, RejectHint: wireUint(rng), RejectTerm: wireUint(rng), Context: wireBytes(rng)}
+	w := wireMessage{Type: uint8(rng.IntN(256)), From: mptest.String(rng), To: mptest.String(rng),
+		Term: mptest.Uint(rng), LogTerm: mptest.Uint(rng), Index: mptest.Uint(rng), Commit: mptest.Uint(rng),
+		Reject: rng.IntN(2) == 0, RejectHint: mptest.Uint(rng), RejectTerm: mptest.Uint(rng), Context: mptest.Bytes(rng)}
 	switch rng.IntN(3) {
 	case 0:
 	case 1:
@@ -20,16 +21,16 @@ func randomWireMessage(rng *rand.Rand, withSnap bool) wireMessage {
 	default:
 		w.Entries = make([]wireEntry, 1+rng.IntN(17)) // 16 and 17 take array16
 		for i := range w.Entries {
-			w.Entries[i] = wireEntry{Term: wireUint(rng), Index: wireUint(rng), Type: uint8(rng.IntN(256))}
+			w.Entries[i] = wireEntry{Term: mptest.Uint(rng), Index: mptest.Uint(rng), Type: uint8(rng.IntN(256))}
 			if i < 2 {
-				w.Entries[i].Data = wireBytes(rng) // up to 64 KiB
+				w.Entries[i].Data = mptest.Bytes(rng) // up to 64 KiB
 			} else {
 				w.Entries[i].Data = make([]byte, rng.IntN(300))
 			}
 		}
 	}
 	if withSnap {
-		w.Snap = &wireSnapMeta{Index: wireUint(rng), Term: wireUint(rng), Voters: []string{"n1", "n2"},
+		w.Snap = &wireSnapMeta{Index: mptest.Uint(rng), Term: mptest.Uint(rng), Voters: []string{"n1", "n2"},
 			Addrs: map[string]string{"n1": "127.0.0.1:7101"}}
 	}
 	return w

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"github.com/lockd/lockd/internal/mp/mptest"
 )
 
 func goMsgpack(t *testing.T, v any) []byte {
@@ -19,13 +21,9 @@ func goMsgpack(t *testing.T, v any) []byte {
 	return out
 }
 
-var edgeInts = []int64{0, 1, 31, 32, 127, 128, 255, 256, 32767, 32768, 65535, 65536,
-	math.MaxInt32, math.MaxInt32 + 1, math.MaxUint32, math.MaxUint32 + 1, math.MaxInt64,
-	-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}
-
 // Every form is written as go-msgpack writes it, and read back.
 func TestFormsMatchGoMsgpack(t *testing.T) {
-	for _, i := range edgeInts {
+	for _, i := range mptest.EdgeInts {
 		if got, want := AppendInt(nil, i), goMsgpack(t, i); !bytes.Equal(got, want) {
 			t.Errorf("AppendInt(%d) = %x, go-msgpack %x", i, got, want)
 		}
