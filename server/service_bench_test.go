@@ -27,12 +27,17 @@ import (
 func BenchmarkAcquireReleasePairs(b *testing.B) {
 	for _, clients := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			benchPairs(b, clients)
+			benchPairs(b, clients, clients)
 		})
 	}
+	// The goroutines of one service sharing its connection, as with
+	// lockctl bench --conns 1.
+	b.Run("clients=64,conns=1", func(b *testing.B) { benchPairs(b, 64, 1) })
 }
 
-func benchPairs(b *testing.B, clients int) {
+// benchPairs runs clients workers, each with its own session and lock,
+// spread round robin over conns connections.
+func benchPairs(b *testing.B, clients, conns int) {
 	c := newSvcCluster(b, 3, nil)
 	lead := c.leader()
 	type worker struct {
@@ -41,9 +46,13 @@ func benchPairs(b *testing.B, clients int) {
 		name string
 		lat  []time.Duration
 	}
+	cls := make([]*svcClient, conns)
+	for i := range cls {
+		cls[i] = dialClient(b, lead.ClientAddr())
+	}
 	ws := make([]*worker, clients)
 	for i := range ws {
-		cl := dialClient(b, lead.ClientAddr())
+		cl := cls[i%conns]
 		ws[i] = &worker{cl: cl, s: cl.open(time.Minute), name: fmt.Sprintf("bench/%d", i)}
 	}
 	per := b.N/clients + 1

@@ -288,6 +288,8 @@ func (cl *svcClient) open(ttl time.Duration) uint64 {
 
 // write returns the next dedup header of session.
 func (cl *svcClient) write(session uint64) api.Write {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	cl.seq[session]++
 	return api.Write{Session: session, Seq: cl.seq[session], LowestUnanswered: cl.seq[session]}
 }

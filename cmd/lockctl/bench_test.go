@@ -42,13 +42,13 @@ func TestBenchDocJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
-	checkKeys(t, "bench", got, "clients", "duration_seconds", "errors", "latency_ms", "mode", "ops", "ops_per_second")
+	checkKeys(t, "bench", got, "clients", "conns", "duration_seconds", "errors", "latency_ms", "mode", "ops", "ops_per_second")
 	checkKeys(t, "latency", got["latency_ms"].(map[string]any), "max", "mean", "p50", "p90", "p99")
-	if got["ops_per_second"] != 500.0 || got["latency_ms"].(map[string]any)["p50"] != 1.5 {
+	if got["conns"] != 4.0 || got["ops_per_second"] != 500.0 || got["latency_ms"].(map[string]any)["p50"] != 1.5 {
 		t.Errorf("bench doc = %v", got)
 	}
 	table := render(t, "table", doc, doc.table)
-	for _, s := range []string{"contended: 4 clients for 2.0s: 1000 ops", "500.0", "1.50ms", "9.00ms"} {
+	for _, s := range []string{"contended: 4 clients on 4 connections for 2.0s: 1000 ops", "500.0", "1.50ms", "9.00ms"} {
 		if !strings.Contains(table, s) {
 			t.Errorf("table lacks %q:\n%s", s, table)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,8 +417,49 @@ func TestBenchPrintsPercentiles(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil {
 		t.Fatalf("contended: exit %d, %v\n%s\n%s", code, err, out, stderr)
 	}
-	if d.Ops == 0 || d.Mode != "contended" || d.LatencyMS.P50 <= 0 || d.LatencyMS.P99 < d.LatencyMS.P50 || d.LatencyMS.Max < d.LatencyMS.P99 {
+	if d.Ops == 0 || d.Mode != "contended" || d.Conns != 3 || d.LatencyMS.P50 <= 0 || d.LatencyMS.P99 < d.LatencyMS.P50 || d.LatencyMS.Max < d.LatencyMS.P99 {
 		t.Errorf("contended doc %+v", d)
+	}
+	code, out, stderr = c.run(t, "-o", "json", "bench", "--clients", "4", "--conns", "2", "--duration", "1s")
+	d = benchDoc{}
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Ops == 0 || d.Clients != 4 || d.Conns != 2 {
+		t.Fatalf("shared connections: exit %d, %v, doc %+v\n%s", code, err, d, stderr)
+	}
+}
+
+// TestBenchClientsShareConnections: with --conns, the clients are spread
+// round robin over that many SDK clients, each with a session of its own.
+func TestBenchClientsShareConnections(t *testing.T) {
+	c := cluster(t)
+	l := &lockctl{env: env{stdout: io.Discard, stderr: io.Discard},
+		g: globals{endpoints: strings.Split(c.endpoints(), ","), timeout: 10 * time.Second}}
+	cfg := benchConfig{clients: 5, conns: 2, mode: benchUncontended, ttl: 10 * time.Second, prefix: "share-test/"}
+	workers, conns, err := l.benchSetup(context.Background(), cfg)
+	t.Cleanup(func() {
+		for _, w := range workers {
+			l.closeSession(w.s)
+		}
+		for _, cl := range conns {
+			_ = cl.Close()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 2 || len(workers) != 5 {
+		t.Fatalf("%d clients for %d workers, want 2 for 5", len(conns), len(workers))
+	}
+	sessions := map[uint64]bool{}
+	names := map[string]bool{}
+	for i, w := range workers {
+		if w.cl != conns[i%2] {
+			t.Errorf("worker %d not on client %d", i, i%2)
+		}
+		sessions[w.s.ID()] = true
+		names[w.name] = true
+	}
+	if len(sessions) != 5 || len(names) != 5 {
+		t.Errorf("%d sessions and %d lock names for 5 workers", len(sessions), len(names))
 	}
 }
 

@@ -25,7 +25,10 @@ const progressInterval = 200 * time.Millisecond
 
 // benchConfig is what `bench` measures.
 type benchConfig struct {
-	clients  int
+	clients int
+	// conns is how many SDK clients (each one connection) the clients
+	// share, round robin; 0 means one each.
+	conns    int
 	duration time.Duration
 	mode     string
 	ttl      time.Duration
@@ -37,6 +40,7 @@ type benchConfig struct {
 type benchDoc struct {
 	Mode            string       `json:"mode"`
 	Clients         int          `json:"clients"`
+	Conns           int          `json:"conns"`
 	DurationSeconds float64      `json:"duration_seconds"`
 	Ops             int64        `json:"ops"`
 	Errors          int64        `json:"errors"`
@@ -60,14 +64,15 @@ func benchDocFrom(cfg benchConfig, elapsed time.Duration, ops, errs int64, lat l
 		rate = float64(ops) / elapsed.Seconds()
 	}
 	return benchDoc{
-		Mode: cfg.mode, Clients: cfg.clients, DurationSeconds: elapsed.Seconds(),
+		Mode: cfg.mode, Clients: cfg.clients, Conns: cfg.connections(), DurationSeconds: elapsed.Seconds(),
 		Ops: ops, Errors: errs, OpsPerSecond: rate,
 		LatencyMS: latencyMSDoc{P50: ms(lat.P50), P90: ms(lat.P90), P99: ms(lat.P99), Max: ms(lat.Max), Mean: ms(lat.Mean)},
 	}
 }
 
 func (d benchDoc) table(t *tableWriter) {
-	t.text("%s: %d clients for %.1fs: %d ops (acquire+release), %d errors", d.Mode, d.Clients, d.DurationSeconds, d.Ops, d.Errors)
+	t.text("%s: %d clients on %d connections for %.1fs: %d ops (acquire+release), %d errors",
+		d.Mode, d.Clients, d.Conns, d.DurationSeconds, d.Ops, d.Errors)
 	t.row("OPS/S", "P50", "P90", "P99", "MAX", "MEAN")
 	f := func(v float64) string { return fmt.Sprintf("%.2fms", v) }
 	t.row(fmt.Sprintf("%.1f", d.OpsPerSecond), f(d.LatencyMS.P50), f(d.LatencyMS.P90), f(d.LatencyMS.P99), f(d.LatencyMS.Max), f(d.LatencyMS.Mean))
@@ -77,12 +82,15 @@ func (l *lockctl) benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
 		Usage: "measure lock throughput and latency",
-		Description: "Each client opens its own connection and session and repeats acquire+release:\n" +
-			"uncontended, each on a lock of its own; contended, all on one lock (every\n" +
-			"operation is a hand-off through the queue). Prints ops/s and latency\n" +
-			"percentiles of one acquire+release; on a terminal, a progress bar meanwhile.",
+		Description: "Each client opens its own session and repeats acquire+release: uncontended,\n" +
+			"each on a lock of its own; contended, all on one lock (every operation is a\n" +
+			"hand-off through the queue). Each client has a connection of its own, or with\n" +
+			"--conns the clients share that many, as goroutines of one service share its\n" +
+			"SDK client. Prints ops/s and latency percentiles of one acquire+release; on a\n" +
+			"terminal, a progress bar meanwhile.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "clients", Value: 4, Usage: "concurrent clients"},
+			&cli.IntFlag{Name: "conns", Usage: "connections the clients share (default: one per client)"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to run"},
 			&cli.StringFlag{Name: "mode", Value: benchUncontended, Usage: "uncontended or contended"},
 			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL of each client"},
@@ -91,7 +99,7 @@ func (l *lockctl) benchCommand() *cli.Command {
 			if err := exactArgs(c); err != nil {
 				return err
 			}
-			cfg := benchConfig{clients: c.Int("clients"), duration: c.Duration("duration"), mode: c.String("mode"), ttl: c.Duration("ttl"),
+			cfg := benchConfig{clients: c.Int("clients"), conns: c.Int("conns"), duration: c.Duration("duration"), mode: c.String("mode"), ttl: c.Duration("ttl"),
 				prefix: fmt.Sprintf("lockctl-bench/%d/", time.Now().UnixNano())}
 			if err := cfg.validate(); err != nil {
 				return err
@@ -110,12 +118,22 @@ func (cfg benchConfig) validate() error {
 	switch {
 	case cfg.clients < 1:
 		return usagef("bench: --clients must be at least 1")
+	case cfg.conns < 0 || cfg.conns > cfg.clients:
+		return usagef("bench: --conns must be between 1 and --clients (%d), not %d", cfg.clients, cfg.conns)
 	case cfg.duration <= 0:
 		return usagef("bench: --duration must be positive")
 	case cfg.mode != benchUncontended && cfg.mode != benchContended:
 		return usagef("bench: --mode must be %s or %s, not %q", benchUncontended, benchContended, cfg.mode)
 	}
 	return nil
+}
+
+// connections is how many SDK clients a run opens.
+func (cfg benchConfig) connections() int {
+	if cfg.conns == 0 {
+		return cfg.clients
+	}
+	return cfg.conns
 }
 
 // benchWorker is one client of a bench run.
@@ -131,33 +149,17 @@ type benchWorker struct {
 // bench sets up every client and session first, then runs them together
 // for cfg.duration.
 func (l *lockctl) bench(ctx context.Context, cfg benchConfig, showProgress bool) (benchDoc, error) {
-	workers := make([]*benchWorker, cfg.clients)
+	workers, conns, err := l.benchSetup(ctx, cfg)
 	defer func() {
 		for _, w := range workers {
-			if w == nil {
-				continue
-			}
-			if w.s != nil {
-				l.closeSession(w.s)
-			}
-			_ = w.cl.Close()
+			l.closeSession(w.s)
+		}
+		for _, cl := range conns {
+			_ = cl.Close()
 		}
 	}()
-	for i := range workers {
-		cl, err := l.client()
-		if err != nil {
-			return benchDoc{}, err
-		}
-		workers[i] = &benchWorker{cl: cl, name: cfg.prefix + "contended"}
-		if cfg.mode == benchUncontended {
-			workers[i].name = fmt.Sprintf("%s%d", cfg.prefix, i)
-		}
-		sctx, cancel := context.WithTimeout(ctx, l.g.timeout)
-		workers[i].s, err = cl.NewSession(sctx, client.WithTTL(cfg.ttl))
-		cancel()
-		if err != nil {
-			return benchDoc{}, fmt.Errorf("bench: open session %d: %w", i, err)
-		}
+	if err != nil {
+		return benchDoc{}, err
 	}
 
 	var ops atomic.Int64
@@ -198,6 +200,36 @@ func (l *lockctl) bench(ctx context.Context, cfg benchConfig, showProgress bool)
 		fmt.Fprintf(l.stderr, "lockctl: bench: %d operations failed; first: %v\n", errs, firstErr)
 	}
 	return benchDocFrom(cfg, elapsed, int64(len(all)), errs, summarize(all)), nil
+}
+
+// benchSetup opens cfg.connections() SDK clients and, round robin on
+// them, one session per worker. What it returns is to be closed even with
+// an error: the workers with their sessions, and the clients.
+func (l *lockctl) benchSetup(ctx context.Context, cfg benchConfig) ([]*benchWorker, []*client.Client, error) {
+	conns := make([]*client.Client, 0, cfg.connections())
+	for range cfg.connections() {
+		cl, err := l.client()
+		if err != nil {
+			return nil, conns, err
+		}
+		conns = append(conns, cl)
+	}
+	workers := make([]*benchWorker, 0, cfg.clients)
+	for i := range cfg.clients {
+		w := &benchWorker{cl: conns[i%len(conns)], name: cfg.prefix + "contended"}
+		if cfg.mode == benchUncontended {
+			w.name = fmt.Sprintf("%s%d", cfg.prefix, i)
+		}
+		sctx, cancel := context.WithTimeout(ctx, l.g.timeout)
+		s, err := w.cl.NewSession(sctx, client.WithTTL(cfg.ttl))
+		cancel()
+		if err != nil {
+			return workers, conns, fmt.Errorf("bench: open session %d: %w", i, err)
+		}
+		w.s = s
+		workers = append(workers, w)
+	}
+	return workers, conns, nil
 }
 
 // run repeats acquire+release until ctx ends; an operation that ctx cut

@@ -51,6 +51,8 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		{"elect", "--lock-delay", "soon", "name", "value"},
 		{"elect", "--observe", "--lock-delay", "0s", "name"},
 		{"bench", "--clients", "0"},
+		{"bench", "--clients", "2", "--conns", "3"},
+		{"bench", "--conns", "-1"},
 		{"bench", "--duration", "0s"},
 		{"bench", "--mode", "sideways"},
 		{"bench", "extra"},
