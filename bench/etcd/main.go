@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -108,10 +107,15 @@ func run(endpoints []string, clients, conns int, duration time.Duration, mode st
 	for _, w := range ws {
 		all = append(all, w.lat...)
 		errs += w.errs
-		firstErr = errors.Join(firstErr, w.err)
+		if firstErr == nil {
+			firstErr = w.err
+		}
 	}
 	if len(all) == 0 {
-		return fmt.Errorf("no operation succeeded: %v", firstErr)
+		return fmt.Errorf("no operation succeeded: %w", firstErr)
+	}
+	if firstErr != nil {
+		fmt.Fprintf(os.Stderr, "etcdbench: %d operations failed; first: %v\n", errs, firstErr)
 	}
 	slices.Sort(all)
 	pct := func(p int) time.Duration { return all[max(0, (len(all)*p+99)/100-1)] }
