@@ -30,8 +30,9 @@ func main() {
 	if *conns == 0 {
 		*conns = *clients
 	}
-	if *clients < 1 || *conns < 1 || *conns > *clients || (*mode != "uncontended" && *mode != "contended") {
-		fmt.Fprintln(os.Stderr, "etcdbench: need --clients >= 1, 1 <= --conns <= --clients, --mode uncontended|contended")
+	if *clients < 1 || *conns < 1 || *conns > *clients || *duration <= 0 || *ttl < 1 ||
+		(*mode != "uncontended" && *mode != "contended") {
+		fmt.Fprintln(os.Stderr, "etcdbench: need --clients >= 1, 1 <= --conns <= --clients, --duration > 0, --ttl >= 1, --mode uncontended|contended")
 		os.Exit(2)
 	}
 	if err := run(strings.Split(*endpoints, ","), *clients, *conns, *duration, *mode, *ttl); err != nil {
