@@ -26,7 +26,7 @@
 //     from a truncation or compaction and is deleted, never read.
 //
 // Two Badger v4 quirks are handled here. Badger only logs (does not
-// return) a failed fsync of its own; the WAL's syncs are its own now
+// return) a failed fsync of its own; the WAL does its own syncs
 // (logsync.go) and their errors fail the commit directly, and the logger
 // adapter still turns any such Badger log line into a failed commit, as a
 // safety net. And a crash right after Badger creates a memtable or
