@@ -203,7 +203,7 @@ func sessionGone(err error) bool {
 // hands it to its session or observers without blocking.
 func (c *Client) onPush(conn *rpc.ClientConn, typ rpc.MsgType, body rpc.Body) {
 	var err error
-	switch uint8(typ) {
+	switch api.PushType(typ) {
 	case api.PushGranted:
 		var ev api.GrantedEvent
 		if err = body.Decode(&ev); err == nil {

@@ -185,7 +185,7 @@ type svcClient struct {
 }
 
 type pushed struct {
-	typ  uint8
+	typ  api.PushType
 	body rpc.Body
 }
 
@@ -209,7 +209,7 @@ func (cl *svcClient) connect(addr string) error {
 	defer cancel()
 	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, rpc.DefaultConfig(), rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
 		cl.mu.Lock()
-		cl.push = append(cl.push, pushed{typ: uint8(typ), body: body})
+		cl.push = append(cl.push, pushed{typ: api.PushType(typ), body: body})
 		cl.mu.Unlock()
 	}))
 	if err != nil {
@@ -230,7 +230,7 @@ func (cl *svcClient) connect(addr string) error {
 }
 
 // callRaw sends one request with a 10 s deadline on the current connection.
-func (cl *svcClient) callRaw(typ uint8, req, resp any) error {
+func (cl *svcClient) callRaw(typ api.MsgType, req, resp any) error {
 	cl.mu.Lock()
 	conn := cl.conn
 	cl.mu.Unlock()
@@ -241,7 +241,7 @@ func (cl *svcClient) callRaw(typ uint8, req, resp any) error {
 
 // call sends req, following leader hints and retrying on CodeNotLeader
 // and CodeNoQuorum with the same request (so the same Seq).
-func (cl *svcClient) call(typ uint8, req, resp any) error {
+func (cl *svcClient) call(typ api.MsgType, req, resp any) error {
 	for attempt := 0; ; attempt++ {
 		err := cl.callRaw(typ, req, resp)
 		var re *rpc.RemoteError
@@ -265,7 +265,7 @@ func (cl *svcClient) call(typ uint8, req, resp any) error {
 }
 
 // must fails the test on error.
-func (cl *svcClient) must(typ uint8, req, resp any) {
+func (cl *svcClient) must(typ api.MsgType, req, resp any) {
 	cl.t.Helper()
 	if err := cl.call(typ, req, resp); err != nil {
 		cl.t.Fatalf("request %d %+v: %v", typ, req, err)
@@ -301,7 +301,7 @@ func (cl *svcClient) acquire(session uint64, name string, wait bool) (api.Acquir
 }
 
 // pushes returns the pushes of type typ decoded into new values of T.
-func pushesOf[T any](cl *svcClient, typ uint8) []T {
+func pushesOf[T any](cl *svcClient, typ api.PushType) []T {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	var out []T
@@ -343,7 +343,7 @@ func wantCode(t testing.TB, err error, want api.Code) *rpc.RemoteError {
 }
 
 // call2 is call for requests whose answer the test does not decode.
-func (cl *svcClient) call2(typ uint8, req any) (struct{}, error) {
+func (cl *svcClient) call2(typ api.MsgType, req any) (struct{}, error) {
 	return struct{}{}, cl.call(typ, req, nil)
 }
 

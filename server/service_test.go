@@ -57,7 +57,7 @@ func TestFollowerAnswersWritesWithLeaderClientAddress(t *testing.T) {
 	lead, f := c.leader(), c.follower()
 	cl := dialClient(t, f.ClientAddr())
 	writes := []struct {
-		typ uint8
+		typ api.MsgType
 		req any
 	}{
 		{api.MsgOpenSession, &api.OpenSessionRequest{}},
@@ -187,7 +187,7 @@ func TestBadInputGetsTypedCodesAndChangesNothing(t *testing.T) {
 	}
 	var before api.ListLocksResponse
 	cl.must(api.MsgListLocks, &api.ListLocksRequest{}, &before)
-	acq := func(sess uint64, name string, mode uint8, value []byte, delay time.Duration) error {
+	acq := func(sess uint64, name string, mode api.Mode, value []byte, delay time.Duration) error {
 		return cl.call(api.MsgAcquire, &api.AcquireRequest{Write: cl.write(sess), Name: name, Mode: mode, Value: value,
 			LockDelay: int64(delay)}, nil)
 	}
