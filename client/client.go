@@ -49,9 +49,6 @@ func New(cfg Config) (*Client, error) {
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("client")
-	if cfg.RPC.Logger == nil {
-		cfg.RPC.Logger = log
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		cfg:       cfg,

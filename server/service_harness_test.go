@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/internal/faults"
 	"github.com/lockd/lockd/internal/freeport"
 	"github.com/lockd/lockd/rpc"
 )
@@ -42,13 +43,15 @@ type svcCluster struct {
 	clock   *fakeClock
 	cfgs    map[string]Config
 	servers map[string]*Server // nil while stopped
+	faults  map[string]*faults.Injector
 	tweak   func(*Config)
 }
 
 // newSvcCluster starts n nodes n1..nN that bootstrap one cluster.
 func newSvcCluster(t testing.TB, n int, tweak func(*Config)) *svcCluster {
 	t.Helper()
-	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{}, tweak: tweak}
+	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{},
+		faults: map[string]*faults.Injector{}, tweak: tweak}
 	addrs := svcFreeAddrs(t, 2*n)
 	initial := map[string]string{}
 	for i := 1; i <= n; i++ {
@@ -75,7 +78,8 @@ func (c *svcCluster) baseConfig(id, peer, client string) Config {
 	cfg.PeerAddr, cfg.ClientAddr = peer, client
 	cfg.Clock = c.clock.Now
 	cfg.WAL.UnsafeNoSync = false
-	cfg.RPC.Faults = rpc.NewFaults()
+	c.faults[id] = faults.New()
+	faults.AttachRPC(&cfg.RPC, c.faults[id])
 	if c.tweak != nil {
 		c.tweak(&cfg)
 	}

@@ -105,8 +105,8 @@ func TestFollowerReadsAreLinearizableUnlessStale(t *testing.T) {
 	// stale one answers with what the follower has.
 	for _, id := range c.ids() {
 		if id != f.ID() {
-			f.cfg.RPC.Faults.Block(id)
-			c.servers[id].cfg.RPC.Faults.Block(f.ID())
+			c.faults[f.ID()].Block(id)
+			c.faults[id].Block(f.ID())
 		}
 	}
 	g, err := w.acquire(s, "read/after-cut", false)
@@ -360,8 +360,8 @@ func TestObserverOnFollowerCaughtUpBySnapshotSeesCurrentHolders(t *testing.T) {
 	obs.must(api.MsgObserve, &api.ObserveRequest{Name: "snap/x"}, nil)
 	for _, id := range c.ids() {
 		if id != f.ID() {
-			f.cfg.RPC.Faults.Block(id)
-			c.servers[id].cfg.RPC.Faults.Block(f.ID())
+			c.faults[f.ID()].Block(id)
+			c.faults[id].Block(f.ID())
 		}
 	}
 	w := dialClient(t, lead.ClientAddr())
@@ -391,10 +391,8 @@ func TestObserverOnFollowerCaughtUpBySnapshotSeesCurrentHolders(t *testing.T) {
 		t.Fatalf("lock info %+v", want)
 	}
 	for _, id := range c.ids() {
-		f.cfg.RPC.Faults.Unblock(id)
-		if s := c.servers[id]; s != nil {
-			s.cfg.RPC.Faults.Unblock(f.ID())
-		}
+		c.faults[f.ID()].Unblock(id)
+		c.faults[id].Unblock(f.ID())
 	}
 	svcWait(t, "the observer to see the current holders", 20*time.Second, func() bool {
 		evs := pushesOf[api.HolderChangedEvent](obs, api.PushHolderChanged)
