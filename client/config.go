@@ -58,9 +58,9 @@ type Config struct {
 	// it at or below the servers' --max-frame-size (4 MiB by default),
 	// which bounds the lock values and listings they send.
 	MaxFrameSize int
-	// PingInterval is how often the Client pings the server on an idle
-	// connection, so that neither side takes it for dead. It must be less
-	// than ReadTimeout, and than the servers' read timeout (30 s).
+	// PingInterval is how often the Client pings the server, so that an
+	// idle connection is not taken for dead by either side. It must be
+	// less than ReadTimeout, and than the servers' read timeout (30 s).
 	PingInterval time.Duration
 	// ReadTimeout closes a connection on which nothing (an answer, a push
 	// or a pong) arrived for this long, and the Client reconnects: it is
