@@ -31,6 +31,11 @@ func (l *link) registerFaults(keys ...string) error {
 		l.fail(err)
 		return err
 	}
-	l.forgetFaults = forget
+	l.forgetFaults.Store(&forget)
+	select {
+	case <-l.done: // failed before the store, so fail could not forget it
+		forget()
+	default:
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,8 +28,9 @@ type link struct {
 	q        *outQueue
 	onClose  func() // optional, run once by fail
 	// forgetFaults removes the link from the fault injector it registered
-	// with (see registerFaults); nil if none.
-	forgetFaults func()
+	// with (see registerFaults); nil if none. Atomic: an injector may cut
+	// the link (fail) while it is being registered.
+	forgetFaults atomic.Pointer[func()]
 
 	done      chan struct{} // closed by fail
 	closeOnce sync.Once
@@ -74,8 +76,8 @@ func (l *link) fail(cause error) {
 		}
 		_ = l.nc.Close()
 		close(l.done)
-		if l.forgetFaults != nil {
-			l.forgetFaults()
+		if forget := l.forgetFaults.Load(); forget != nil {
+			(*forget)()
 		}
 	})
 }

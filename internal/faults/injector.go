@@ -41,6 +41,7 @@ func (f *Injector) Block(key string) {
 	for c := range f.conns {
 		if c.knownBy(key) {
 			victims = append(victims, c)
+			delete(f.conns, c) // a cut connection stays closed
 		}
 	}
 	f.mu.Unlock()
@@ -68,8 +69,9 @@ func (f *Injector) Blocked(keys ...string) error {
 // Register records an open connection known by keys (empty ones are
 // ignored), which a later Block of one of them cuts by calling cut. If a
 // key is blocked already it registers nothing and returns Blocked's error;
-// the caller closes the connection itself. forget removes the record; call
-// it when the connection closes.
+// the caller closes the connection itself. forget removes the record (a
+// cut removes it too); call it when the connection closes, more than once
+// if need be.
 func (f *Injector) Register(cut func(cause error), keys ...string) (forget func(), err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -83,3 +83,18 @@ func TestCutRunsWithoutTheLock(t *testing.T) {
 	}
 	f.Block("n1")
 }
+
+// TestACutConnectionIsCutOnce: Block forgets what it cuts, so a second
+// Block of another of its keys does not cut it again.
+func TestACutConnectionIsCutOnce(t *testing.T) {
+	f := New()
+	var r recorder
+	if _, err := f.Register(r.cut, "n1", "127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	f.Block("n1")
+	f.Block("127.0.0.1:1")
+	if len(r.cuts) != 1 {
+		t.Fatalf("cut %d times, want once", len(r.cuts))
+	}
+}
