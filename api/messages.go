@@ -1,45 +1,59 @@
 package api
 
-// MsgType values of requests on a client connection (rpc.MsgType). Never
-// renumber: they are the wire protocol.
+// MsgType is the frame type of a request on a client connection: the
+// rpc.MsgType it travels as (convert with rpc.MsgType(t)). Never renumber:
+// the values are the wire protocol.
+type MsgType uint8
+
+// Requests on a client connection.
 const (
-	MsgOpenSession    uint8 = 1
-	MsgKeepAlive      uint8 = 2
-	MsgCloseSession   uint8 = 3
-	MsgAcquire        uint8 = 4
-	MsgRelease        uint8 = 5
-	MsgCancelWait     uint8 = 6
-	MsgProclaim       uint8 = 7
-	MsgCheckToken     uint8 = 8
-	MsgGetLock        uint8 = 9
-	MsgListLocks      uint8 = 10
-	MsgGetSession     uint8 = 11
-	MsgListSessions   uint8 = 12
-	MsgStatus         uint8 = 13
-	MsgMembers        uint8 = 14
-	MsgAddLearner     uint8 = 15
-	MsgPromote        uint8 = 16
-	MsgRemoveMember   uint8 = 17
-	MsgTransferLeader uint8 = 18
-	MsgSnapshotSave   uint8 = 19
-	MsgObserve        uint8 = 20
-	MsgAttach         uint8 = 21
-	MsgClusterStatus  uint8 = 22
+	MsgOpenSession    MsgType = 1
+	MsgKeepAlive      MsgType = 2
+	MsgCloseSession   MsgType = 3
+	MsgAcquire        MsgType = 4
+	MsgRelease        MsgType = 5
+	MsgCancelWait     MsgType = 6
+	MsgProclaim       MsgType = 7
+	MsgCheckToken     MsgType = 8
+	MsgGetLock        MsgType = 9
+	MsgListLocks      MsgType = 10
+	MsgGetSession     MsgType = 11
+	MsgListSessions   MsgType = 12
+	MsgStatus         MsgType = 13
+	MsgMembers        MsgType = 14
+	MsgAddLearner     MsgType = 15
+	MsgPromote        MsgType = 16
+	MsgRemoveMember   MsgType = 17
+	MsgTransferLeader MsgType = 18
+	MsgSnapshotSave   MsgType = 19
+	MsgObserve        MsgType = 20
+	MsgAttach         MsgType = 21
+	MsgClusterStatus  MsgType = 22
 )
 
-// Push types: frames the server sends on a client connection unasked.
+// PushType is the frame type of an event the server sends on a client
+// connection unasked (rpc.MsgType on the wire, in the same byte as MsgType
+// and apart from its values). Never renumber.
+type PushType uint8
+
+// Events the server pushes.
 const (
-	PushGranted        uint8 = 40
-	PushLost           uint8 = 41
-	PushSessionExpired uint8 = 42
-	PushLeaderChanged  uint8 = 43
-	PushHolderChanged  uint8 = 44
+	PushGranted        PushType = 40
+	PushLost           PushType = 41
+	PushSessionExpired PushType = 42
+	PushLeaderChanged  PushType = 43
+	PushHolderChanged  PushType = 44
 )
 
-// Mode of a lock hold.
+// Mode is how a lock is held, a uint on the wire. Never renumber.
+type Mode uint8
+
+// Lock modes.
 const (
-	ModeExclusive uint8 = 1
-	ModeShared    uint8 = 2
+	// ModeExclusive: one holder.
+	ModeExclusive Mode = 1
+	// ModeShared: any number of shared holders, no exclusive one.
+	ModeShared Mode = 2
 )
 
 // Write is the deduplication header every session write carries: the
@@ -94,7 +108,7 @@ type AttachRequest struct {
 type AcquireRequest struct {
 	Write
 	Name  string
-	Mode  uint8
+	Mode  Mode
 	Value []byte
 	// Wait queues the request when the lock is taken; false fails at once
 	// with CodeLockHeld.
@@ -190,7 +204,7 @@ type LockInfo struct {
 // HolderInfo is one holder of a lock.
 type HolderInfo struct {
 	Session    uint64
-	Mode       uint8
+	Mode       Mode
 	Token      uint64
 	Value      []byte
 	AcquiredAt int64
@@ -199,7 +213,7 @@ type HolderInfo struct {
 // WaiterInfo is one queued request, in FIFO order.
 type WaiterInfo struct {
 	Session  uint64
-	Mode     uint8
+	Mode     Mode
 	QueuedAt int64
 }
 
@@ -338,7 +352,7 @@ type GrantedEvent struct {
 	Session uint64
 	Name    string
 	Token   uint64
-	Mode    uint8
+	Mode    Mode
 }
 
 // LostEvent: Session no longer holds Name with Token.

@@ -39,7 +39,7 @@ func (m *AcquireRequest) DecodeMsgpack(data []byte) bool {
 		case "LowestUnanswered":
 			v.LowestUnanswered = r.Uint(math.MaxUint64)
 		case "Mode":
-			v.Mode = uint8(r.Uint(math.MaxUint8))
+			v.Mode = Mode(r.Uint(math.MaxUint8))
 		case "Name":
 			v.Name = r.Str()
 		case "Seq":

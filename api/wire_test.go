@@ -40,7 +40,7 @@ type wireMessage interface {
 
 func randomMessages(rng *rand.Rand) []wireMessage {
 	return []wireMessage{
-		&AcquireRequest{Write: randomWrite(rng), Name: mptest.String(rng), Mode: uint8(rng.IntN(256)),
+		&AcquireRequest{Write: randomWrite(rng), Name: mptest.String(rng), Mode: Mode(rng.IntN(256)),
 			Value: mptest.Bytes(rng), Wait: rng.IntN(2) == 0, LockDelay: mptest.Int(rng)},
 		&AcquireResponse{Granted: rng.IntN(2) == 0, Token: mptest.Uint(rng), Queued: rng.IntN(2) == 0,
 			Position: int(mptest.Int(rng)), QueuedIndex: mptest.Uint(rng)},

@@ -50,7 +50,7 @@ func (c *Client) Members(ctx context.Context, opts ...ReadOption) ([]Member, err
 // admin runs a membership request. It is retried only where the request
 // surely was not applied (a NotLeader answer, no connection), so a change
 // is never made twice.
-func (c *Client) admin(ctx context.Context, typ uint8, req any) error {
+func (c *Client) admin(ctx context.Context, typ api.MsgType, req any) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
 	for n := 0; ; n++ {

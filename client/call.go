@@ -27,7 +27,7 @@ func (c *Client) withDeadline(ctx context.Context) (context.Context, context.Can
 // LowestUnanswered); resp receives the answer. When ctx ends first, the
 // error matches both ctx's error and the last attempt's (ErrNoQuorum,
 // ErrNotLeader, ErrNoEndpoint, ...).
-func (c *Client) do(ctx context.Context, typ uint8, req func() any, resp any) error {
+func (c *Client) do(ctx context.Context, typ api.MsgType, req func() any, resp any) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
 	hops := 0
@@ -76,7 +76,7 @@ func giveUp(cause, last error) error {
 // attempt sends one request on the current connection (establishing one
 // if needed) and maps its failure: a broken or timed-out connection is
 // dropped, a NotLeader answer records the leader hint.
-func (c *Client) attempt(ctx context.Context, typ uint8, req, resp any) error {
+func (c *Client) attempt(ctx context.Context, typ api.MsgType, req, resp any) error {
 	conn, err := c.conns.get(ctx)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func (c *Client) attempt(ctx context.Context, typ uint8, req, resp any) error {
 }
 
 // callOn sends one request on conn, bounded by AttemptTimeout.
-func (c *Client) callOn(ctx context.Context, conn *rpc.ClientConn, typ uint8, req, resp any) error {
+func (c *Client) callOn(ctx context.Context, conn *rpc.ClientConn, typ api.MsgType, req, resp any) error {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 	err := conn.Call(actx, rpc.MsgType(typ), req, resp)
 	cancel()
@@ -116,7 +116,7 @@ func (c *Client) callOn(ctx context.Context, conn *rpc.ClientConn, typ uint8, re
 // write runs a deduplicated session write: it takes the session's next
 // sequence number and keeps it for every retry, so the server applies the
 // write once and answers every retry with the original answer.
-func (c *Client) write(ctx context.Context, s *Session, typ uint8, build func(api.Write) any, resp any) error {
+func (c *Client) write(ctx context.Context, s *Session, typ api.MsgType, build func(api.Write) any, resp any) error {
 	seq := s.beginWrite()
 	defer s.endWrite(seq)
 	err := c.do(ctx, typ, func() any { return build(s.header(seq)) }, resp)

@@ -49,9 +49,6 @@ func New(cfg Config) (*Client, error) {
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("client")
-	if cfg.RPC.Logger == nil {
-		cfg.RPC.Logger = log
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		cfg:       cfg,
@@ -203,7 +200,7 @@ func sessionGone(err error) bool {
 // hands it to its session or observers without blocking.
 func (c *Client) onPush(conn *rpc.ClientConn, typ rpc.MsgType, body rpc.Body) {
 	var err error
-	switch uint8(typ) {
+	switch api.PushType(typ) {
 	case api.PushGranted:
 		var ev api.GrantedEvent
 		if err = body.Decode(&ev); err == nil {

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"sync"
@@ -10,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/internal/faults"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -28,7 +33,9 @@ func TestConfigValidate(t *testing.T) {
 		{"backoff order", func(c *Config) { c.BackoffMax = c.BackoffBase / 2 }},
 		{"ttl", func(c *Config) { c.SessionTTL = -time.Second }},
 		{"grace", func(c *Config) { c.Grace = -time.Second }},
-		{"rpc", func(c *Config) { c.RPC.MaxDepth = 0 }},
+		{"frame size", func(c *Config) { c.MaxFrameSize = 100 }},
+		{"ping", func(c *Config) { c.PingInterval = c.ReadTimeout }},
+		{"read timeout", func(c *Config) { c.ReadTimeout = -time.Second }},
 	} {
 		cfg := ok
 		tc.edit(&cfg)
@@ -171,15 +178,79 @@ func TestConcurrentCallersShareAFailedRound(t *testing.T) {
 	}
 }
 
-func TestZeroConfigFieldsTakeDefaultsButKeepRPCHooks(t *testing.T) {
-	faults := rpc.NewFaults()
-	got := Config{Endpoints: []string{"x:1"}, RPC: rpc.Config{Faults: faults}}.withDefaults()
+func TestZeroConfigFieldsTakeDefaults(t *testing.T) {
+	got := Config{Endpoints: []string{"x:1"}}.withDefaults()
 	want := DefaultConfig()
-	if got.RPC.Faults != faults || got.RPC.MaxFrameSize != want.RPC.MaxFrameSize || got.RequestTimeout != want.RequestTimeout ||
-		got.SessionTTL != want.SessionTTL || got.clock == nil {
+	if got.MaxFrameSize != want.MaxFrameSize || got.PingInterval != want.PingInterval || got.ReadTimeout != want.ReadTimeout ||
+		got.RequestTimeout != want.RequestTimeout || got.SessionTTL != want.SessionTTL || got.clock == nil {
 		t.Fatalf("withDefaults = %+v", got)
 	}
 	if err := got.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if d, r := DefaultConfig(), rpc.DefaultConfig(); d.MaxFrameSize != r.MaxFrameSize || d.PingInterval != r.PingInterval || d.ReadTimeout != r.ReadTimeout {
+		t.Fatalf("client transport defaults %+v differ from rpc's %+v", d, r)
+	}
+}
+
+// TestTransportFieldsConfigureTheConnections: the Config's transport
+// fields, AttemptTimeout and the logger reach the rpc configuration every
+// connection is dialed with.
+func TestTransportFieldsConfigureTheConnections(t *testing.T) {
+	cfg := testConfig("x:1")
+	cfg.MaxFrameSize = 64 << 10
+	cfg.PingInterval = 2 * time.Second
+	cfg.ReadTimeout = 7 * time.Second
+	log := hclog.NewNullLogger()
+	r := cfg.withDefaults().rpcConfig(log)
+	if r.MaxFrameSize != 64<<10 || r.PingInterval != 2*time.Second || r.ReadTimeout != 7*time.Second ||
+		r.DefaultCallTimeout != cfg.AttemptTimeout || r.Logger != log {
+		t.Fatalf("rpcConfig = %+v", r)
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMaxFrameSizeBoundsRequests: a request larger than MaxFrameSize fails
+// on the client, before it is sent, and is not retried.
+func TestMaxFrameSizeBoundsRequests(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	cfg := testConfig(fc.addrs()...)
+	cfg.MaxFrameSize = 4 << 10
+	c := newTestClient(t, cfg)
+	s := newTestSession(t, c)
+	_, err := s.Acquire(testCtx(t), "big", WithValue(make([]byte, 8<<10)))
+	if !errors.Is(err, rpc.ErrFrameTooLarge) {
+		t.Fatalf("Acquire with an 8 KiB value: %v, want rpc.ErrFrameTooLarge", err)
+	}
+	if _, err := s.Acquire(testCtx(t), "small", WithValue(make([]byte, 1<<10))); err != nil {
+		t.Fatalf("Acquire with a 1 KiB value: %v", err)
+	}
+}
+
+func TestAttachClientTakesOnlyAConfigPointer(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("AttachClient accepted a Config value")
+		}
+	}()
+	faults.AttachClient(testConfig("x:1"), faults.New())
+}
+
+// TestLostConnectionsAreRetriedWhateverBrokeThem: a connection that breaks
+// under a request (here cut by a fault injector, which fails it as any
+// broken connection fails) is retryable by its class, rpc.ErrConnLost, and
+// not by what broke it.
+func TestLostConnectionsAreRetriedWhateverBrokeThem(t *testing.T) {
+	if !retryable(fmt.Errorf("%w: %w", rpc.ErrConnLost, faults.ErrBlocked)) ||
+		!retryable(fmt.Errorf("%w: %w", rpc.ErrConnLost, io.EOF)) {
+		t.Fatal("a lost connection is not retryable")
+	}
+	if retryable(faults.ErrBlocked) {
+		t.Fatal("retryable tests for the fault injector's own error")
+	}
+	if !retryable(fmt.Errorf("%w: rpc: dial x: %w", ErrNoEndpoint, faults.ErrBlocked)) {
+		t.Fatal("a failed round of dials is not retryable")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/lockd/lockd/internal/faults"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -51,11 +52,24 @@ type Config struct {
 	// keeps looking for the leader before it is declared expired. Zero
 	// means the session's TTL.
 	Grace time.Duration
-	// RPC configures the connections (frame limits, pings, timeouts). If
-	// its MaxFrameSize is zero it is taken as unset: rpc.DefaultConfig(),
-	// keeping only its Faults and Logger.
-	RPC rpc.Config
+	// MaxFrameSize is the largest message, in bytes, the Client sends or
+	// accepts on a connection (1 KiB to 1 GiB): a larger request fails
+	// before it is sent, and a larger answer closes the connection. Keep
+	// it at or below the servers' --max-frame-size (4 MiB by default),
+	// which bounds the lock values and listings they send.
+	MaxFrameSize int
+	// PingInterval is how often the Client pings the server, so that an
+	// idle connection is not taken for dead by either side. It must be
+	// less than ReadTimeout, and than the servers' read timeout (30 s).
+	PingInterval time.Duration
+	// ReadTimeout closes a connection on which nothing (an answer, a push
+	// or a pong) arrived for this long, and the Client reconnects: it is
+	// how a server that vanished without closing the socket is noticed.
+	ReadTimeout time.Duration
 
+	// faults, if set, cuts the Client's connections on demand; only this
+	// module's tests and harnesses set it, through faults.AttachClient.
+	faults *faults.Injector
 	// clock drives leases, jeopardy and keep-alive timing; tests inject a
 	// fake one. Nil: the machine's clock.
 	clock clock
@@ -69,6 +83,7 @@ type Config struct {
 // DefaultConfig returns a Config with production defaults and no
 // endpoints.
 func DefaultConfig() Config {
+	r := rpc.DefaultConfig()
 	return Config{
 		DialTimeout:    2 * time.Second,
 		RequestTimeout: 30 * time.Second,
@@ -76,7 +91,9 @@ func DefaultConfig() Config {
 		BackoffBase:    25 * time.Millisecond,
 		BackoffMax:     time.Second,
 		SessionTTL:     10 * time.Second,
-		RPC:            rpc.DefaultConfig(),
+		MaxFrameSize:   r.MaxFrameSize,
+		PingInterval:   r.PingInterval,
+		ReadTimeout:    r.ReadTimeout,
 	}
 }
 
@@ -101,13 +118,14 @@ func (c Config) withDefaults() Config {
 	if c.SessionTTL == 0 {
 		c.SessionTTL = d.SessionTTL
 	}
-	if c.RPC.MaxFrameSize == 0 { // an unset RPC config: defaults, keeping the hooks
-		faults, logger := c.RPC.Faults, c.RPC.Logger
-		c.RPC = d.RPC
-		c.RPC.Faults, c.RPC.Logger = faults, logger
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = d.MaxFrameSize
 	}
-	if c.RPC.DefaultCallTimeout == 0 {
-		c.RPC.DefaultCallTimeout = c.AttemptTimeout
+	if c.PingInterval == 0 {
+		c.PingInterval = d.PingInterval
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = d.ReadTimeout
 	}
 	if c.clock == nil {
 		c.clock = realClock{}
@@ -138,8 +156,24 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: empty endpoint", ErrInvalidConfig)
 		}
 	}
-	if err := c.RPC.Validate(); err != nil {
+	if err := c.rpcConfig(nil).Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
+}
+
+// rpcConfig is the configuration of the Client's connections: rpc's
+// defaults with the Config's transport fields, a call deadline of
+// AttemptTimeout, log (nil: none) and the fault injector, if any.
+func (c Config) rpcConfig(log hclog.Logger) rpc.Config {
+	r := rpc.DefaultConfig()
+	r.MaxFrameSize = c.MaxFrameSize
+	r.PingInterval = c.PingInterval
+	r.ReadTimeout = c.ReadTimeout
+	r.DefaultCallTimeout = c.AttemptTimeout
+	r.Logger = log
+	if c.faults != nil {
+		faults.AttachRPC(&r, c.faults)
+	}
+	return r
 }

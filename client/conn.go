@@ -19,6 +19,7 @@ import (
 // and signals each new connection by closing and replacing a channel.
 type connector struct {
 	cfg       Config
+	rpc       rpc.Config // cfg.rpcConfig: every connection's configuration
 	log       hclog.Logger
 	bo        *backoff
 	ctx       context.Context // the Client's lifetime
@@ -44,7 +45,7 @@ type connector struct {
 }
 
 func newConnector(ctx context.Context, cfg Config, log hclog.Logger, bo *backoff) *connector {
-	return &connector{cfg: cfg, log: log, bo: bo, ctx: ctx, stop: ctx.Done(), sem: make(chan struct{}, 1), changed: make(chan struct{}), retired: map[*rpc.ClientConn]*time.Timer{}}
+	return &connector{cfg: cfg, rpc: cfg.rpcConfig(log), log: log, bo: bo, ctx: ctx, stop: ctx.Done(), sem: make(chan struct{}, 1), changed: make(chan struct{}), retired: map[*rpc.ClientConn]*time.Timer{}}
 }
 
 // current returns the connection if it is open, and the channel closed at
@@ -215,7 +216,7 @@ func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, err
 	dctx, cancel := context.WithTimeout(ctx, c.dialTimeout())
 	defer cancel()
 	var self atomic.Pointer[rpc.ClientConn]
-	conn, err := rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC, c.dialOptions(rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
+	conn, err := rpc.Dial(dctx, addr, rpc.KindClient, c.rpc, c.dialOptions(rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
 		c.onPush(self.Load(), typ, body)
 	}))...)
 	if err != nil {
@@ -229,7 +230,7 @@ func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, err
 func (c *connector) dialPlain(ctx context.Context, addr string) (*rpc.ClientConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	return rpc.Dial(dctx, addr, rpc.KindClient, c.cfg.RPC, c.dialOptions()...)
+	return rpc.Dial(dctx, addr, rpc.KindClient, c.rpc, c.dialOptions()...)
 }
 
 // dialOptions adds the injected TCP dialer, if any, to opts.

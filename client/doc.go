@@ -15,13 +15,15 @@
 // Client; the local lease and the session state it implies; routing the
 // server's pushes (grants, losses, expiry, leader and holder changes).
 //
-// It must never: import a lockd package but api and rpc; block the rpc push
-// goroutine (pushes are handed to session state under short locks); hand
-// the application a channel that must be drained for the SDK to make
-// progress (state changes are read with State/WaitState, Observe keeps only
-// the latest value); leave a goroutine running after Close; leave a grant
-// behind an Acquire that its context cancelled; read global state (no
-// package-level logger, random source or clock).
+// It must never: import a lockd package but api, rpc and internal/faults
+// (the fault injector this module's tests attach with faults.AttachClient,
+// which no exported name reaches); block the rpc push goroutine (pushes are
+// handed to session state under short locks); hand the application a
+// channel that must be drained for the SDK to make progress (state changes
+// are read with State/WaitState, Observe keeps only the latest value);
+// leave a goroutine running after Close; leave a grant behind an Acquire
+// that its context cancelled; read global state (no package-level logger,
+// random source or clock).
 //
 // # Errors
 //
@@ -67,6 +69,12 @@
 // dial and attach together, takes at most the shortest TTL divided by the
 // number of endpoints (at least 100 ms), so one endpoint that does not
 // answer, or answers the dial and not the attach, cannot use up a lease.
+//
+// Config's transport fields tune the connection itself: MaxFrameSize
+// bounds a message either way (4 MiB, the servers' default), the Client
+// pings the server every PingInterval (5 s), and a connection on which
+// nothing arrives for ReadTimeout (30 s) counts as broken. A broken
+// connection (rpc.ErrConnLost) is replaced and the requests on it retried.
 //
 // Reads are linearizable unless WithStale; any node answers them. Writes
 // and keep-alives go to the leader; followers answer NotLeader.

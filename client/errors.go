@@ -93,12 +93,15 @@ func notLeaderHint(err error) (string, bool) {
 
 // retryable reports whether a failed attempt may be repeated (on another
 // connection): the request was not applied, or is deduplicated by the
-// server if it was.
+// server if it was. A broken connection is retryable by its class,
+// rpc.ErrConnLost, whatever broke it (a test's fault injector included); a
+// failed dial never reaches here unwrapped, the connector reports a round
+// of them as ErrNoEndpoint.
 func retryable(err error) bool {
 	switch {
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoQuorum), errors.Is(err, ErrUnavailable):
 		return true
-	case errors.Is(err, rpc.ErrConnLost), errors.Is(err, rpc.ErrPartitioned), errors.Is(err, ErrNoEndpoint):
+	case errors.Is(err, rpc.ErrConnLost), errors.Is(err, ErrNoEndpoint):
 		return true
 	case errors.Is(err, errAttemptTimeout), errors.Is(err, errConnDropped):
 		return true

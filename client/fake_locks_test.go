@@ -16,7 +16,7 @@ type fakeLock struct {
 
 type fakeWaiter struct {
 	session uint64
-	mode    uint8
+	mode    api.Mode
 	value   []byte
 }
 
@@ -32,7 +32,7 @@ func (fc *fakeCluster) lockInfoLocked(name string) api.LockInfo {
 	return info
 }
 
-func compatible(l *fakeLock, mode uint8) bool {
+func compatible(l *fakeLock, mode api.Mode) bool {
 	if len(l.holders) == 0 {
 		return true
 	}

@@ -34,23 +34,23 @@ type fakeCluster struct {
 	// Counters and hooks, guarded by mu.
 	writes        []fakeWrite          // every write request received by the leader
 	acquires      []api.AcquireRequest // every Acquire received by the leader
-	applied       map[uint8]int
+	applied       map[api.MsgType]int
 	notLeaderSeen int
-	keepAliveErr  *api.Error                        // answer every KeepAlive with it
-	dropAnswer    func(typ uint8, w api.Write) bool // after applying, cut the conn instead of answering
-	beforeCancel  func()                            // runs (without mu) before a CancelWait applies
-	onNotLeader   func(node, count int)             // runs (without mu) after a NotLeader answer
+	keepAliveErr  *api.Error                              // answer every KeepAlive with it
+	dropAnswer    func(typ api.MsgType, w api.Write) bool // after applying, cut the conn instead of answering
+	beforeCancel  func()                                  // runs (without mu) before a CancelWait applies
+	onNotLeader   func(node, count int)                   // runs (without mu) after a NotLeader answer
 	keepAlives    int
-	openErr       *api.Error                           // answer every OpenSession with it
-	dropOpens     int                                  // cut the connection after applying this many opens
-	afterApply    func(ctx context.Context, typ uint8) // runs (without mu) before a write's answer (applied or kept)
-	keepAliveHook func()                               // runs (without mu) before a KeepAlive is answered
-	attachHook    func(ctx context.Context, node int)  // runs (without mu) before an Attach is answered
-	notify        chan struct{}                        // closed and replaced after every request
+	openErr       *api.Error                                 // answer every OpenSession with it
+	dropOpens     int                                        // cut the connection after applying this many opens
+	afterApply    func(ctx context.Context, typ api.MsgType) // runs (without mu) before a write's answer (applied or kept)
+	keepAliveHook func()                                     // runs (without mu) before a KeepAlive is answered
+	attachHook    func(ctx context.Context, node int)        // runs (without mu) before an Attach is answered
+	notify        chan struct{}                              // closed and replaced after every request
 }
 
 type fakeWrite struct {
-	typ uint8
+	typ api.MsgType
 	w   api.Write
 }
 
@@ -75,7 +75,7 @@ func newFakeCluster(t *testing.T, n, leader int) *fakeCluster {
 	fc := &fakeCluster{
 		t: t, leader: leader, keys: map[string]uint64{}, sessions: map[uint64]*fakeSession{},
 		locks: map[string]*fakeLock{}, attached: map[uint64]map[*rpc.Conn]bool{},
-		watchers: map[string]map[*rpc.Conn]bool{}, applied: map[uint8]int{},
+		watchers: map[string]map[*rpc.Conn]bool{}, applied: map[api.MsgType]int{},
 		notify: make(chan struct{}),
 	}
 	for i := 0; i < n; i++ {
@@ -147,7 +147,7 @@ func remote(e *api.Error) error {
 }
 
 // handle registers a typed handler on node nd that only the leader serves.
-func handle[Req any](nd *fakeNode, typ uint8, leaderOnly bool, fn func(ctx context.Context, c *rpc.Conn, req *Req) (any, *api.Error)) {
+func handle[Req any](nd *fakeNode, typ api.MsgType, leaderOnly bool, fn func(ctx context.Context, c *rpc.Conn, req *Req) (any, *api.Error)) {
 	err := rpc.Register(nd.srv, rpc.MsgType(typ), func(ctx context.Context, c *rpc.Conn, req *Req) (any, error) {
 		fc := nd.c
 		if leaderOnly {
@@ -331,7 +331,7 @@ func (fc *fakeCluster) keepAlive(req *api.KeepAliveRequest) (any, *api.Error) {
 
 // write deduplicates a session write like sessions.Table: a kept answer
 // is returned again; a refused write is not kept.
-func (fc *fakeCluster) write(ctx context.Context, c *rpc.Conn, typ uint8, w api.Write, apply func() (any, *api.Error)) (any, *api.Error) {
+func (fc *fakeCluster) write(ctx context.Context, c *rpc.Conn, typ api.MsgType, w api.Write, apply func() (any, *api.Error)) (any, *api.Error) {
 	fc.mu.Lock()
 	fc.writes = append(fc.writes, fakeWrite{typ: typ, w: w})
 	s := fc.sessions[w.Session]
@@ -389,7 +389,7 @@ func (fc *fakeCluster) attachLocked(c *rpc.Conn, id uint64) {
 
 // pushSessionLocked pushes an event to the session's open attached
 // connections.
-func (fc *fakeCluster) pushSessionLocked(id uint64, typ uint8, v any) {
+func (fc *fakeCluster) pushSessionLocked(id uint64, typ api.PushType, v any) {
 	for c := range fc.attached[id] {
 		if c.Err() != nil {
 			delete(fc.attached[id], c)
@@ -430,7 +430,7 @@ func (fc *fakeCluster) expire(id uint64) {
 }
 
 // writesOf returns the write headers of type typ the leader received.
-func (fc *fakeCluster) writesOf(typ uint8) []api.Write {
+func (fc *fakeCluster) writesOf(typ api.MsgType) []api.Write {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	var out []api.Write
@@ -442,7 +442,7 @@ func (fc *fakeCluster) writesOf(typ uint8) []api.Write {
 	return out
 }
 
-func (fc *fakeCluster) appliedOf(typ uint8) int {
+func (fc *fakeCluster) appliedOf(typ api.MsgType) int {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	return fc.applied[typ]

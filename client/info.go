@@ -89,7 +89,7 @@ func sessionFrom(s api.SessionInfo) SessionInfo {
 }
 
 // read runs a read request with retries (reads are idempotent).
-func (c *Client) read(ctx context.Context, typ uint8, req, resp any) error {
+func (c *Client) read(ctx context.Context, typ api.MsgType, req, resp any) error {
 	return c.do(ctx, typ, func() any { return req }, resp)
 }
 

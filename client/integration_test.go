@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/internal/faults"
 	"github.com/lockd/lockd/server"
 )
 
@@ -110,8 +110,8 @@ func waitWaiters(t *testing.T, c *Client, name string, n int) {
 func TestIntegrationRetriedWritesAreNeverAppliedTwice(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	cfg := integrationConfig(tc)
-	faults := rpc.NewFaults()
-	cfg.RPC.Faults = faults
+	inj := faults.New()
+	faults.AttachClient(&cfg, inj)
 	c := newTestClient(t, cfg)
 	s := newTestSession(t, c)
 	lead := tc.leader()
@@ -130,8 +130,8 @@ func TestIntegrationRetriedWritesAreNeverAppliedTwice(t *testing.T) {
 			}
 			if p := pairs.Load(); p > last+3 { // cut every few pairs
 				last = p
-				faults.Block(lead)
-				faults.Unblock(lead)
+				inj.Block(lead)
+				inj.Unblock(lead)
 				n++
 			}
 			time.Sleep(time.Millisecond)
@@ -174,8 +174,8 @@ func TestIntegrationRetriedWritesAreNeverAppliedTwice(t *testing.T) {
 func TestIntegrationCutOffClientGoesThroughJeopardyToExpiry(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	cfg := integrationConfig(tc)
-	faults := rpc.NewFaults()
-	cfg.RPC.Faults = faults
+	inj := faults.New()
+	faults.AttachClient(&cfg, inj)
 	cfg.Grace = time.Minute // expiry must come from the cluster's answer
 	c := newTestClient(t, cfg)
 	s := newTestSession(t, c, WithTTL(time.Second))
@@ -185,7 +185,7 @@ func TestIntegrationCutOffClientGoesThroughJeopardyToExpiry(t *testing.T) {
 	}
 	watcher := newTestClient(t, integrationConfig(tc))
 	for _, id := range tc.ids() {
-		faults.Block(id)
+		inj.Block(id)
 	}
 	if st, err := s.WaitState(testCtx(t), SessionSafe); err != nil || st != SessionJeopardy {
 		t.Fatalf("WaitState = %v, %v; want jeopardy", st, err)
@@ -206,7 +206,7 @@ func TestIntegrationCutOffClientGoesThroughJeopardyToExpiry(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for _, id := range tc.ids() {
-		faults.Unblock(id)
+		inj.Unblock(id)
 	}
 	if st, err := s.WaitState(testCtx(t), SessionJeopardy); err != nil || st != SessionExpired {
 		t.Fatalf("WaitState = %v, %v; want expired", st, err)

@@ -25,15 +25,8 @@ const (
 	ModeShared Mode = Mode(api.ModeShared)
 )
 
-func (m Mode) String() string {
-	switch m {
-	case ModeExclusive:
-		return "exclusive"
-	case ModeShared:
-		return "shared"
-	}
-	return fmt.Sprintf("Mode(%d)", uint8(m))
-}
+// String is "exclusive" or "shared" (Mode(n) for another value).
+func (m Mode) String() string { return api.Mode(m).String() }
 
 // LockOption adjusts Acquire and TryAcquire.
 type LockOption func(*lockOptions)
@@ -168,7 +161,7 @@ func (s *Session) acquire(ctx context.Context, name string, wait bool, opts []Lo
 	_, reconnected := s.c.conns.current()
 	var resp api.AcquireResponse
 	err = s.c.write(ctx, s, api.MsgAcquire, func(h api.Write) any {
-		return &api.AcquireRequest{Write: h, Name: name, Mode: uint8(o.mode), Value: o.value, Wait: wait, LockDelay: int64(o.delay)}
+		return &api.AcquireRequest{Write: h, Name: name, Mode: api.Mode(o.mode), Value: o.value, Wait: wait, LockDelay: int64(o.delay)}
 	}, &resp)
 	switch {
 	case err != nil && outcomeUnknown(err) && s.usable() == nil:

@@ -240,7 +240,7 @@ func TestAcquireCancelledBeforeItsAnswerLeavesNoGrant(t *testing.T) {
 		s := newTestSession(t, c)
 		ctx, cancel := context.WithCancel(testCtx(t))
 		fc.set(func(fc *fakeCluster) {
-			fc.afterApply = func(reqCtx context.Context, typ uint8) {
+			fc.afterApply = func(reqCtx context.Context, typ api.MsgType) {
 				if typ == api.MsgAcquire {
 					cancel()
 					<-reqCtx.Done() // the client gave up on the request
@@ -275,7 +275,7 @@ func TestAcquireCancelledBeforeItsAnswerLeavesNoGrant(t *testing.T) {
 func TestAcquireThatRunsOutOfRequestTimeoutLeavesNoGrant(t *testing.T) {
 	fc := newFakeCluster(t, 1, 0)
 	fc.set(func(fc *fakeCluster) {
-		fc.afterApply = func(reqCtx context.Context, typ uint8) {
+		fc.afterApply = func(reqCtx context.Context, typ api.MsgType) {
 			if typ == api.MsgAcquire {
 				<-reqCtx.Done() // the answer never leaves before the client gives up
 			}
@@ -327,7 +327,7 @@ func TestWaitingAcquireIgnoresALatePushOfAnEarlierGrant(t *testing.T) {
 	fc.waitUntil(t, "b queued", func(fc *fakeCluster) bool { return len(fc.lockInfoLocked("q").Waiters) == 1 })
 	// The stale push arrives while b waits; nothing must come of it.
 	fc.mu.Lock()
-	fc.pushSessionLocked(b.ID(), api.PushGranted, &api.GrantedEvent{Session: b.ID(), Name: "q", Token: old, Mode: uint8(ModeExclusive)})
+	fc.pushSessionLocked(b.ID(), api.PushGranted, &api.GrantedEvent{Session: b.ID(), Name: "q", Token: old, Mode: api.ModeExclusive})
 	fc.mu.Unlock()
 	if err := la.Release(testCtx(t)); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ func TestWriteRetriedAfterLostAnswerKeepsSeqAndAppliesOnce(t *testing.T) {
 	fc := newFakeCluster(t, 1, 0)
 	dropped := false
 	fc.set(func(fc *fakeCluster) {
-		fc.dropAnswer = func(typ uint8, _ api.Write) bool {
+		fc.dropAnswer = func(typ api.MsgType, _ api.Write) bool {
 			if typ == api.MsgAcquire && !dropped {
 				dropped = true
 				return true

@@ -129,9 +129,3 @@ type Effects struct {
 	Lost    []Lost
 	Changes []Change
 }
-
-func (e *Effects) merge(o Effects) {
-	e.Grants = append(e.Grants, o.Grants...)
-	e.Lost = append(e.Lost, o.Lost...)
-	e.Changes = append(e.Changes, o.Changes...)
-}

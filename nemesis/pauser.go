@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/client"
-	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/internal/faults"
 )
 
 // PausedClient is a client that takes a protected lock, reads the resource
@@ -35,10 +35,10 @@ type PauseResult struct {
 // Run runs one episode, bounded by ctx and MaxPause.
 func (p *PausedClient) Run(ctx context.Context) (PauseResult, error) {
 	var res PauseResult
-	faults := rpc.NewFaults()
+	inj := faults.New()
 	cfg := client.DefaultConfig()
 	cfg.Endpoints = p.Endpoints
-	cfg.RPC.Faults = faults
+	faults.AttachClient(&cfg, inj)
 	cfg.AttemptTimeout = 500 * time.Millisecond
 	cfg.Grace = p.R.TTL
 	c, err := client.New(cfg)
@@ -74,7 +74,7 @@ func (p *PausedClient) Run(ctx context.Context) (PauseResult, error) {
 	}
 	// Freeze: no keep-alive reaches the cluster from now on.
 	for _, e := range p.Endpoints {
-		faults.Block(e)
+		inj.Block(e)
 	}
 	deadline := time.Now().Add(p.MaxPause)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -85,7 +85,7 @@ func (p *PausedClient) Run(ctx context.Context) (PauseResult, error) {
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	for _, e := range p.Endpoints {
-		faults.Unblock(e)
+		inj.Unblock(e)
 	}
 	opID := fmt.Sprintf("c%d-stale", id)
 	if p.Fenced {

@@ -73,8 +73,10 @@ func Dial(ctx context.Context, addr string, kind Kind, cfg Config, opts ...DialO
 		var d net.Dialer
 		o.dialer = d.DialContext
 	}
-	if cfg.Faults != nil && cfg.Faults.blocked(addr) {
-		return nil, fmt.Errorf("%w: %s", ErrPartitioned, addr)
+	if cfg.faults != nil {
+		if err := cfg.faults.Blocked(addr); err != nil {
+			return nil, fmt.Errorf("rpc: dial %s: %w", addr, err) // as an unreachable address fails
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
@@ -95,9 +97,8 @@ func Dial(ctx context.Context, addr string, kind Kind, cfg Config, opts ...DialO
 		pending: make(map[uint64]chan frame),
 		push:    o.push,
 	}
-	if c.faults != nil && !c.faults.register(c.link, remoteID, addr) {
-		c.fail(ErrPartitioned)
-		return nil, fmt.Errorf("%w: %s", ErrPartitioned, addr)
+	if err := c.registerFaults(remoteID, addr); err != nil {
+		return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
 	}
 	if o.push != nil {
 		c.pushes = make(chan frame, cfg.PushQueueLen)

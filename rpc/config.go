@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/internal/faults"
 )
 
 // Bounds that Validate enforces.
@@ -54,11 +56,13 @@ type Config struct {
 	// WriteBufferSize is the size of the buffered writer that batches
 	// frames into syscalls.
 	WriteBufferSize int
-	// Faults, if set, lets tests cut connections to chosen peers.
-	Faults *Faults
 	// Logger receives one line per closed connection, with the reason.
 	// Nil means no logging.
 	Logger hclog.Logger
+
+	// faults, if set, cuts and refuses connections on demand. Only this
+	// module's tests and harnesses set it, through faults.AttachRPC.
+	faults *faults.Injector
 }
 
 // DefaultConfig returns a Config with production defaults.

@@ -4,13 +4,15 @@
 //
 // It owns: the handshake, the frame format and its limits, the wire codec
 // configuration (Codec, Encode, Decode), connection goroutines, request
-// ids, deadlines, remote error codes, chunking of large payloads, and a
-// fault hook for tests (Faults).
+// ids, deadlines, remote error codes, and chunking of large payloads. A
+// Config may carry a fault injector (internal/faults) that this module's
+// tests attach to cut connections; it has no exported field or function,
+// so nothing outside the module can.
 //
-// It must never: import another lockd package; interpret message bodies
-// beyond their msgpack structure; allocate more than the bytes a peer has
-// actually sent; panic on anything a peer sends; let one bad connection
-// affect another; block a server on a slow reader.
+// It must never: import another lockd package (internal/faults aside);
+// interpret message bodies beyond their msgpack structure; allocate more
+// than the bytes a peer has actually sent; panic on anything a peer sends;
+// let one bad connection affect another; block a server on a slow reader.
 //
 // # Wire format
 //
@@ -42,7 +44,7 @@
 //	open        Send with full queue                open     ErrQueueFull to caller, frame dropped
 //	open        no frame for ReadTimeout            closed   timeout, logged
 //	open        write blocked for WriteTimeout      closed   timeout, logged
-//	open        Faults.Block(remote)                closed   ErrPartitioned
+//	open        fault injector blocks the remote    closed   ErrConnLost (wrapping faults.ErrBlocked)
 //	open        server Shutdown, new request        open     answered CodeShuttingDown
 //	open        server Shutdown, handlers drained   closed   last answers flushed first
 //	open        Close                               closed   pending calls get ErrClosed

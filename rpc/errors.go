@@ -16,7 +16,8 @@ var (
 	ErrBadKind = errors.New("rpc: bad connection kind")
 	// ErrBadNodeID: a peer handshake without a usable node id.
 	ErrBadNodeID = errors.New("rpc: bad node id in handshake")
-	// ErrRefused: the server refused the handshake (closing, or a fault hook).
+	// ErrRefused: the server refused the handshake (it is closing, or a
+	// test's fault injector blocks this peer).
 	ErrRefused = errors.New("rpc: connection refused by server")
 	// ErrFrameTooLarge: a frame's declared body length exceeds MaxFrameSize.
 	ErrFrameTooLarge = errors.New("rpc: frame too large")
@@ -42,11 +43,10 @@ var (
 	ErrSlowConsumer = errors.New("rpc: slow consumer disconnected")
 	// ErrClosed: the connection or server was closed locally.
 	ErrClosed = errors.New("rpc: connection closed")
-	// ErrConnLost: the connection broke (remote close, I/O error, or a
-	// protocol error); it wraps the cause.
+	// ErrConnLost: the connection broke (remote close, I/O error, a
+	// protocol error, or a test's fault injector cutting it); it wraps the
+	// cause.
 	ErrConnLost = errors.New("rpc: connection lost")
-	// ErrPartitioned: a Faults hook blocks this connection.
-	ErrPartitioned = errors.New("rpc: connection blocked by fault hook")
 	// ErrBadType: the caller used a message type outside 1..MaxUserType.
 	ErrBadType = errors.New("rpc: message type out of range")
 	// ErrChunk: a chunk of a large payload is out of order or over limit.

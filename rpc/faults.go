@@ -2,80 +2,40 @@ package rpc
 
 import (
 	"fmt"
-	"sync"
+
+	"github.com/lockd/lockd/internal/faults"
 )
 
-// Faults is a test hook that cuts connections, used to build partitions in
-// tests of other packages. Share one *Faults through Config.Faults on one
-// node's servers and dialers: Block(key) closes that node's open
-// connections whose remote node id or address equals key, and refuses new
-// ones (dials fail, accepts answer the handshake with a refusal) until
-// Unblock(key). The zero value is not usable; use NewFaults.
-type Faults struct {
-	mu      sync.Mutex
-	blocks  map[string]bool
-	members map[*link][]string // open links and their keys
-}
-
-// NewFaults returns a Faults that blocks nothing.
-func NewFaults() *Faults {
-	return &Faults{blocks: make(map[string]bool), members: make(map[*link][]string)}
-}
-
-// Block cuts every connection to key (a node id or an address) and
-// refuses new ones.
-func (f *Faults) Block(key string) {
-	f.mu.Lock()
-	f.blocks[key] = true
-	var victims []*link
-	for l, keys := range f.members {
-		for _, k := range keys {
-			if k == key {
-				victims = append(victims, l)
-				break
-			}
+// init sets the hook through which this module's tests and harnesses
+// attach a fault injector to a Config (see internal/faults); nothing
+// outside the module can.
+func init() {
+	faults.AttachRPC = func(cfg any, f *faults.Injector) {
+		c, ok := cfg.(*Config)
+		if !ok {
+			panic(fmt.Sprintf("faults.AttachRPC: %T is not an *rpc.Config", cfg))
 		}
-	}
-	f.mu.Unlock()
-	for _, l := range victims {
-		l.fail(fmt.Errorf("%w: %s", ErrPartitioned, key))
+		c.faults = f
 	}
 }
 
-// Unblock lets connections to key be made again.
-func (f *Faults) Unblock(key string) {
-	f.mu.Lock()
-	delete(f.blocks, key)
-	f.mu.Unlock()
-}
-
-func (f *Faults) blocked(keys ...string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, k := range keys {
-		if k != "" && f.blocks[k] {
-			return true
-		}
+// registerFaults registers an open link with the fault injector, if any,
+// under keys; if one of them is blocked it closes the link and returns
+// the error (wrapping faults.ErrBlocked).
+func (l *link) registerFaults(keys ...string) error {
+	if l.cfg.faults == nil {
+		return nil
 	}
-	return false
-}
-
-// register records an open link; it reports false if one of its keys is
-// blocked (the caller then closes it).
-func (f *Faults) register(l *link, keys ...string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, k := range keys {
-		if k != "" && f.blocks[k] {
-			return false
-		}
+	forget, err := l.cfg.faults.Register(l.fail, keys...)
+	if err != nil {
+		l.fail(err)
+		return err
 	}
-	f.members[l] = keys
-	return true
-}
-
-func (f *Faults) forget(l *link) {
-	f.mu.Lock()
-	delete(f.members, l)
-	f.mu.Unlock()
+	l.forgetFaults.Store(&forget)
+	select {
+	case <-l.done: // failed before the store, so fail could not forget it
+		forget()
+	default:
+	}
+	return nil
 }

@@ -4,25 +4,28 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/lockd/lockd/internal/faults"
 )
 
 func TestFaultsCutAndRefuseDialSide(t *testing.T) {
 	s, addr := startServer(t, testConfig(nil), KindPeer)
 	registerEcho(t, s)
-	faults := NewFaults()
+	inj := faults.New()
 	cfg := testConfig(nil)
-	cfg.Faults = faults
+	faults.AttachRPC(&cfg, inj)
 	cfg.NodeID = "n1"
 	c := dial(t, addr, KindPeer, cfg)
-	faults.Block(addr)
+	inj.Block(addr)
 	<-c.Done()
-	if !errors.Is(c.Err(), ErrPartitioned) {
-		t.Fatalf("got %v, want ErrPartitioned", c.Err())
+	// A cut is a lost connection like any other, caused by the injector.
+	if err := c.Err(); !errors.Is(err, ErrConnLost) || !errors.Is(err, faults.ErrBlocked) {
+		t.Fatalf("got %v, want ErrConnLost wrapping faults.ErrBlocked", err)
 	}
-	if _, err := Dial(context.Background(), addr, KindPeer, cfg); !errors.Is(err, ErrPartitioned) {
+	if _, err := Dial(context.Background(), addr, KindPeer, cfg); !errors.Is(err, faults.ErrBlocked) {
 		t.Fatalf("dial while blocked: got %v", err)
 	}
-	faults.Unblock(addr)
+	inj.Unblock(addr)
 	c2 := dial(t, addr, KindPeer, cfg)
 	if err := c2.Call(context.Background(), typEcho, echoReq{N: 1}, nil); err != nil {
 		t.Fatalf("after unblock: %v", err)
@@ -30,9 +33,9 @@ func TestFaultsCutAndRefuseDialSide(t *testing.T) {
 }
 
 func TestFaultsCutAndRefuseServerSideByNodeID(t *testing.T) {
-	faults := NewFaults()
+	inj := faults.New()
 	scfg := testConfig(nil)
-	scfg.Faults = faults
+	faults.AttachRPC(&scfg, inj)
 	scfg.NodeID = "n1"
 	s, addr := startServer(t, scfg, KindPeer)
 	registerEcho(t, s)
@@ -43,7 +46,7 @@ func TestFaultsCutAndRefuseServerSideByNodeID(t *testing.T) {
 	ccfg3.NodeID = "n3"
 	c3 := dial(t, addr, KindPeer, ccfg3)
 
-	faults.Block("n2")
+	inj.Block("n2")
 	<-c2.Done()
 	if !errors.Is(c2.Err(), ErrConnLost) {
 		t.Fatalf("n2: got %v", c2.Err())
@@ -54,9 +57,40 @@ func TestFaultsCutAndRefuseServerSideByNodeID(t *testing.T) {
 	if err := c3.Call(context.Background(), typEcho, echoReq{N: 1}, nil); err != nil {
 		t.Fatalf("n3 must be unaffected: %v", err)
 	}
-	faults.Unblock("n2")
+	inj.Unblock("n2")
 	c2 = dial(t, addr, KindPeer, ccfg)
 	if err := c2.Call(context.Background(), typEcho, echoReq{N: 1}, nil); err != nil {
 		t.Fatalf("n2 after unblock: %v", err)
 	}
+}
+
+// TestFaultsBlockByRemoteNodeIDOnTheDialSide: a dialer's injector also
+// knows its connections by the node id the server sent in the handshake.
+func TestFaultsBlockByRemoteNodeIDOnTheDialSide(t *testing.T) {
+	scfg := testConfig(nil)
+	scfg.NodeID = "srv"
+	s, addr := startServer(t, scfg, KindPeer)
+	registerEcho(t, s)
+	inj := faults.New()
+	cfg := testConfig(nil)
+	faults.AttachRPC(&cfg, inj)
+	cfg.NodeID = "n1"
+	c := dial(t, addr, KindPeer, cfg)
+	inj.Block("srv")
+	<-c.Done()
+	if !errors.Is(c.Err(), faults.ErrBlocked) {
+		t.Fatalf("got %v, want a cut by the injector", c.Err())
+	}
+	if _, err := Dial(context.Background(), addr, KindPeer, cfg); !errors.Is(err, faults.ErrBlocked) {
+		t.Fatalf("dial to a blocked node id: got %v", err)
+	}
+}
+
+func TestAttachRPCTakesOnlyAConfigPointer(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("AttachRPC accepted a Config value")
+		}
+	}()
+	faults.AttachRPC(testConfig(nil), faults.New())
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,8 +26,11 @@ type link struct {
 	kind     Kind
 	remoteID string
 	q        *outQueue
-	faults   *Faults
 	onClose  func() // optional, run once by fail
+	// forgetFaults removes the link from the fault injector it registered
+	// with (see registerFaults); nil if none. Atomic: an injector may cut
+	// the link (fail) while it is being registered.
+	forgetFaults atomic.Pointer[func()]
 
 	done      chan struct{} // closed by fail
 	closeOnce sync.Once
@@ -43,7 +47,6 @@ func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, 
 		kind:     kind,
 		remoteID: remoteID,
 		q:        newOutQueue(cfg.SendQueueLen),
-		faults:   cfg.Faults,
 		done:     make(chan struct{}),
 	}
 }
@@ -73,8 +76,8 @@ func (l *link) fail(cause error) {
 		}
 		_ = l.nc.Close()
 		close(l.done)
-		if l.faults != nil {
-			l.faults.forget(l)
+		if forget := l.forgetFaults.Load(); forget != nil {
+			(*forget)()
 		}
 	})
 }

@@ -225,9 +225,7 @@ func (s *Server) accept(nc net.Conn) {
 		s.mu.Unlock()
 	}
 	s.mu.Unlock()
-	if c.faults != nil && !c.faults.register(c.link, remoteID, nc.RemoteAddr().String()) {
-		c.fail(ErrPartitioned)
-	}
+	_ = c.registerFaults(remoteID, nc.RemoteAddr().String()) // a blocked key closes c
 	if onConnect != nil {
 		onConnect(c)
 	}
@@ -251,8 +249,10 @@ func (s *Server) handshake(nc net.Conn) (string, error) {
 	default:
 		status, err = judgeHello(h, s.kind)
 	}
-	if err == nil && s.cfg.Faults != nil && s.cfg.Faults.blocked(h.id, nc.RemoteAddr().String()) {
-		status, err = statusRefused, ErrPartitioned
+	if err == nil && s.cfg.faults != nil {
+		if ferr := s.cfg.faults.Blocked(h.id, nc.RemoteAddr().String()); ferr != nil {
+			status, err = statusRefused, ferr
+		}
 	}
 	if werr := writeHello(nc, hello{version: ProtocolVersion, b: status, id: s.cfg.NodeID}); werr != nil && err == nil {
 		err = fmt.Errorf("rpc: handshake reply: %w", werr)

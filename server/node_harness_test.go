@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/internal/faults"
 	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/wal"
 )
@@ -74,7 +75,7 @@ type testNode struct {
 	id     consensus.NodeID
 	dir    string
 	addr   string
-	faults *rpc.Faults
+	faults *faults.Injector
 	cfg    NodeConfig
 
 	wal  *wal.WAL
@@ -97,7 +98,7 @@ func newTestCluster(t testing.TB, n int, tweak func(*NodeConfig, *wal.Options)) 
 		conf: consensus.ConfState{Addrs: map[consensus.NodeID]string{}}}
 	for i := 1; i <= n; i++ {
 		id := consensus.NodeID(fmt.Sprintf("n%d", i))
-		tn := &testNode{id: id, dir: t.TempDir(), faults: rpc.NewFaults()}
+		tn := &testNode{id: id, dir: t.TempDir(), faults: faults.New()}
 		tn.cfg = DefaultNodeConfig(id)
 		tn.cfg.Seed = uint64(i) * 7919
 		tn.cfg.Logger = c.log
@@ -123,7 +124,7 @@ func newTestCluster(t testing.TB, n int, tweak func(*NodeConfig, *wal.Options)) 
 
 func (c *testCluster) newTransport(tn *testNode) *PeerTransport {
 	rc := rpc.DefaultConfig()
-	rc.Faults = tn.faults
+	faults.AttachRPC(&rc, tn.faults)
 	rc.Logger = c.log
 	tr, err := NewPeerTransport(tn.id, rc)
 	if err != nil {

@@ -218,7 +218,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 	// Seq on the next call (dedup answers it if it was applied).
 	var held uint64
 	var acqW, relW *api.Write
-	call := func(typ uint8, req, resp any) error {
+	call := func(typ api.MsgType, req, resp any) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		cl.mu.Lock()
@@ -305,7 +305,7 @@ func BenchmarkHandoffs(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		conn, err := rpc.Dial(ctx, lead.ClientAddr(), rpc.KindClient, rpc.DefaultConfig(), rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
 			var g api.GrantedEvent
-			if uint8(typ) == api.PushGranted && body.Decode(&g) == nil {
+			if api.PushType(typ) == api.PushGranted && body.Decode(&g) == nil {
 				w.grants <- g.Token
 			}
 		}))

@@ -151,7 +151,7 @@ func (r *eventRouter) route(evs []Event) {
 	for _, ev := range evs {
 		switch e := ev.(type) {
 		case Granted:
-			r.pushSession(e.Session, api.PushGranted, &api.GrantedEvent{Session: e.Session, Name: e.Name, Token: e.Token, Mode: uint8(e.Mode)})
+			r.pushSession(e.Session, api.PushGranted, &api.GrantedEvent{Session: e.Session, Name: e.Name, Token: e.Token, Mode: api.Mode(e.Mode)})
 		case Lost:
 			r.pushSession(e.Session, api.PushLost, &api.LostEvent{Session: e.Session, Name: e.Name, Token: e.Token, Reason: lostReason(e.Reason)})
 		case SessionExpired:
@@ -177,7 +177,7 @@ func (r *eventRouter) route(evs []Event) {
 	}
 }
 
-func (r *eventRouter) pushSession(id uint64, typ uint8, v any) {
+func (r *eventRouter) pushSession(id uint64, typ api.PushType, v any) {
 	for c := range r.sessions[id] {
 		_ = c.Push(rpc.MsgType(typ), v)
 	}
@@ -200,7 +200,7 @@ func (r *eventRouter) refreshObservers(f *FSM) {
 }
 
 // broadcast pushes v to every client connection.
-func broadcast(srv *rpc.Server, typ uint8, v any) {
+func broadcast(srv *rpc.Server, typ api.PushType, v any) {
 	for _, c := range srv.Conns() {
 		_ = c.Push(rpc.MsgType(typ), v)
 	}
@@ -222,7 +222,7 @@ func holderInfos(hs []locks.Holder) []api.HolderInfo {
 	}
 	out := make([]api.HolderInfo, len(hs))
 	for i, h := range hs {
-		out[i] = api.HolderInfo{Session: h.Session, Mode: uint8(h.Mode), Token: h.Token, Value: h.Value, AcquiredAt: h.AcquiredAt}
+		out[i] = api.HolderInfo{Session: h.Session, Mode: api.Mode(h.Mode), Token: h.Token, Value: h.Value, AcquiredAt: h.AcquiredAt}
 	}
 	return out
 }

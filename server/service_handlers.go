@@ -13,7 +13,7 @@ import (
 // RequestTimeout and turns errors into rpc remote errors whose code is
 // the api code and whose message is the api.Error's bare message (for
 // CodeNotLeader: the leader's client address).
-func handle[Req any, Resp any](s *Server, typ uint8, fn func(ctx context.Context, c *rpc.Conn, req *Req) (Resp, error)) error {
+func handle[Req any, Resp any](s *Server, typ api.MsgType, fn func(ctx context.Context, c *rpc.Conn, req *Req) (Resp, error)) error {
 	return rpc.Register(s.client, rpc.MsgType(typ), func(ctx context.Context, c *rpc.Conn, req *Req) (any, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()

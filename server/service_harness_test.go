@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/internal/faults"
 	"github.com/lockd/lockd/internal/freeport"
 	"github.com/lockd/lockd/rpc"
 )
@@ -42,13 +43,15 @@ type svcCluster struct {
 	clock   *fakeClock
 	cfgs    map[string]Config
 	servers map[string]*Server // nil while stopped
+	faults  map[string]*faults.Injector
 	tweak   func(*Config)
 }
 
 // newSvcCluster starts n nodes n1..nN that bootstrap one cluster.
 func newSvcCluster(t testing.TB, n int, tweak func(*Config)) *svcCluster {
 	t.Helper()
-	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{}, tweak: tweak}
+	c := &svcCluster{t: t, clock: newFakeClock(), cfgs: map[string]Config{}, servers: map[string]*Server{},
+		faults: map[string]*faults.Injector{}, tweak: tweak}
 	addrs := svcFreeAddrs(t, 2*n)
 	initial := map[string]string{}
 	for i := 1; i <= n; i++ {
@@ -75,7 +78,8 @@ func (c *svcCluster) baseConfig(id, peer, client string) Config {
 	cfg.PeerAddr, cfg.ClientAddr = peer, client
 	cfg.Clock = c.clock.Now
 	cfg.WAL.UnsafeNoSync = false
-	cfg.RPC.Faults = rpc.NewFaults()
+	c.faults[id] = faults.New()
+	faults.AttachRPC(&cfg.RPC, c.faults[id])
 	if c.tweak != nil {
 		c.tweak(&cfg)
 	}
@@ -185,7 +189,7 @@ type svcClient struct {
 }
 
 type pushed struct {
-	typ  uint8
+	typ  api.PushType
 	body rpc.Body
 }
 
@@ -209,7 +213,7 @@ func (cl *svcClient) connect(addr string) error {
 	defer cancel()
 	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, rpc.DefaultConfig(), rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
 		cl.mu.Lock()
-		cl.push = append(cl.push, pushed{typ: uint8(typ), body: body})
+		cl.push = append(cl.push, pushed{typ: api.PushType(typ), body: body})
 		cl.mu.Unlock()
 	}))
 	if err != nil {
@@ -230,7 +234,7 @@ func (cl *svcClient) connect(addr string) error {
 }
 
 // callRaw sends one request with a 10 s deadline on the current connection.
-func (cl *svcClient) callRaw(typ uint8, req, resp any) error {
+func (cl *svcClient) callRaw(typ api.MsgType, req, resp any) error {
 	cl.mu.Lock()
 	conn := cl.conn
 	cl.mu.Unlock()
@@ -241,7 +245,7 @@ func (cl *svcClient) callRaw(typ uint8, req, resp any) error {
 
 // call sends req, following leader hints and retrying on CodeNotLeader
 // and CodeNoQuorum with the same request (so the same Seq).
-func (cl *svcClient) call(typ uint8, req, resp any) error {
+func (cl *svcClient) call(typ api.MsgType, req, resp any) error {
 	for attempt := 0; ; attempt++ {
 		err := cl.callRaw(typ, req, resp)
 		var re *rpc.RemoteError
@@ -265,7 +269,7 @@ func (cl *svcClient) call(typ uint8, req, resp any) error {
 }
 
 // must fails the test on error.
-func (cl *svcClient) must(typ uint8, req, resp any) {
+func (cl *svcClient) must(typ api.MsgType, req, resp any) {
 	cl.t.Helper()
 	if err := cl.call(typ, req, resp); err != nil {
 		cl.t.Fatalf("request %d %+v: %v", typ, req, err)
@@ -301,7 +305,7 @@ func (cl *svcClient) acquire(session uint64, name string, wait bool) (api.Acquir
 }
 
 // pushes returns the pushes of type typ decoded into new values of T.
-func pushesOf[T any](cl *svcClient, typ uint8) []T {
+func pushesOf[T any](cl *svcClient, typ api.PushType) []T {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	var out []T
@@ -343,7 +347,7 @@ func wantCode(t testing.TB, err error, want api.Code) *rpc.RemoteError {
 }
 
 // call2 is call for requests whose answer the test does not decode.
-func (cl *svcClient) call2(typ uint8, req any) (struct{}, error) {
+func (cl *svcClient) call2(typ api.MsgType, req any) (struct{}, error) {
 	return struct{}{}, cl.call(typ, req, nil)
 }
 

@@ -24,8 +24,8 @@ func TestPartitionedLeaderDoesNotRenewLeases(t *testing.T) {
 	}
 	for _, id := range c.ids() {
 		if id != lead.ID() {
-			lead.cfg.RPC.Faults.Block(id)
-			c.servers[id].cfg.RPC.Faults.Block(lead.ID())
+			c.faults[lead.ID()].Block(id)
+			c.faults[id].Block(lead.ID())
 		}
 	}
 	// Right after the cut the old leader still believes it leads; the

@@ -77,7 +77,7 @@ func lockModel() porcupine.Model {
 // the same request (same Seq) again after a lost connection, a leader
 // change or a timeout, following leader hints and otherwise trying the
 // endpoints in turn. Deduplication makes the retries safe.
-func persistentCall(t *testing.T, cl *svcClient, endpoints []string, typ uint8, req, resp any) error {
+func persistentCall(t *testing.T, cl *svcClient, endpoints []string, typ api.MsgType, req, resp any) error {
 	for attempt := 0; attempt < 500; attempt++ {
 		err := cl.callRaw(typ, req, resp)
 		var re *rpc.RemoteError

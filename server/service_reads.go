@@ -16,12 +16,12 @@ import (
 // the core when this node follows), then the local FSM under its read
 // lock. ReadOptions.Stale skips the ReadIndex.
 
-func lockMode(m uint8) locks.Mode { return locks.Mode(m) }
+func lockMode(m api.Mode) locks.Mode { return locks.Mode(m) }
 
 func lockInfo(in locks.Info) api.LockInfo {
 	out := api.LockInfo{Name: in.Name, Holders: holderInfos(in.Holders), Revision: in.Revision, DelayUntil: in.DelayUntil}
 	for _, w := range in.Waiters {
-		out.Waiters = append(out.Waiters, api.WaiterInfo{Session: w.Session, Mode: uint8(w.Mode), QueuedAt: w.QueuedAt})
+		out.Waiters = append(out.Waiters, api.WaiterInfo{Session: w.Session, Mode: api.Mode(w.Mode), QueuedAt: w.QueuedAt})
 	}
 	return out
 }

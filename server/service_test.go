@@ -57,7 +57,7 @@ func TestFollowerAnswersWritesWithLeaderClientAddress(t *testing.T) {
 	lead, f := c.leader(), c.follower()
 	cl := dialClient(t, f.ClientAddr())
 	writes := []struct {
-		typ uint8
+		typ api.MsgType
 		req any
 	}{
 		{api.MsgOpenSession, &api.OpenSessionRequest{}},
@@ -105,8 +105,8 @@ func TestFollowerReadsAreLinearizableUnlessStale(t *testing.T) {
 	// stale one answers with what the follower has.
 	for _, id := range c.ids() {
 		if id != f.ID() {
-			f.cfg.RPC.Faults.Block(id)
-			c.servers[id].cfg.RPC.Faults.Block(f.ID())
+			c.faults[f.ID()].Block(id)
+			c.faults[id].Block(f.ID())
 		}
 	}
 	g, err := w.acquire(s, "read/after-cut", false)
@@ -187,7 +187,7 @@ func TestBadInputGetsTypedCodesAndChangesNothing(t *testing.T) {
 	}
 	var before api.ListLocksResponse
 	cl.must(api.MsgListLocks, &api.ListLocksRequest{}, &before)
-	acq := func(sess uint64, name string, mode uint8, value []byte, delay time.Duration) error {
+	acq := func(sess uint64, name string, mode api.Mode, value []byte, delay time.Duration) error {
 		return cl.call(api.MsgAcquire, &api.AcquireRequest{Write: cl.write(sess), Name: name, Mode: mode, Value: value,
 			LockDelay: int64(delay)}, nil)
 	}
@@ -360,8 +360,8 @@ func TestObserverOnFollowerCaughtUpBySnapshotSeesCurrentHolders(t *testing.T) {
 	obs.must(api.MsgObserve, &api.ObserveRequest{Name: "snap/x"}, nil)
 	for _, id := range c.ids() {
 		if id != f.ID() {
-			f.cfg.RPC.Faults.Block(id)
-			c.servers[id].cfg.RPC.Faults.Block(f.ID())
+			c.faults[f.ID()].Block(id)
+			c.faults[id].Block(f.ID())
 		}
 	}
 	w := dialClient(t, lead.ClientAddr())
@@ -391,10 +391,8 @@ func TestObserverOnFollowerCaughtUpBySnapshotSeesCurrentHolders(t *testing.T) {
 		t.Fatalf("lock info %+v", want)
 	}
 	for _, id := range c.ids() {
-		f.cfg.RPC.Faults.Unblock(id)
-		if s := c.servers[id]; s != nil {
-			s.cfg.RPC.Faults.Unblock(f.ID())
-		}
+		c.faults[f.ID()].Unblock(id)
+		c.faults[id].Unblock(f.ID())
 	}
 	svcWait(t, "the observer to see the current holders", 20*time.Second, func() bool {
 		evs := pushesOf[api.HolderChangedEvent](obs, api.PushHolderChanged)
