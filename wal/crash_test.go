@@ -107,7 +107,7 @@ func TestCrashWriterChild(t *testing.T) {
 	last := hs.Commit
 	if li, _ := w.LastIndex(); li == 0 {
 		boot := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: 1, Term: 1, Conf: testConf()}}
-		if err := w.Save(consensus.HardState{Term: 1}, nil, &boot); err != nil {
+		if err := w.Save(consensus.HardState{Term: 1, Commit: 1}, nil, &boot); err != nil {
 			say("error %v", err)
 			t.Fatal(err)
 		}
