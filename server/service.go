@@ -365,7 +365,7 @@ func (s *Server) Close() error {
 // onConfChanged runs on the node loop after a membership change applies.
 func (s *Server) onConfChanged(cs consensus.ConfState) {
 	wasMember := s.members.setConf(cs)
-	if wasMember && !isMemberOf(cs, consensus.NodeID(s.cfg.ID)) {
+	if wasMember && !cs.IsMember(consensus.NodeID(s.cfg.ID)) {
 		s.markRemoved()
 	}
 }
@@ -377,20 +377,6 @@ func (s *Server) markRemoved() {
 		s.log.Warn("this node was removed from the cluster")
 		close(s.removed)
 	})
-}
-
-func isMemberOf(cs consensus.ConfState, id consensus.NodeID) bool {
-	for _, v := range cs.Voters {
-		if v == id {
-			return true
-		}
-	}
-	for _, l := range cs.Learners {
-		if l == id {
-			return true
-		}
-	}
-	return false
 }
 
 // onLeaderChanged runs on the node loop at every leadership change.

@@ -34,7 +34,7 @@ func (b *memberBook) setConf(cs consensus.ConfState) (wasMember bool) {
 	defer b.mu.Unlock()
 	wasMember = b.member
 	b.conf = cs
-	b.member = isMemberOf(cs, consensus.NodeID(b.s.cfg.ID))
+	b.member = cs.IsMember(consensus.NodeID(b.s.cfg.ID))
 	return wasMember
 }
 
@@ -304,7 +304,7 @@ func (s *Server) removeMember(ctx context.Context, req *api.RemoveMemberRequest)
 		return nil, s.nodeError(ctx, err)
 	}
 	id := consensus.NodeID(req.ID)
-	if !isMemberOf(st.ConfState, id) {
+	if !st.ConfState.IsMember(id) {
 		return nil, api.Errorf(api.CodeUnknownMember, "%q is not a member", req.ID)
 	}
 	if !req.Force && !st.Progress[id].IsLearner {
