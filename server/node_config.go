@@ -21,14 +21,12 @@ type NodeConfig struct {
 	ElectionTicks int
 	// HeartbeatTicks is the leader's heartbeat interval in ticks.
 	HeartbeatTicks int
-	// MaxSizePerMsg bounds the entry bytes in one MsgApp.
+	// MaxSizePerMsg bounds the entry bytes in one MsgApp
+	// (consensus.Config.MaxSizePerMsg, whose default it takes).
 	MaxSizePerMsg uint64
-	// MaxInflightMsgs bounds unacknowledged MsgApp per follower. The
-	// default, 4, covers a batch the follower is writing, one waiting for
-	// its next write and slack for the acknowledgement's round trip;
-	// anything proposed beyond that leaves as one message when an
-	// acknowledgement frees the window, instead of one message per write
-	// that the follower could not write any sooner.
+	// MaxInflightMsgs bounds unacknowledged MsgApp per follower
+	// (consensus.Config.MaxInflightMsgs, whose default it takes; the
+	// reason for that default is there).
 	MaxInflightMsgs int
 	// LeaderWriteDelay is how long after starting one log write a leader
 	// may wait before starting the next, while its followers alone commit
@@ -54,13 +52,14 @@ type NodeConfig struct {
 // DefaultNodeConfig returns the production timings: a 10 ms tick, 50 ms
 // heartbeats and a 150–300 ms randomized election timeout.
 func DefaultNodeConfig(id consensus.NodeID) NodeConfig {
+	core := consensus.DefaultConfig(id, nil)
 	return NodeConfig{
 		ID:               id,
 		TickInterval:     10 * time.Millisecond,
 		ElectionTicks:    15,
 		HeartbeatTicks:   5,
-		MaxSizePerMsg:    1 << 20,
-		MaxInflightMsgs:  4,
+		MaxSizePerMsg:    core.MaxSizePerMsg,
+		MaxInflightMsgs:  core.MaxInflightMsgs,
 		LeaderWriteDelay: time.Millisecond,
 		SnapshotEntries:  10000,
 		MaxBatch:         4096,
