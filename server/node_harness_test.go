@@ -14,6 +14,7 @@ import (
 
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/peer"
 	"github.com/lockd/lockd/wal"
 )
 
@@ -78,7 +79,7 @@ type testNode struct {
 	cfg    NodeConfig
 
 	wal  *wal.WAL
-	tr   *PeerTransport
+	tr   *peer.Transport
 	node *Node
 	sm   *recordSM
 }
@@ -121,11 +122,11 @@ func newTestCluster(t testing.TB, n int, tweak func(*NodeConfig, *wal.Options)) 
 	return c
 }
 
-func (c *testCluster) newTransport(tn *testNode) *PeerTransport {
+func (c *testCluster) newTransport(tn *testNode) *peer.Transport {
 	rc := rpc.DefaultConfig()
 	rc.Faults = tn.faults
 	rc.Logger = c.log
-	tr, err := NewPeerTransport(tn.id, rc)
+	tr, err := peer.New(tn.id, rc)
 	if err != nil {
 		c.t.Fatal(err)
 	}

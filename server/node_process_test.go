@@ -14,6 +14,7 @@ import (
 
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/peer"
 	"github.com/lockd/lockd/wal"
 )
 
@@ -61,7 +62,7 @@ func TestChildNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := rpc.DefaultConfig()
-	tr, err := NewPeerTransport(id, rc)
+	tr, err := peer.New(id, rc)
 	if err != nil {
 		t.Fatal(err)
 	}

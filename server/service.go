@@ -14,6 +14,7 @@ import (
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/peer"
 	"github.com/lockd/lockd/wal"
 )
 
@@ -40,7 +41,7 @@ type Server struct {
 	codec *CommandCodec
 
 	wal    *wal.WAL
-	tr     *PeerTransport
+	tr     *peer.Transport
 	node   *Node
 	app    *applier
 	client *rpc.Server
@@ -156,7 +157,7 @@ func (s *Server) build() error {
 		return err
 	}
 	s.app = &applier{fsm: fsm, s: s}
-	tr, err := NewPeerTransport(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
+	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
 	if err != nil {
 		return err
 	}

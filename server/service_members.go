@@ -9,6 +9,7 @@ import (
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/server/peer"
 )
 
 // memberBook knows the membership as last applied and every member's
@@ -71,9 +72,9 @@ func (b *memberBook) snapshot() (consensus.ConfState, map[consensus.NodeID]strin
 }
 
 // request is the node-info request this node sends.
-func (b *memberBook) request() *NodeInfoRequest {
+func (b *memberBook) request() *peer.NodeInfoRequest {
 	conf, _ := b.snapshot()
-	req := &NodeInfoRequest{From: b.s.cfg.ID, ClientAddr: b.s.ClientAddr(), PeerAddrs: map[string]string{}}
+	req := &peer.NodeInfoRequest{From: b.s.cfg.ID, ClientAddr: b.s.ClientAddr(), PeerAddrs: map[string]string{}}
 	for id, a := range conf.Addrs {
 		req.PeerAddrs[string(id)] = a
 	}
@@ -111,7 +112,7 @@ func (b *memberBook) ask(ctx context.Context, id consensus.NodeID, peer string) 
 // a member (it joined with an empty log) adopts the asker's peer
 // addresses so that its answers reach the leader before its first
 // snapshot tells it the membership.
-func (b *memberBook) handleInfo(_ context.Context, req *NodeInfoRequest) (*NodeInfoResponse, error) {
+func (b *memberBook) handleInfo(_ context.Context, req *peer.NodeInfoRequest) (*peer.NodeInfoResponse, error) {
 	b.setClient(consensus.NodeID(req.From), req.ClientAddr)
 	b.mu.Lock()
 	member := b.member
@@ -125,7 +126,7 @@ func (b *memberBook) handleInfo(_ context.Context, req *NodeInfoRequest) (*NodeI
 		}
 		b.s.tr.SetPeers(addrs)
 	}
-	resp := &NodeInfoResponse{ID: b.s.cfg.ID, ClientAddr: b.s.ClientAddr(), Applied: b.s.node.AppliedIndex()}
+	resp := &peer.NodeInfoResponse{ID: b.s.cfg.ID, ClientAddr: b.s.ClientAddr(), Applied: b.s.node.AppliedIndex()}
 	conf, _ := b.snapshot()
 	for _, id := range conf.Voters {
 		resp.Members = append(resp.Members, string(id))

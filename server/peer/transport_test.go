@@ -1,4 +1,4 @@
-package server
+package peer
 
 import (
 	"bytes"
@@ -77,12 +77,12 @@ func snapMessage(from, to consensus.NodeID, data []byte) consensus.Message {
 // Reference: Raft §7 (InstallSnapshot sent in chunks). A snapshot far larger
 // than a frame arrives whole and intact, and the sender hears it succeeded.
 func TestSnapshotStreamsInChunksBelowTheFrameLimit(t *testing.T) {
-	a, err := NewPeerTransport("a", smallFrameConfig())
+	a, err := New("a", smallFrameConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := NewPeerTransport("b", smallFrameConfig())
+	b, err := New("b", smallFrameConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestSnapshotTransferBrokenMidwayFailsCleanlyAndRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	a, err := NewPeerTransport("a", smallFrameConfig())
+	a, err := New("a", smallFrameConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestSnapshotTransferBrokenMidwayFailsCleanlyAndRestarts(t *testing.T) {
 
 	// Receiver side: a partial transfer followed by a fresh one delivers
 	// only the fresh one, whole.
-	b, err := NewPeerTransport("b", smallFrameConfig())
+	b, err := New("b", smallFrameConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func (s *stuckStepper) ReportUnreachable(id consensus.NodeID) {
 // loop. (Seen in a nemesis run: the leader applied a member's removal while
 // that member's sender reported it unreachable, and both waited forever.)
 func TestRemovingAPeerDoesNotWaitForItsSender(t *testing.T) {
-	tr, err := NewPeerTransport("n1", rpc.DefaultConfig())
+	tr, err := New("n1", rpc.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

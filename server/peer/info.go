@@ -1,4 +1,4 @@
-package server
+package peer
 
 import (
 	"context"
@@ -39,7 +39,7 @@ type NodeInfoResponse struct {
 
 // HandleNodeInfo installs fn as the handler of node-info requests from
 // peers. The service layer calls it once, before Listen.
-func (t *PeerTransport) HandleNodeInfo(fn func(ctx context.Context, req *NodeInfoRequest) (*NodeInfoResponse, error)) error {
+func (t *Transport) HandleNodeInfo(fn func(ctx context.Context, req *NodeInfoRequest) (*NodeInfoResponse, error)) error {
 	return rpc.Register(t.srv, msgNodeInfo, func(ctx context.Context, _ *rpc.Conn, req *NodeInfoRequest) (any, error) {
 		return fn(ctx, req)
 	})
@@ -47,7 +47,7 @@ func (t *PeerTransport) HandleNodeInfo(fn func(ctx context.Context, req *NodeInf
 
 // AskNodeInfo dials the peer address addr on a short-lived connection and
 // asks for its node info. It respects the transport's fault hook.
-func (t *PeerTransport) AskNodeInfo(ctx context.Context, addr string, req *NodeInfoRequest) (*NodeInfoResponse, error) {
+func (t *Transport) AskNodeInfo(ctx context.Context, addr string, req *NodeInfoRequest) (*NodeInfoResponse, error) {
 	conn, err := rpc.Dial(ctx, addr, rpc.KindPeer, t.cfg)
 	if err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func (t *PeerTransport) AskNodeInfo(ctx context.Context, addr string, req *NodeI
 	defer conn.Close()
 	var resp NodeInfoResponse
 	if err := conn.Call(ctx, msgNodeInfo, req, &resp); err != nil {
-		return nil, fmt.Errorf("server: node info from %s: %w", addr, err)
+		return nil, fmt.Errorf("peer: node info from %s: %w", addr, err)
 	}
 	return &resp, nil
 }

@@ -1,4 +1,4 @@
-package server
+package peer
 
 import (
 	"maps"
@@ -10,7 +10,7 @@ import (
 
 // wireMessage writes and reads its own msgpack (package mp) for the rpc
 // codec, in exactly the array layout go-msgpack writes for it
-// (transport_fastwire_test.go checks both directions). Raft messages are
+// (fastwire_test.go checks both directions). Raft messages are
 // the peers' hot path: every MsgApp and its answer. A message with
 // snapshot metadata, or any layout but go-msgpack's, is left to
 // go-msgpack on the way in.

@@ -1,4 +1,4 @@
-package server
+package peer
 
 import (
 	"context"
@@ -15,17 +15,17 @@ import (
 	"github.com/lockd/lockd/rpc"
 )
 
-// Stepper is what the transport delivers to: the Node.
+// Stepper is what the transport delivers to: the Raft node (raftnode.Node).
 type Stepper interface {
 	Step(m consensus.Message)
 	ReportUnreachable(id consensus.NodeID)
 	ReportSnapshot(id consensus.NodeID, failed bool)
 }
 
-// PeerTransport carries Raft messages between nodes over rpc KindPeer
+// Transport carries Raft messages between nodes over rpc KindPeer
 // connections: one sender goroutine per peer that only moves bytes, and an
 // rpc.Server that hands inbound messages to the Stepper.
-type PeerTransport struct {
+type Transport struct {
 	id  consensus.NodeID
 	cfg rpc.Config
 	log hclog.Logger
@@ -46,8 +46,8 @@ type PeerTransport struct {
 // driver or the other peers.
 const peerQueueLen = 4096
 
-// NewPeerTransport creates a transport for node id. cfg.NodeID is set to id.
-func NewPeerTransport(id consensus.NodeID, cfg rpc.Config) (*PeerTransport, error) {
+// New creates a transport for node id. cfg.NodeID is set to id.
+func New(id consensus.NodeID, cfg rpc.Config) (*Transport, error) {
 	cfg.NodeID = string(id)
 	srv, err := rpc.NewServer(cfg, rpc.KindPeer)
 	if err != nil {
@@ -57,7 +57,7 @@ func NewPeerTransport(id consensus.NodeID, cfg rpc.Config) (*PeerTransport, erro
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	t := &PeerTransport{id: id, cfg: cfg, log: log.Named("transport"), srv: srv,
+	t := &Transport{id: id, cfg: cfg, log: log.Named("transport"), srv: srv,
 		peers: make(map[consensus.NodeID]*peerSender), recv: make(map[string]*rpc.Assembler)}
 	if err := rpc.Register(srv, msgRaft, t.handleRaft); err != nil {
 		return nil, err
@@ -69,14 +69,14 @@ func NewPeerTransport(id consensus.NodeID, cfg rpc.Config) (*PeerTransport, erro
 }
 
 // SetStepper connects the transport to the node it delivers to.
-func (t *PeerTransport) SetStepper(s Stepper) {
+func (t *Transport) SetStepper(s Stepper) {
 	t.mu.Lock()
 	t.node = s
 	t.mu.Unlock()
 }
 
 // Listen serves peers on addr and returns the bound address.
-func (t *PeerTransport) Listen(addr string) (string, error) {
+func (t *Transport) Listen(addr string) (string, error) {
 	a, err := t.srv.Listen(addr)
 	if err != nil {
 		return "", err
@@ -84,20 +84,20 @@ func (t *PeerTransport) Listen(addr string) (string, error) {
 	return a.String(), nil
 }
 
-func (t *PeerTransport) stepper() Stepper {
+func (t *Transport) stepper() Stepper {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.node
 }
 
-func (t *PeerTransport) handleRaft(_ context.Context, _ *rpc.Conn, w *wireMessage) (any, error) {
+func (t *Transport) handleRaft(_ context.Context, _ *rpc.Conn, w *wireMessage) (any, error) {
 	if s := t.stepper(); s != nil {
 		s.Step(fromWire(*w, nil))
 	}
 	return nil, nil
 }
 
-func (t *PeerTransport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (any, error) {
+func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (any, error) {
 	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
 		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
 	}
@@ -128,7 +128,7 @@ func (t *PeerTransport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChun
 const maxSnapshotBytes = 4 << 30
 
 // Send queues msgs for their peers without blocking.
-func (t *PeerTransport) Send(msgs []consensus.Message) {
+func (t *Transport) Send(msgs []consensus.Message) {
 	if len(msgs) == 0 {
 		return
 	}
@@ -158,7 +158,7 @@ func (t *PeerTransport) Send(msgs []consensus.Message) {
 }
 
 // SetPeers starts senders for new members and stops those of removed ones.
-func (t *PeerTransport) SetPeers(addrs map[consensus.NodeID]string) {
+func (t *Transport) SetPeers(addrs map[consensus.NodeID]string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -185,8 +185,8 @@ func (t *PeerTransport) SetPeers(addrs map[consensus.NodeID]string) {
 	}
 }
 
-// Close stops every sender and the server.
-func (t *PeerTransport) Close() error {
+// Close stops every sender and the peer rpc server.
+func (t *Transport) Close() error {
 	t.mu.Lock()
 	t.closed = true
 	peers := t.stopping
@@ -204,7 +204,7 @@ func (t *PeerTransport) Close() error {
 
 // peerSender owns the connection to one peer. It only moves bytes.
 type peerSender struct {
-	t    *PeerTransport
+	t    *Transport
 	id   consensus.NodeID
 	addr string
 	q    chan consensus.Message
@@ -317,7 +317,7 @@ func (p *peerSender) sendSnapshot(conn *rpc.ClientConn, m consensus.Message) err
 		}
 		select {
 		case <-p.stop:
-			return ErrStopped
+			return errSenderStopped
 		default:
 		}
 	}
@@ -353,3 +353,6 @@ func (p *peerSender) wait(d time.Duration) bool {
 		}
 	}
 }
+
+// errSenderStopped ends a snapshot transfer whose sender was told to stop.
+var errSenderStopped = errors.New("peer: sender stopped")
