@@ -15,6 +15,7 @@ import (
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/server/peer"
+	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/wal"
 )
 
@@ -42,7 +43,7 @@ type Server struct {
 
 	wal    *wal.WAL
 	tr     *peer.Transport
-	node   *Node
+	node   *raftnode.Node
 	app    *applier
 	client *rpc.Server
 
@@ -146,7 +147,7 @@ func (s *Server) build() error {
 			conf.Addrs[consensus.NodeID(id)] = addr
 		}
 		sort.Slice(conf.Voters, func(i, j int) bool { return conf.Voters[i] < conf.Voters[j] })
-		if err := Bootstrap(s.wal, conf); err != nil {
+		if err := raftnode.Bootstrap(s.wal, conf); err != nil {
 			return fmt.Errorf("server: bootstrap: %w", err)
 		}
 		s.log.Info("bootstrapped a new cluster", "voters", fmt.Sprint(conf.Voters))
@@ -165,7 +166,7 @@ func (s *Server) build() error {
 		return err
 	}
 	s.tr = tr
-	node, err := NewNode(s.cfg.Node, s.wal, s.app, tr, NodeHooks{
+	node, err := raftnode.New(s.cfg.Node, s.wal, s.app, tr, raftnode.Hooks{
 		LeaderChanged: s.onLeaderChanged,
 		ConfChanged:   s.onConfChanged,
 		Fsync:         s.metrics.observeFsync,
@@ -247,7 +248,7 @@ func (s *Server) Live() error {
 		if err := s.node.Err(); err != nil {
 			return err
 		}
-		return ErrStopped
+		return raftnode.ErrStopped
 	default:
 		return nil
 	}

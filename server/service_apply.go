@@ -8,6 +8,7 @@ import (
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/server/raftnode"
 )
 
 // applier is the StateMachine the Node drives: it wraps the FSM with a
@@ -152,11 +153,11 @@ func (s *Server) nodeError(ctx context.Context, err error) error {
 	switch {
 	case errors.As(err, &ae):
 		return ae
-	case errors.Is(err, ErrProposalLost), errors.Is(err, consensus.ErrNotLeader),
-		errors.Is(err, consensus.ErrNoLeader), errors.Is(err, ErrReadDropped),
+	case errors.Is(err, raftnode.ErrProposalLost), errors.Is(err, consensus.ErrNotLeader),
+		errors.Is(err, consensus.ErrNoLeader), errors.Is(err, raftnode.ErrReadDropped),
 		errors.Is(err, consensus.ErrTransferInProgress), errors.Is(err, consensus.ErrProposalDropped):
 		return s.notLeader(context.WithoutCancel(ctx))
-	case errors.Is(err, ErrStopped):
+	case errors.Is(err, raftnode.ErrStopped):
 		return api.Errorf(api.CodeUnavailable, "node %s stopped", s.cfg.ID)
 	case errors.Is(err, context.DeadlineExceeded):
 		return api.Errorf(api.CodeNoQuorum, "not committed within the request deadline")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/wal"
 )
 
@@ -42,7 +43,7 @@ type Config struct {
 	// waits until the leader adds it as a learner and catches up.
 	Join bool
 	// Node holds the Raft timings and limits; its ID is set from ID.
-	Node NodeConfig
+	Node raftnode.Config
 	// FSM bounds the replicated state (TTL range, name and value sizes).
 	// Every member must use the same values.
 	FSM FSMConfig
@@ -94,7 +95,7 @@ type Config struct {
 // InitialCluster (or Join) remain to be set.
 func DefaultConfig() Config {
 	return Config{
-		Node:               DefaultNodeConfig(""),
+		Node:               raftnode.DefaultConfig(""),
 		FSM:                DefaultFSMConfig(),
 		WAL:                wal.DefaultOptions(""),
 		RPC:                rpc.DefaultConfig(),

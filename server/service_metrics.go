@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lockd/lockd/server/raftnode"
 )
 
 // metrics are the lockd_ Prometheus metrics of one server. Labels never
@@ -55,9 +57,9 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 			}
 			return 0
 		}),
-		gauge("lockd_term", "Current Raft term.", func() float64 { return nodeGauge(s, (*Node).Term) }),
-		gauge("lockd_commit_index", "Raft commit index.", func() float64 { return nodeGauge(s, (*Node).CommitIndex) }),
-		gauge("lockd_applied_index", "Index of the last applied entry.", func() float64 { return nodeGauge(s, (*Node).AppliedIndex) }),
+		gauge("lockd_term", "Current Raft term.", func() float64 { return nodeGauge(s, (*raftnode.Node).Term) }),
+		gauge("lockd_commit_index", "Raft commit index.", func() float64 { return nodeGauge(s, (*raftnode.Node).CommitIndex) }),
+		gauge("lockd_applied_index", "Index of the last applied entry.", func() float64 { return nodeGauge(s, (*raftnode.Node).AppliedIndex) }),
 		&fsmCollector{s: s,
 			sessions: prometheus.NewDesc("lockd_sessions_open", "Open sessions.", nil, nil),
 			held:     prometheus.NewDesc("lockd_locks_held", "Locks with at least one holder.", nil, nil),
@@ -75,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 	return m, nil
 }
 
-func nodeGauge(s *Server, f func(*Node) uint64) float64 {
+func nodeGauge(s *Server, f func(*raftnode.Node) uint64) float64 {
 	if s.node == nil {
 		return 0
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/sessions"
 )
 
@@ -268,9 +269,9 @@ func TestConfigValidate(t *testing.T) {
 		"cluster entry without addr": func(c *Config) { c.InitialCluster = map[string]string{"n1": ""} },
 		"zero request timeout":       func(c *Config) { c.RequestTimeout = 0 },
 		"zero scan interval":         func(c *Config) { c.LeaseScanInterval = 0 },
-		"bad node timings":           func(c *Config) { c.Node.HeartbeatTicks = c.Node.ElectionTicks },
+		"bad node timings":           func(c *Config) { c.Node.HeartbeatTick = c.Node.ElectionTick },
 		"negative write delay":       func(c *Config) { c.Node.LeaderWriteDelay = -1 },
-		"write delay of a heartbeat": func(c *Config) { c.Node.LeaderWriteDelay = c.Node.TickInterval * time.Duration(c.Node.HeartbeatTicks) },
+		"write delay of a heartbeat": func(c *Config) { c.Node.LeaderWriteDelay = c.Node.TickInterval * time.Duration(c.Node.HeartbeatTick) },
 		"bad FSM":                    func(c *Config) { c.FSM.Sessions.MinTTL = 0 },
 		"bad rpc":                    func(c *Config) { c.RPC.MaxFrameSize = 1 },
 	}
@@ -318,12 +319,12 @@ func TestNodeErrorsMapToClientCodes(t *testing.T) {
 		err  error
 		want api.Code
 	}{
-		{ErrProposalLost, api.CodeNotLeader},
+		{raftnode.ErrProposalLost, api.CodeNotLeader},
 		{fmt.Errorf("wrapped: %w", consensus.ErrNotLeader), api.CodeNotLeader},
-		{ErrReadDropped, api.CodeNotLeader},
+		{raftnode.ErrReadDropped, api.CodeNotLeader},
 		{consensus.ErrTransferInProgress, api.CodeNotLeader},
 		{consensus.ErrProposalDropped, api.CodeNotLeader},
-		{ErrStopped, api.CodeUnavailable},
+		{raftnode.ErrStopped, api.CodeUnavailable},
 		{context.DeadlineExceeded, api.CodeNoQuorum},
 		{consensus.ErrConfChangePending, api.CodeChangeInProgress},
 		{consensus.ErrUnknownNode, api.CodeUnknownMember},
@@ -338,7 +339,7 @@ func TestNodeErrorsMapToClientCodes(t *testing.T) {
 	}
 	// The leader's own hint is its client address.
 	var re *rpc.RemoteError
-	if !errors.As(wireError(s.nodeError(ctx, ErrProposalLost)), &re) || re.Message != s.ClientAddr() {
+	if !errors.As(wireError(s.nodeError(ctx, raftnode.ErrProposalLost)), &re) || re.Message != s.ClientAddr() {
 		t.Fatalf("hint %v, want %s", re, s.ClientAddr())
 	}
 	if errors.Is(wireError(s.nodeError(ctx, context.Canceled)), context.Canceled) == false {

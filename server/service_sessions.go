@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/sessions"
 )
 
@@ -254,7 +255,7 @@ func (s *Server) becomeLeader(gen uint64) {
 			})
 			return
 		}
-		if errors.Is(err, ErrStopped) || s.ctx.Err() != nil {
+		if errors.Is(err, raftnode.ErrStopped) || s.ctx.Err() != nil {
 			return
 		}
 		select {

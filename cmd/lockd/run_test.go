@@ -130,8 +130,8 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 func TestDefaultsComeFromTheServer(t *testing.T) {
 	d := server.DefaultConfig()
 	got := parseArgs(t)
-	if got.Tick != d.Node.TickInterval || got.ElectionTicks != d.Node.ElectionTicks ||
-		got.HeartbeatTicks != d.Node.HeartbeatTicks || got.SnapshotEntries != d.Node.SnapshotEntries ||
+	if got.Tick != d.Node.TickInterval || got.ElectionTicks != d.Node.ElectionTick ||
+		got.HeartbeatTicks != d.Node.HeartbeatTick || got.SnapshotEntries != d.Node.SnapshotEntries ||
 		got.SessionTTLMin != d.FSM.Sessions.MinTTL || got.SessionTTLMax != d.FSM.Sessions.MaxTTL ||
 		got.MaxFrameSize != d.RPC.MaxFrameSize || got.MaxValueLen != d.FSM.Locks.MaxValueLen ||
 		got.MaxSessions != d.MaxSessions || got.MaxLocksPerSess != d.MaxLocksPerSession ||

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"bufio"
@@ -70,10 +70,10 @@ func TestChildNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	sm := &recordSM{}
-	cfg := DefaultNodeConfig(id)
+	cfg := DefaultConfig(id)
 	cfg.SnapshotEntries = 25
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: string(id), Level: hclog.Warn, Output: os.Stderr})
-	node, err := NewNode(cfg, w, sm, tr, NodeHooks{})
+	node, err := New(cfg, w, sm, tr, Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	addrs := svcFreeAddrs(t, 6)
+	addrs := freeAddrs(t, 6)
 	var nodes []*childNode
 	var peers []string
 	for i := 0; i < 3; i++ {

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"context"
@@ -52,7 +52,7 @@ func TestLeaderCoalescesWritesForABusyFollower(t *testing.T) {
 	last := a.Index + writes
 
 	sent := len(apps)
-	window := DefaultNodeConfig("n1").MaxInflightMsgs
+	window := DefaultConfig("n1").MaxInflightMsgs
 	if hb := int(heartbeats.Load()); sent == 0 || sent >= writes || sent > window+hb {
 		t.Fatalf("leader sent n2 %d MsgApps with entries for %d writes (window %d, %d heartbeats)",
 			sent, writes, window, hb)

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/internal/freeport"
 	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/server/peer"
 	"github.com/lockd/lockd/wal"
@@ -76,7 +78,7 @@ type testNode struct {
 	dir    string
 	addr   string
 	faults *rpc.Faults
-	cfg    NodeConfig
+	cfg    Config
 
 	wal  *wal.WAL
 	tr   *peer.Transport
@@ -92,14 +94,14 @@ type testCluster struct {
 }
 
 // newTestCluster starts n nodes with WALs on disk and TCP on 127.0.0.1.
-func newTestCluster(t testing.TB, n int, tweak func(*NodeConfig, *wal.Options)) *testCluster {
+func newTestCluster(t testing.TB, n int, tweak func(*Config, *wal.Options)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, nodes: map[consensus.NodeID]*testNode{}, log: hclog.NewNullLogger(),
 		conf: consensus.ConfState{Addrs: map[consensus.NodeID]string{}}}
 	for i := 1; i <= n; i++ {
 		id := consensus.NodeID(fmt.Sprintf("n%d", i))
 		tn := &testNode{id: id, dir: t.TempDir(), faults: rpc.NewFaults()}
-		tn.cfg = DefaultNodeConfig(id)
+		tn.cfg = DefaultConfig(id)
 		tn.cfg.Seed = uint64(i) * 7919
 		tn.cfg.Logger = c.log
 		c.nodes[id] = tn
@@ -133,7 +135,7 @@ func (c *testCluster) newTransport(tn *testNode) *peer.Transport {
 	return tr
 }
 
-func (c *testCluster) startNode(tn *testNode, tweak func(*NodeConfig, *wal.Options)) {
+func (c *testCluster) startNode(tn *testNode, tweak func(*Config, *wal.Options)) {
 	c.t.Helper()
 	wo := wal.DefaultOptions(tn.dir)
 	wo.Logger = c.log
@@ -154,7 +156,7 @@ func (c *testCluster) startNode(tn *testNode, tweak func(*NodeConfig, *wal.Optio
 		}
 	}
 	tn.sm = &recordSM{}
-	node, err := NewNode(tn.cfg, w, tn.sm, tn.tr, NodeHooks{})
+	node, err := New(tn.cfg, w, tn.sm, tn.tr, Hooks{})
 	if err != nil {
 		c.t.Fatalf("new node %s: %v", tn.id, err)
 	}
@@ -274,4 +276,20 @@ func (c *testCluster) converged(want int) {
 		}
 		return true
 	})
+}
+
+// freeAddrs returns n distinct free loopback addresses (internal/freeport).
+func freeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	var out []string
+	for len(out) < n {
+		addr, err := freeport.Addr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // loopback cluster with fsync on, and the latency of each proposal from
 // Propose to applied on the leader.
 //
-//	go test ./server -run '^$' -bench BenchmarkCommit -benchtime 20000x
+//	go test ./server/raftnode -run '^$' -bench BenchmarkCommit -benchtime 20000x
 func BenchmarkCommit(b *testing.B) {
 	for _, proposers := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("proposers=%d", proposers), func(b *testing.B) {

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"errors"
@@ -49,20 +49,20 @@ type Transport interface {
 
 var (
 	// ErrStopped: the node has stopped (shut down or failed).
-	ErrStopped = errors.New("server: node stopped")
+	ErrStopped = errors.New("raftnode: node stopped")
 	// ErrProposalLost: the proposal's entry was replaced by another leader's
 	// before it committed; it was not applied.
-	ErrProposalLost = errors.New("server: proposal lost to a leader change")
+	ErrProposalLost = errors.New("raftnode: proposal lost to a leader change")
 	// ErrReadDropped: the read could not be confirmed (leadership lost or no
 	// leader); retry against the current leader.
-	ErrReadDropped = errors.New("server: read index dropped")
+	ErrReadDropped = errors.New("raftnode: read index dropped")
 )
 
 // Node is the driver loop around one consensus.Raft: it owns the core,
 // persists each Ready to the LogStore, sends messages through the
 // Transport and applies committed entries to the StateMachine.
 type Node struct {
-	cfg   NodeConfig
+	cfg   Config
 	log   hclog.Logger
 	store LogStore
 	sm    StateMachine
@@ -93,7 +93,7 @@ type Node struct {
 	sync *syncing
 	// lastWrite is when the last background write started; hold fires
 	// when a leader that deferred its next write should take it
-	// (NodeConfig.LeaderWriteDelay), holding says it is armed.
+	// (Config.LeaderWriteDelay), holding says it is armed.
 	lastWrite time.Time
 	hold      *time.Timer
 	holding   bool
@@ -107,11 +107,11 @@ type Node struct {
 	leaderCh  chan struct{} // replaced and closed on every leadership change
 	leaderMu  sync.Mutex
 	err       atomic.Value // error that stopped the node
-	hooks     NodeHooks
+	hooks     Hooks
 }
 
-// NodeHooks are called from the driver loop; they must return quickly.
-type NodeHooks struct {
+// Hooks are called from the driver loop; they must return quickly.
+type Hooks struct {
 	// LeaderChanged reports a new leader (None when unknown) and term.
 	LeaderChanged func(lead consensus.NodeID, term uint64, self bool)
 	// ConfChanged reports the membership after a committed change.
@@ -143,7 +143,7 @@ type readRequest struct {
 
 // NewNode restores the core from store and sm. It does not start the loop;
 // call Start.
-func NewNode(cfg NodeConfig, store LogStore, sm StateMachine, tr Transport, hooks NodeHooks) (*Node, error) {
+func New(cfg Config, store LogStore, sm StateMachine, tr Transport, hooks Hooks) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -153,10 +153,10 @@ func NewNode(cfg NodeConfig, store LogStore, sm StateMachine, tr Transport, hook
 	}
 	snap, err := store.Snapshot()
 	if err != nil {
-		return nil, fmt.Errorf("server: load snapshot: %w", err)
+		return nil, fmt.Errorf("raftnode: load snapshot: %w", err)
 	}
 	if err := sm.Restore(snap.Data); err != nil {
-		return nil, fmt.Errorf("server: restore snapshot at %d: %w", snap.Meta.Index, err)
+		return nil, fmt.Errorf("raftnode: restore snapshot at %d: %w", snap.Meta.Index, err)
 	}
 	seed := cfg.Seed
 	if seed == 0 {
@@ -165,8 +165,8 @@ func NewNode(cfg NodeConfig, store LogStore, sm StateMachine, tr Transport, hook
 		seed = h.Sum64() ^ uint64(time.Now().UnixNano())
 	}
 	rc := consensus.DefaultConfig(cfg.ID, store)
-	rc.ElectionTick = cfg.ElectionTicks
-	rc.HeartbeatTick = cfg.HeartbeatTicks
+	rc.ElectionTick = cfg.ElectionTick
+	rc.HeartbeatTick = cfg.HeartbeatTick
 	rc.Applied = snap.Meta.Index
 	rc.MaxSizePerMsg = cfg.MaxSizePerMsg
 	rc.MaxInflightMsgs = cfg.MaxInflightMsgs

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"fmt"
@@ -35,9 +35,9 @@ func (n *Node) run() {
 		case m := <-n.recvc:
 			n.step(m)
 		case p := <-n.propc:
-			n.propose1(p)
+			n.startProposal(p)
 		case r := <-n.readc:
-			n.read1(r)
+			n.startReadIndex(r)
 		case f := <-n.ctrlc:
 			f(n.raft)
 		case <-n.hold.C:
@@ -129,9 +129,9 @@ func (n *Node) drain() {
 		case m := <-n.recvc:
 			n.step(m)
 		case p := <-n.propc:
-			n.propose1(p)
+			n.startProposal(p)
 		case r := <-n.readc:
-			n.read1(r)
+			n.startReadIndex(r)
 		case f := <-n.ctrlc:
 			f(n.raft)
 		default:
@@ -146,7 +146,9 @@ func (n *Node) step(m consensus.Message) {
 	}
 }
 
-func (n *Node) propose1(p *proposal) {
+// startProposal hands p to the core and keeps it, by its entry's index,
+// until that entry applies; a proposal the core refuses is answered now.
+func (n *Node) startProposal(p *proposal) {
 	var err error
 	if p.cc != nil {
 		p.index, p.term, err = n.raft.ProposeConfChange(*p.cc)
@@ -160,7 +162,10 @@ func (n *Node) propose1(p *proposal) {
 	n.waiters[p.index] = p
 }
 
-func (n *Node) read1(r *readRequest) {
+// startReadIndex asks the core for a read index under a new request ID
+// and keeps r until the core confirms or drops it; a refusal is answered
+// now.
+func (n *Node) startReadIndex(r *readRequest) {
 	n.nextRead++
 	r.id = n.nextRead
 	if err := n.raft.ReadIndex(r.id); err != nil {
@@ -217,7 +222,7 @@ func (n *Node) installSnapshot(rd consensus.Ready) error {
 		return err
 	}
 	if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
-		return fmt.Errorf("server: restore snapshot at %d: %w", rd.Snapshot.Meta.Index, err)
+		return fmt.Errorf("raftnode: restore snapshot at %d: %w", rd.Snapshot.Meta.Index, err)
 	}
 	n.applied = rd.Snapshot.Meta.Index
 	n.snapIndex = rd.Snapshot.Meta.Index
@@ -233,7 +238,7 @@ func (n *Node) finishSync(err error) error {
 	s := n.sync
 	n.sync = nil
 	if err != nil {
-		return fmt.Errorf("server: wal save: %w", err)
+		return fmt.Errorf("raftnode: wal save: %w", err)
 	}
 	n.wrote(s.hs, time.Since(s.start))
 	n.tr.Send(s.rd.MessagesAfterPersist())
@@ -302,7 +307,7 @@ func (n *Node) toWrite(rd consensus.Ready) (consensus.HardState, bool) {
 func (n *Node) save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
 	start := time.Now()
 	if err := n.store.Save(hs, ents, snap); err != nil {
-		return fmt.Errorf("server: wal save: %w", err)
+		return fmt.Errorf("raftnode: wal save: %w", err)
 	}
 	n.wrote(hs, time.Since(start))
 	return nil
@@ -428,13 +433,13 @@ func (n *Node) maybeSnapshot() error {
 	}
 	data, err := n.sm.Snapshot()
 	if err != nil {
-		return fmt.Errorf("server: state machine snapshot: %w", err)
+		return fmt.Errorf("raftnode: state machine snapshot: %w", err)
 	}
 	if _, err := n.store.CreateSnapshot(n.applied, n.conf, data); err != nil {
-		return fmt.Errorf("server: create snapshot at %d: %w", n.applied, err)
+		return fmt.Errorf("raftnode: create snapshot at %d: %w", n.applied, err)
 	}
 	if err := n.store.Compact(n.applied); err != nil {
-		return fmt.Errorf("server: compact to %d: %w", n.applied, err)
+		return fmt.Errorf("raftnode: compact to %d: %w", n.applied, err)
 	}
 	n.log.Debug("snapshot taken", "index", n.applied, "bytes", len(data))
 	n.snapIndex = n.applied

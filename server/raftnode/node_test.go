@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestRestartedFollowerCatchesUpByLog(t *testing.T) {
 // Reference: Raft §7 — a follower behind the compacted log catches up by
 // InstallSnapshot, streamed in chunks.
 func TestFollowerBehindCompactionCatchesUpBySnapshot(t *testing.T) {
-	tweak := func(nc *NodeConfig, wo *wal.Options) {
+	tweak := func(nc *Config, wo *wal.Options) {
 		nc.SnapshotEntries = 40
 		wo.KeepTail = 5
 	}
@@ -127,7 +127,7 @@ func TestNodeStopsWhenStorageFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lead.tr.Close()
-	node, err := NewNode(lead.cfg, fs, &recordSM{}, lead.tr, NodeHooks{})
+	node, err := New(lead.cfg, fs, &recordSM{}, lead.tr, Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"context"
@@ -107,7 +107,7 @@ func (p *scriptedPeers) setAck(on bool) {
 // startScripted bootstraps store as n1's log in a three-node cluster and
 // starts n1 on it (seed 1) with peers playing n2 and n3; n1 is stopped at
 // cleanup.
-func startScripted(t *testing.T, store LogStore, peers *scriptedPeers, cfg NodeConfig) *Node {
+func startScripted(t *testing.T, store LogStore, peers *scriptedPeers, cfg Config) *Node {
 	t.Helper()
 	conf := consensus.ConfState{Voters: []consensus.NodeID{"n1", "n2", "n3"},
 		Addrs: map[consensus.NodeID]string{"n1": "x:1", "n2": "x:2", "n3": "x:3"}}
@@ -115,7 +115,7 @@ func startScripted(t *testing.T, store LogStore, peers *scriptedPeers, cfg NodeC
 		t.Fatal(err)
 	}
 	cfg.Seed = 1
-	node, err := NewNode(cfg, store, &recordSM{}, peers, NodeHooks{})
+	node, err := New(cfg, store, &recordSM{}, peers, Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func startGatedLeader(t *testing.T, ctx context.Context) (*Node, *gateStore, *sc
 	t.Cleanup(func() { _ = w.Close() })
 	gs := &gateStore{LogStore: w, blocked: make(chan []consensus.Entry, 1), saved: make(chan uint64, 64)}
 	peers := &scriptedPeers{ackApps: true}
-	node := startScripted(t, gs, peers, DefaultNodeConfig("n1"))
+	node := startScripted(t, gs, peers, DefaultConfig("n1"))
 	t.Cleanup(gs.open) // runs first: Stop waits for a held write
 	for !node.IsLeader() {
 		select {

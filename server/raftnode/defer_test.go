@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"context"
@@ -59,7 +59,7 @@ func (m *memStore) counts() (writes int, last uint64) {
 func deferringLeader(t *testing.T, delay time.Duration, silent consensus.NodeID) (*Node, *memStore) {
 	t.Helper()
 	st := &memStore{MemoryStorage: consensus.NewMemoryStorage()}
-	cfg := DefaultNodeConfig("n1")
+	cfg := DefaultConfig("n1")
 	cfg.LeaderWriteDelay = delay
 	node := startScripted(t, st, &scriptedPeers{ackApps: true, silent: silent}, cfg)
 	for !node.IsLeader() {

@@ -1,4 +1,4 @@
-package server
+package raftnode
 
 import (
 	"errors"
@@ -10,17 +10,17 @@ import (
 	"github.com/lockd/lockd/consensus"
 )
 
-// NodeConfig configures the driver loop around one consensus.Raft.
-type NodeConfig struct {
+// Config configures the driver loop around one consensus.Raft.
+type Config struct {
 	// ID is this node's name in the cluster.
 	ID consensus.NodeID
 	// TickInterval is the wall-clock length of one Raft tick.
 	TickInterval time.Duration
-	// ElectionTicks is the base election timeout in ticks; each node
-	// randomizes its timeout in [ElectionTicks, 2*ElectionTicks).
-	ElectionTicks int
-	// HeartbeatTicks is the leader's heartbeat interval in ticks.
-	HeartbeatTicks int
+	// ElectionTick is the base election timeout in ticks; each node
+	// randomizes its timeout in [ElectionTick, 2*ElectionTick).
+	ElectionTick int
+	// HeartbeatTick is the leader's heartbeat interval in ticks.
+	HeartbeatTick int
 	// MaxSizePerMsg bounds the entry bytes in one MsgApp
 	// (consensus.Config.MaxSizePerMsg, whose default it takes).
 	MaxSizePerMsg uint64
@@ -49,15 +49,15 @@ type NodeConfig struct {
 	Logger hclog.Logger
 }
 
-// DefaultNodeConfig returns the production timings: a 10 ms tick, 50 ms
+// DefaultConfig returns the production timings: a 10 ms tick, 50 ms
 // heartbeats and a 150–300 ms randomized election timeout.
-func DefaultNodeConfig(id consensus.NodeID) NodeConfig {
+func DefaultConfig(id consensus.NodeID) Config {
 	core := consensus.DefaultConfig(id, nil)
-	return NodeConfig{
+	return Config{
 		ID:               id,
 		TickInterval:     10 * time.Millisecond,
-		ElectionTicks:    15,
-		HeartbeatTicks:   5,
+		ElectionTick:     15,
+		HeartbeatTick:    5,
 		MaxSizePerMsg:    core.MaxSizePerMsg,
 		MaxInflightMsgs:  core.MaxInflightMsgs,
 		LeaderWriteDelay: time.Millisecond,
@@ -66,24 +66,24 @@ func DefaultNodeConfig(id consensus.NodeID) NodeConfig {
 	}
 }
 
-// ErrInvalidNodeConfig reports a NodeConfig that cannot run.
-var ErrInvalidNodeConfig = errors.New("server: invalid node config")
+// ErrInvalidConfig reports a Config that cannot run.
+var ErrInvalidConfig = errors.New("raftnode: invalid config")
 
 // Validate reports the first problem with c.
-func (c NodeConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.ID == consensus.None:
-		return fmt.Errorf("%w: empty ID", ErrInvalidNodeConfig)
+		return fmt.Errorf("%w: empty ID", ErrInvalidConfig)
 	case c.TickInterval <= 0:
-		return fmt.Errorf("%w: TickInterval must be positive", ErrInvalidNodeConfig)
-	case c.HeartbeatTicks <= 0 || c.ElectionTicks <= c.HeartbeatTicks:
-		return fmt.Errorf("%w: need 0 < HeartbeatTicks < ElectionTicks", ErrInvalidNodeConfig)
+		return fmt.Errorf("%w: TickInterval must be positive", ErrInvalidConfig)
+	case c.HeartbeatTick <= 0 || c.ElectionTick <= c.HeartbeatTick:
+		return fmt.Errorf("%w: need 0 < HeartbeatTick < ElectionTick", ErrInvalidConfig)
 	case c.MaxBatch <= 0:
-		return fmt.Errorf("%w: MaxBatch must be positive", ErrInvalidNodeConfig)
+		return fmt.Errorf("%w: MaxBatch must be positive", ErrInvalidConfig)
 	case c.MaxInflightMsgs <= 0 || c.MaxSizePerMsg == 0:
-		return fmt.Errorf("%w: MaxInflightMsgs and MaxSizePerMsg must be positive", ErrInvalidNodeConfig)
-	case c.LeaderWriteDelay < 0 || c.LeaderWriteDelay >= c.TickInterval*time.Duration(c.HeartbeatTicks):
-		return fmt.Errorf("%w: LeaderWriteDelay %v must be in [0, heartbeat interval)", ErrInvalidNodeConfig, c.LeaderWriteDelay)
+		return fmt.Errorf("%w: MaxInflightMsgs and MaxSizePerMsg must be positive", ErrInvalidConfig)
+	case c.LeaderWriteDelay < 0 || c.LeaderWriteDelay >= c.TickInterval*time.Duration(c.HeartbeatTick):
+		return fmt.Errorf("%w: LeaderWriteDelay %v must be in [0, heartbeat interval)", ErrInvalidConfig, c.LeaderWriteDelay)
 	}
 	return nil
 }
