@@ -68,7 +68,7 @@ func (f *FSM) reset() {
 // server pushes to clients.
 func (f *FSM) Apply(index uint64, data []byte) (Result, []Event) {
 	if index <= f.index {
-		return errResult(fmt.Errorf("%w: index %d, applied %d", ErrEntryApplied, index, f.index)), nil
+		return refused(fmt.Errorf("%w: index %d, applied %d", ErrEntryApplied, index, f.index)), nil
 	}
 	f.index = index
 	if len(data) == 0 {
@@ -76,7 +76,7 @@ func (f *FSM) Apply(index uint64, data []byte) (Result, []Event) {
 	}
 	cmd, err := f.codec.Decode(data)
 	if err != nil {
-		return errResult(err), nil
+		return refused(err), nil
 	}
 	f.now = max(f.now, cmd.Time)
 	switch cmd.Type {
@@ -100,11 +100,11 @@ func (f *FSM) Apply(index uint64, data []byte) (Result, []Event) {
 func (f *FSM) openSession(index uint64, cmd Command) (Result, []Event) {
 	var body OpenSessionBody
 	if err := f.codec.DecodeBody(cmd, &body); err != nil {
-		return errResult(err), nil
+		return refused(err), nil
 	}
 	info, existing, err := f.sessions.Open(index, f.now, body.Key, time.Duration(body.TTL))
 	if err != nil {
-		return errResult(err), nil
+		return refused(err), nil
 	}
 	res := Result{Session: uint64(info.ID), TTL: int64(info.TTL), Duplicate: existing}
 	if existing {
@@ -121,7 +121,7 @@ func (f *FSM) endSession(index uint64, cmd Command, reason sessions.EndReason) (
 		if reason == sessions.Closed && errors.Is(err, sessions.ErrSessionClosed) {
 			return Result{Duplicate: true}, nil
 		}
-		return errResult(err), nil
+		return refused(err), nil
 	}
 	evs := []Event{SessionClosed{Session: cmd.Session}}
 	lost := locks.LostClosed
@@ -139,26 +139,27 @@ func (f *FSM) endSession(index uint64, cmd Command, reason sessions.EndReason) (
 func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
 	run, err := f.decodeWrite(index, cmd)
 	if err != nil {
-		return errResult(err), nil
+		return refused(err), nil
 	}
 	id := sessions.ID(cmd.Session)
 	stored, dup, err := f.sessions.Begin(id, cmd.Seq, cmd.LowestUnanswered)
 	if err != nil {
-		return errResult(err), nil
+		return refused(err), nil
 	}
 	if dup {
-		var res Result
-		if err := f.codec.decode(stored, &res); err != nil {
+		var sr storedResult
+		if err := f.codec.decode(stored, &sr); err != nil {
 			panic(fmt.Sprintf("server: stored response of session %d seq %d does not decode: %v", id, cmd.Seq, err))
 		}
+		res := sr.result()
 		res.Duplicate = true
 		return res, nil
 	}
 	res, eff, err := run()
 	if err != nil {
-		return errResult(err), nil
+		return refused(err), nil
 	}
-	enc := f.codec.encodeResult(&res)
+	enc := f.codec.encodeResult(storedResultOf(res))
 	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, enc)
 	return res, appendEffects(nil, eff)
 }

@@ -27,8 +27,8 @@ func BenchmarkApplyAcquireRelease(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i, e := range entries {
-		if res, _ := f.Apply(uint64(i+2), e); res.Code != CodeOK {
-			b.Fatal(res.Err())
+		if res, _ := f.Apply(uint64(i+2), e); res.Err != nil {
+			b.Fatal(res.Err)
 		}
 	}
 }
@@ -47,7 +47,7 @@ func BenchmarkSnapshot50kSessions(b *testing.B) {
 			AcquireBody{Name: fmt.Sprint("lock/", i), Mode: locks.Exclusive})
 		index++
 		if r, _ := f.Apply(index, acq); !r.Granted {
-			b.Fatal(r.Err())
+			b.Fatal(r.Err)
 		}
 	}
 	var size int

@@ -201,10 +201,10 @@ func (c *CommandCodec) Encode(cmd Command, body any) ([]byte, error) {
 	return appendCommand(make([]byte, 0, len(b)+64), &cmd), nil
 }
 
-// encodeResult encodes a Result in a slice of exactly its length.
-func (c *CommandCodec) encodeResult(res *Result) []byte {
+// encodeResult encodes a stored Result in a slice of exactly its length.
+func (c *CommandCodec) encodeResult(res *storedResult) []byte {
 	var scratch [256]byte
-	return slices.Clone(appendResult(scratch[:0], res))
+	return slices.Clone(appendStoredResult(scratch[:0], res))
 }
 
 // Decode decodes a command; a command of an unknown type is an error.

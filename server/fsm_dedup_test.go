@@ -111,7 +111,7 @@ func TestRetriedReleaseCannotFreeNextHolder(t *testing.T) {
 	h.mustOK(first)
 	h.roundTrip()
 	again, evs := h.raw(rel)
-	if again.Code != CodeOK || !again.Duplicate || len(evs) != 0 {
+	if again.Err != nil || !again.Duplicate || len(evs) != 0 {
 		t.Fatalf("retry = %+v %v", again, evs)
 	}
 	if in := h.f.Lock("a"); len(in.Holders) != 1 || in.Holders[0].Session != s2 {

@@ -61,8 +61,8 @@ func (h *fsmHarness) cmd(cmd Command, body any) (Result, []Event) {
 func (h *fsmHarness) open(key string, ttl time.Duration) uint64 {
 	h.t.Helper()
 	res, _ := h.cmd(Command{Type: CmdOpenSession}, OpenSessionBody{Key: key, TTL: int64(ttl)})
-	if res.Code != CodeOK {
-		h.t.Fatalf("open: %v", res.Err())
+	if res.Err != nil {
+		h.t.Fatalf("open: %v", res.Err)
 	}
 	return res.Session
 }
@@ -135,8 +135,8 @@ func (h *fsmHarness) snapshot() []byte {
 
 func (h *fsmHarness) mustOK(res Result) {
 	h.t.Helper()
-	if res.Code != CodeOK {
-		h.t.Fatalf("entry %d: %v", h.index, res.Err())
+	if res.Err != nil {
+		h.t.Fatalf("entry %d: %v", h.index, res.Err)
 	}
 }
 
@@ -149,10 +149,7 @@ func (h *fsmHarness) unchanged(before []byte, what string) {
 
 func wantErr(t *testing.T, res Result, want error) {
 	t.Helper()
-	if !errors.Is(res.Err(), want) {
-		t.Fatalf("result %+v (err %v), want %v", res, res.Err(), want)
-	}
-	if c, _ := CodeOf(want); res.Code != c {
-		t.Fatalf("code %d, want %d", res.Code, c)
+	if !errors.Is(res.Err, want) {
+		t.Fatalf("result %+v (err %v), want %v", res, res.Err, want)
 	}
 }

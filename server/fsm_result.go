@@ -1,18 +1,16 @@
 package server
 
-import (
-	"strings"
-
-	"github.com/lockd/lockd/locks"
-)
+import "github.com/lockd/lockd/locks"
 
 // Result is a command's answer to its proposer. A deduplicated command's
 // Result (Duplicate aside) is stored in its session and returned unchanged
 // to every retry.
 type Result struct {
-	// Code is CodeOK or the error's code; Message is the error text.
-	Code    Code
-	Message string
+	// Err is why the command was refused, nil if it was applied: it
+	// matches ErrBadCommand, ErrEntryApplied or a sentinel of package
+	// sessions or locks. A refused command changed nothing but the applied
+	// index and time.
+	Err error
 	// Session and TTL (nanoseconds) answer CmdOpenSession.
 	Session uint64
 	TTL     int64
@@ -30,39 +28,37 @@ type Result struct {
 	Duplicate bool
 }
 
-// Err returns the result's error (nil if CodeOK), matching its sentinel
-// with errors.Is.
-func (r Result) Err() error { return ErrorForCode(r.Code, r.Message) }
+// refused returns the Result of a refused command.
+func refused(err error) Result { return Result{Err: err} }
 
-// detail returns the result's error message without the text of its
-// code's sentinel, which the code already names: the client's error for
-// the code begins with its own sentinel ("lockd: invalid lock delay"), so
-// a message that repeats the server's ("locks: invalid lock delay: 1m1s
-// not in [0, 1m0s]") would say it twice. It is "" when the message is the
-// sentinel alone, and the message unchanged when it does not begin with
-// the sentinel (an unknown code, a Result stored in another form).
-func (r Result) detail() string {
-	for _, e := range codeTable() {
-		if e.code != r.Code {
-			continue
-		}
-		s := e.err.Error()
-		if r.Message == s {
-			return ""
-		}
-		return strings.TrimPrefix(r.Message, s+": ")
-	}
-	return r.Message
+// storedResult is a Result as a session's response window keeps it (so
+// as snapshots hold it): go-msgpack's map of these fields, written by
+// hand in appendStoredResult. Only applied commands' Results are stored,
+// so Code and Message, once a refusal's code and text, are always zero;
+// they remain for the layout's sake.
+type storedResult struct {
+	Code        uint32
+	Message     string
+	Session     uint64
+	TTL         int64
+	Granted     bool
+	Token       uint64
+	Queued      bool
+	Position    int
+	QueuedIndex uint64
+	Duplicate   bool
 }
 
-// errResult returns the Result of a refused command.
-func errResult(err error) Result {
-	c, ok := CodeOf(err)
-	if !ok {
-		// Every error the FSM produces has a code: a missing one is a bug.
-		panic("server: FSM error without a code: " + err.Error())
-	}
-	return Result{Code: c, Message: err.Error()}
+// storedResultOf returns the stored form of an applied command's Result.
+func storedResultOf(r Result) *storedResult {
+	return &storedResult{Session: r.Session, TTL: r.TTL, Granted: r.Granted, Token: r.Token, Queued: r.Queued,
+		Position: r.Position, QueuedIndex: r.QueuedIndex, Duplicate: r.Duplicate}
+}
+
+// result returns the Result a stored one answers.
+func (s *storedResult) result() Result {
+	return Result{Session: s.Session, TTL: s.TTL, Granted: s.Granted, Token: s.Token, Queued: s.Queued,
+		Position: s.Position, QueuedIndex: s.QueuedIndex, Duplicate: s.Duplicate}
 }
 
 // Event is something the server acts on after an entry is applied: one of

@@ -43,7 +43,7 @@ func TestOpenSessionWithSameKeyReturnsSameSession(t *testing.T) {
 	h := newFSMHarness(t)
 	first := h.open("client-A", 5*time.Second)
 	res, evs := h.cmd(Command{Type: CmdOpenSession}, OpenSessionBody{Key: "client-A", TTL: int64(5 * time.Second)})
-	if res.Code != CodeOK || res.Session != first || !res.Duplicate || len(evs) != 0 {
+	if res.Err != nil || res.Session != first || !res.Duplicate || len(evs) != 0 {
 		t.Fatalf("retried open = %+v %v, want session %d, duplicate, no event", res, evs, first)
 	}
 	if n := len(h.f.Sessions()); n != 1 {
@@ -97,7 +97,7 @@ func TestCloseSessionFreesLocksAtOnceAndRepeatsSucceed(t *testing.T) {
 	}
 	before := h.state()
 	res, evs = h.cmd(Command{Type: CmdCloseSession, Session: s1}, nil)
-	if res.Code != CodeOK || !res.Duplicate || len(evs) != 0 {
+	if res.Err != nil || !res.Duplicate || len(evs) != 0 {
 		t.Fatalf("repeated close = %+v %v, want OK duplicate", res, evs)
 	}
 	h.unchanged(before, "repeated close")
@@ -230,7 +230,7 @@ func TestNoopAndEmptyEntriesAdvanceOnlyTheIndex(t *testing.T) {
 	before := h.state()
 	for _, data := range [][]byte{nil, h.encode(Command{Type: CmdNoop}, nil)} {
 		res, evs := h.raw(data)
-		if res.Code != CodeOK || len(evs) != 0 || h.f.AppliedIndex() != h.index {
+		if res.Err != nil || len(evs) != 0 || h.f.AppliedIndex() != h.index {
 			t.Fatalf("no-op: %+v %v, applied %d", res, evs, h.f.AppliedIndex())
 		}
 	}

@@ -118,7 +118,7 @@ func decodeReleaseBodyFast(data []byte, rb *ReleaseBody) bool {
 	return true
 }
 
-func appendResult(b []byte, res *Result) []byte {
+func appendStoredResult(b []byte, res *storedResult) []byte {
 	b = mp.AppendMapLen(b, 10)
 	b = mp.AppendUint(mp.AppendStr(b, "Code"), uint64(res.Code))
 	b = mp.AppendBool(mp.AppendStr(b, "Duplicate"), res.Duplicate)

@@ -24,8 +24,8 @@ func randomReleaseBody(rng *rand.Rand) ReleaseBody {
 	return ReleaseBody{Name: mptest.String(rng), Token: mptest.Uint(rng)}
 }
 
-func randomResult(rng *rand.Rand) Result {
-	return Result{Code: Code(mptest.Uint(rng)), Message: mptest.String(rng), Session: mptest.Uint(rng), TTL: mptest.Int(rng),
+func randomStoredResult(rng *rand.Rand) storedResult {
+	return storedResult{Code: uint32(mptest.Uint(rng)), Message: mptest.String(rng), Session: mptest.Uint(rng), TTL: mptest.Int(rng),
 		Granted: rng.IntN(2) == 0, Token: mptest.Uint(rng), Queued: rng.IntN(2) == 0, Position: int(mptest.Int(rng)),
 		QueuedIndex: mptest.Uint(rng), Duplicate: rng.IntN(2) == 0}
 }
@@ -77,9 +77,9 @@ func TestWireMatchesGoMsgpack(t *testing.T) {
 			ok := decodeReleaseBodyFast(b, &v)
 			return v, ok
 		})
-		res := randomResult(rng)
-		check("result", &res, appendResult(nil, &res), func(b []byte) (any, bool) {
-			var v Result
+		res := randomStoredResult(rng)
+		check("result", &res, appendStoredResult(nil, &res), func(b []byte) (any, bool) {
+			var v storedResult
 			err := c.decode(b, &v)
 			return v, err == nil
 		})

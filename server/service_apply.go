@@ -33,7 +33,7 @@ func (a *applier) Apply(index uint64, data []byte) any {
 	a.lastTime.Store(a.fsm.Time())
 	a.s.events.route(evs)
 	a.mu.Unlock()
-	if res.Code == CodeOK && res.Session != 0 && res.TTL > 0 {
+	if res.Err == nil && res.Session != 0 && res.TTL > 0 {
 		// Only CmdOpenSession answers with a session and TTL; a retried
 		// open with a known key renews the lease, which is harmless.
 		a.s.leases.opened(res.Session, res.TTL, a.s.clock().UnixNano())
@@ -104,8 +104,8 @@ func (s *Server) propose(ctx context.Context, cmd Command, body any) (Result, er
 	if !ok {
 		return Result{}, api.Errorf(api.CodeUnavailable, "no result for entry %d", a.Index)
 	}
-	if res.Code != CodeOK {
-		return res, &api.Error{Code: api.Code(res.Code), Message: res.detail()}
+	if res.Err != nil {
+		return res, refusal(res.Err)
 	}
 	return res, nil
 }
@@ -147,28 +147,25 @@ func (s *Server) leaderHint(ctx context.Context) string {
 }
 
 // nodeError maps an error of the Node (proposal, read index, conf change)
-// to the client's error code.
+// to the client's error: its code from wireCodes, with the leader's
+// client address as the message of CodeNotLeader.
 func (s *Server) nodeError(ctx context.Context, err error) error {
 	var ae *api.Error
-	switch {
-	case errors.As(err, &ae):
+	if errors.As(err, &ae) {
 		return ae
-	case errors.Is(err, raftnode.ErrProposalLost), errors.Is(err, consensus.ErrNotLeader),
-		errors.Is(err, consensus.ErrNoLeader), errors.Is(err, raftnode.ErrReadDropped),
-		errors.Is(err, consensus.ErrTransferInProgress), errors.Is(err, consensus.ErrProposalDropped):
+	}
+	r, known := wireCode(err)
+	switch {
+	case known && r.code == api.CodeNotLeader:
 		return s.notLeader(context.WithoutCancel(ctx))
 	case errors.Is(err, raftnode.ErrStopped):
 		return api.Errorf(api.CodeUnavailable, "node %s stopped", s.cfg.ID)
+	case known:
+		return api.Errorf(r.code, "%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return api.Errorf(api.CodeNoQuorum, "not committed within the request deadline")
 	case errors.Is(err, context.Canceled):
 		return err
-	case errors.Is(err, consensus.ErrConfChangePending):
-		return api.Errorf(api.CodeChangeInProgress, "%v", err)
-	case errors.Is(err, consensus.ErrUnknownNode):
-		return api.Errorf(api.CodeUnknownMember, "%v", err)
-	case errors.Is(err, consensus.ErrInvalidConfChange):
-		return api.Errorf(api.CodeInvalidRequest, "%v", err)
 	}
 	return api.Errorf(api.CodeUnavailable, "%v", err)
 }

@@ -14,58 +14,9 @@ import (
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
-	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/server/raftnode"
-	"github.com/lockd/lockd/sessions"
 )
-
-// Every FSM outcome code has the same number and meaning on the wire.
-func TestFSMCodesMatchAPICodes(t *testing.T) {
-	meaning := map[error]error{
-		ErrBadCommand:                 api.ErrBadCommand,
-		sessions.ErrUnknownSession:    api.ErrUnknownSession,
-		sessions.ErrSessionExpired:    api.ErrSessionExpired,
-		sessions.ErrSessionClosed:     api.ErrSessionClosed,
-		sessions.ErrResponseForgotten: api.ErrResponseForgotten,
-		sessions.ErrTooManyResponses:  api.ErrTooManyResponses,
-		sessions.ErrInvalidKey:        api.ErrInvalidKey,
-		locks.ErrInvalidName:          api.ErrInvalidName,
-		locks.ErrValueTooLarge:        api.ErrValueTooLarge,
-		locks.ErrInvalidMode:          api.ErrInvalidMode,
-		locks.ErrInvalidLockDelay:     api.ErrInvalidLockDelay,
-		locks.ErrLockHeld:             api.ErrLockHeld,
-		locks.ErrNotHolder:            api.ErrNotHolder,
-		locks.ErrNotWaiting:           api.ErrNotWaiting,
-		locks.ErrAlreadyHolder:        api.ErrAlreadyHolder,
-		locks.ErrAlreadyWaiting:       api.ErrAlreadyWaiting,
-	}
-	apiCodes := api.Codes()
-	for _, e := range codeTable() {
-		if e.code == CodeEntryApplied {
-			continue // internal: a replayed entry, never a proposer's answer
-		}
-		want, ok := meaning[e.err]
-		if !ok {
-			t.Errorf("server code %d (%v) has no api meaning in this test", e.code, e.err)
-			continue
-		}
-		if got := apiCodes[api.Code(e.code)]; got != want {
-			t.Errorf("code %d is %v in server but %v in api", e.code, e.err, got)
-		}
-		// The client rebuilds the error from the wire code.
-		if err := api.FromCode(api.Code(e.code), "m"); !errors.Is(err, want) {
-			t.Errorf("api.FromCode(%d) = %v, want %v", e.code, err, want)
-		}
-	}
-	for code := range apiCodes {
-		if code >= 100 && code < 200 {
-			if _, ok := ErrorForCode(Code(code), "").(*CodeError); !ok || errors.Is(ErrorForCode(Code(code), ""), ErrUnknownCode) {
-				t.Errorf("api code %d has no server code", code)
-			}
-		}
-	}
-}
 
 // SnapshotSave returns a consistent backup in chunks whose bytes an FSM
 // restores to the cluster's state; a fetch of a replaced backup is refused.

@@ -316,12 +316,11 @@ func (s *Server) expire(gen, id uint64) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	_, err := s.propose(ctx, Command{Type: CmdExpireSession, Session: id}, nil)
-	var ae *api.Error
+	res, err := s.propose(ctx, Command{Type: CmdExpireSession, Session: id}, nil)
 	switch {
 	case err == nil:
 		s.log.Debug("session expired", "session", id)
-	case errors.As(err, &ae) && ae.Code >= 100 && ae.Code < 200:
+	case res.Err != nil:
 		s.leases.remove(id) // the FSM refused: the session is gone already
 	default:
 		s.log.Debug("expiry proposal failed", "session", id, "error", err)
