@@ -7,6 +7,7 @@ import (
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/locks"
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/sessions"
 )
@@ -26,7 +27,7 @@ type codeRow struct {
 // its code, so no error may match two rows of different codes. It is
 // built once, at package initialization, and never written.
 var wireCodes = [...]codeRow{
-	{ErrBadCommand, api.CodeBadCommand},
+	{fsm.ErrBadCommand, api.CodeBadCommand},
 	{sessions.ErrUnknownSession, api.CodeUnknownSession},
 	{sessions.ErrSessionExpired, api.CodeSessionExpired},
 	{sessions.ErrSessionClosed, api.CodeSessionClosed},

@@ -9,6 +9,7 @@ import (
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/locks"
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/sessions"
 )
@@ -18,7 +19,7 @@ import (
 // knows (100..199) has a row.
 func TestWireCodesMeanWhatTheClientSentinelsSay(t *testing.T) {
 	meaning := map[error]error{
-		ErrBadCommand:                   api.ErrBadCommand,
+		fsm.ErrBadCommand:               api.ErrBadCommand,
 		sessions.ErrUnknownSession:      api.ErrUnknownSession,
 		sessions.ErrSessionExpired:      api.ErrSessionExpired,
 		sessions.ErrSessionClosed:       api.ErrSessionClosed,

@@ -14,6 +14,7 @@ import (
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/peer"
 	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/wal"
@@ -39,7 +40,7 @@ type Server struct {
 	cfg   Config
 	log   hclog.Logger
 	clock func() time.Time
-	codec *CommandCodec
+	codec *fsm.Codec
 
 	wal    *wal.WAL
 	tr     *peer.Transport
@@ -90,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		clock:      cfg.Clock,
-		codec:      NewCommandCodec(),
+		codec:      fsm.NewCodec(),
 		peerAddr:   cfg.PeerAddr,
 		clientAddr: cfg.ClientAddr,
 		removed:    make(chan struct{}),
@@ -153,7 +154,7 @@ func (s *Server) build() error {
 		s.log.Info("bootstrapped a new cluster", "voters", fmt.Sprint(conf.Voters))
 	}
 	s.members.setConf(conf)
-	fsm, err := NewFSM(s.cfg.FSM)
+	fsm, err := fsm.New(s.cfg.FSM)
 	if err != nil {
 		return err
 	}

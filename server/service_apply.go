@@ -8,6 +8,7 @@ import (
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 )
 
@@ -19,7 +20,7 @@ import (
 // tells the leader's lease table about opened and expired sessions.
 type applier struct {
 	mu  sync.RWMutex
-	fsm *FSM
+	fsm *fsm.Machine
 	s   *Server
 	// lastTime is the FSM time after the last apply; proposals are stamped
 	// no earlier than it.
@@ -39,7 +40,7 @@ func (a *applier) Apply(index uint64, data []byte) any {
 		a.s.leases.opened(res.Session, res.TTL, a.s.clock().UnixNano())
 	}
 	for _, ev := range evs {
-		if se, ok := ev.(SessionExpired); ok {
+		if se, ok := ev.(fsm.SessionExpired); ok {
 			a.s.leases.remove(se.Session)
 			a.s.metrics.sessionsExpired.Inc()
 		}
@@ -68,7 +69,7 @@ func (a *applier) Restore(data []byte) error {
 }
 
 // read runs f with the FSM under the read lock.
-func (a *applier) read(f func(fsm *FSM)) {
+func (a *applier) read(f func(fsm *fsm.Machine)) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	f(a.fsm)
@@ -82,27 +83,27 @@ func (s *Server) stamp() int64 {
 
 // propose replicates cmd (with body) through this node, which must be the
 // leader, and returns the FSM's Result, or an *api.Error.
-func (s *Server) propose(ctx context.Context, cmd Command, body any) (Result, error) {
+func (s *Server) propose(ctx context.Context, cmd fsm.Command, body any) (fsm.Result, error) {
 	if err := s.serving(); err != nil {
-		return Result{}, err
+		return fsm.Result{}, err
 	}
 	if !s.node.IsLeader() {
-		return Result{}, s.notLeader(ctx)
+		return fsm.Result{}, s.notLeader(ctx)
 	}
 	cmd.Time = s.stamp()
 	data, err := s.codec.Encode(cmd, body)
 	if err != nil {
-		return Result{}, api.Errorf(api.CodeInvalidRequest, "%v", err)
+		return fsm.Result{}, api.Errorf(api.CodeInvalidRequest, "%v", err)
 	}
 	s.metrics.proposals.Inc()
 	a, err := s.node.Propose(ctx, data)
 	if err != nil {
 		s.metrics.proposalsFailed.Inc()
-		return Result{}, s.nodeError(ctx, err)
+		return fsm.Result{}, s.nodeError(ctx, err)
 	}
-	res, ok := a.Result.(Result)
+	res, ok := a.Result.(fsm.Result)
 	if !ok {
-		return Result{}, api.Errorf(api.CodeUnavailable, "no result for entry %d", a.Index)
+		return fsm.Result{}, api.Errorf(api.CodeUnavailable, "no result for entry %d", a.Index)
 	}
 	if res.Err != nil {
 		return res, refusal(res.Err)

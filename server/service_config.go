@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/wal"
 )
@@ -46,7 +47,7 @@ type Config struct {
 	Node raftnode.Config
 	// FSM bounds the replicated state (TTL range, name and value sizes).
 	// Every member must use the same values.
-	FSM FSMConfig
+	FSM fsm.Config
 	// WAL configures the write-ahead log; an empty Dir is filled from
 	// DataDir.
 	WAL wal.Options
@@ -96,7 +97,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Node:               raftnode.DefaultConfig(""),
-		FSM:                DefaultFSMConfig(),
+		FSM:                fsm.DefaultConfig(),
 		WAL:                wal.DefaultOptions(""),
 		RPC:                rpc.DefaultConfig(),
 		RequestTimeout:     5 * time.Second,

@@ -7,6 +7,7 @@ import (
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
 )
 
 // eventRouter sends the FSM's events to the client connections that want
@@ -142,7 +143,7 @@ func (r *eventRouter) unbind(m map[uint64]map[*rpc.Conn]struct{}, id uint64, c *
 
 // route pushes one entry's events. It runs on the apply path with the FSM
 // write lock held.
-func (r *eventRouter) route(evs []Event) {
+func (r *eventRouter) route(evs []fsm.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -150,13 +151,13 @@ func (r *eventRouter) route(evs []Event) {
 	defer r.mu.Unlock()
 	for _, ev := range evs {
 		switch e := ev.(type) {
-		case Granted:
+		case fsm.Granted:
 			r.pushSession(e.Session, api.PushGranted, &api.GrantedEvent{Session: e.Session, Name: e.Name, Token: e.Token, Mode: uint8(e.Mode)})
-		case Lost:
+		case fsm.Lost:
 			r.pushSession(e.Session, api.PushLost, &api.LostEvent{Session: e.Session, Name: e.Name, Token: e.Token, Reason: lostReason(e.Reason)})
-		case SessionExpired:
+		case fsm.SessionExpired:
 			r.pushSession(e.Session, api.PushSessionExpired, &api.SessionExpiredEvent{Session: e.Session})
-		case HolderChanged:
+		case fsm.HolderChanged:
 			ev := &api.HolderChangedEvent{Name: e.Name, Revision: e.Revision, Holders: holderInfos(e.Holders)}
 			for c := range r.names[e.Name] {
 				_ = c.Push(rpc.MsgType(api.PushHolderChanged), ev)
@@ -166,7 +167,7 @@ func (r *eventRouter) route(evs []Event) {
 	// Lost and SessionExpired come before any later event of the session;
 	// an expired session's bindings are dropped after its pushes.
 	for _, ev := range evs {
-		if e, ok := ev.(SessionExpired); ok {
+		if e, ok := ev.(fsm.SessionExpired); ok {
 			for c := range r.sessions[e.Session] {
 				if cs := r.conns[c]; cs != nil {
 					delete(cs.sessions, e.Session)
@@ -187,7 +188,7 @@ func (r *eventRouter) pushSession(id uint64, typ uint8, v any) {
 // after a snapshot install, whose entries produced no events. Observers
 // drop pushes whose revision they have seen. Caller holds the FSM write
 // lock.
-func (r *eventRouter) refreshObservers(f *FSM) {
+func (r *eventRouter) refreshObservers(f *fsm.Machine) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for name, set := range r.names {

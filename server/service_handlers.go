@@ -7,6 +7,7 @@ import (
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
 )
 
 // handle registers fn for a client message type. It bounds the request by
@@ -70,10 +71,10 @@ func (s *Server) registerHandlers() error {
 }
 
 func (s *Server) openSession(ctx context.Context, c *rpc.Conn, req *api.OpenSessionRequest) (*api.OpenSessionResponse, error) {
-	if n, over := s.atLimit(s.cfg.MaxSessions, func(f *FSM) (int, bool) { return f.SessionCount(req.Key) }); over {
+	if n, over := s.atLimit(s.cfg.MaxSessions, func(f *fsm.Machine) (int, bool) { return f.SessionCount(req.Key) }); over {
 		return nil, api.Errorf(api.CodeLimitExceeded, "%d sessions open, the limit is %d", n, s.cfg.MaxSessions)
 	}
-	res, err := s.propose(ctx, Command{Type: CmdOpenSession}, &OpenSessionBody{Key: req.Key, TTL: req.TTL})
+	res, err := s.propose(ctx, fsm.Command{Type: fsm.CmdOpenSession}, &fsm.OpenSessionBody{Key: req.Key, TTL: req.TTL})
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func (s *Server) closeSession(ctx context.Context, req *api.CloseSessionRequest)
 	if req.Session == 0 {
 		return nil, api.Errorf(api.CodeUnknownSession, "session 0")
 	}
-	if _, err := s.propose(ctx, Command{Type: CmdCloseSession, Session: req.Session}, nil); err != nil {
+	if _, err := s.propose(ctx, fsm.Command{Type: fsm.CmdCloseSession, Session: req.Session}, nil); err != nil {
 		return nil, err
 	}
 	s.leases.remove(req.Session)
@@ -106,30 +107,30 @@ func (s *Server) attach(_ context.Context, c *rpc.Conn, req *api.AttachRequest) 
 // count returns the current count and whether the request is exempt (it
 // repeats what the state already holds). A follower skips the check and
 // answers NotLeader when it proposes.
-func (s *Server) atLimit(limit int, count func(f *FSM) (n int, exempt bool)) (int, bool) {
+func (s *Server) atLimit(limit int, count func(f *fsm.Machine) (n int, exempt bool)) (int, bool) {
 	if limit <= 0 || !s.node.IsLeader() {
 		return 0, false
 	}
 	var n int
 	var exempt bool
-	s.app.read(func(f *FSM) { n, exempt = count(f) })
+	s.app.read(func(f *fsm.Machine) { n, exempt = count(f) })
 	return n, n >= limit && !exempt
 }
 
 // writeCmd is the envelope of a deduplicated session write.
-func writeCmd(t CommandType, w api.Write) Command {
-	return Command{Type: t, Session: w.Session, Seq: w.Seq, LowestUnanswered: w.LowestUnanswered}
+func writeCmd(t fsm.CommandType, w api.Write) fsm.Command {
+	return fsm.Command{Type: t, Session: w.Session, Seq: w.Seq, LowestUnanswered: w.LowestUnanswered}
 }
 
 func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireRequest) (*api.AcquireResponse, error) {
 	start := time.Now()
-	if n, over := s.atLimit(s.cfg.MaxLocksPerSession, func(f *FSM) (int, bool) { return f.SessionLockCount(req.Session, req.Name) }); over {
+	if n, over := s.atLimit(s.cfg.MaxLocksPerSession, func(f *fsm.Machine) (int, bool) { return f.SessionLockCount(req.Session, req.Name) }); over {
 		return nil, api.Errorf(api.CodeLimitExceeded, "session %d holds or waits for %d locks, the limit is %d",
 			req.Session, n, s.cfg.MaxLocksPerSession)
 	}
 	// Bind first: a queued request can be granted by the very next entry.
 	s.events.attach(c, req.Session)
-	res, err := s.propose(ctx, writeCmd(CmdAcquire, req.Write), &AcquireBody{Name: req.Name,
+	res, err := s.propose(ctx, writeCmd(fsm.CmdAcquire, req.Write), &fsm.AcquireBody{Name: req.Name,
 		Mode: lockMode(req.Mode), Value: req.Value, Wait: req.Wait, LockDelay: req.LockDelay})
 	if err != nil {
 		return nil, err
@@ -140,21 +141,21 @@ func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireReque
 }
 
 func (s *Server) release(ctx context.Context, req *api.ReleaseRequest) (*api.Empty, error) {
-	if _, err := s.propose(ctx, writeCmd(CmdRelease, req.Write), &ReleaseBody{Name: req.Name, Token: req.Token}); err != nil {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdRelease, req.Write), &fsm.ReleaseBody{Name: req.Name, Token: req.Token}); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil
 }
 
 func (s *Server) cancelWait(ctx context.Context, req *api.CancelWaitRequest) (*api.Empty, error) {
-	if _, err := s.propose(ctx, writeCmd(CmdCancelWait, req.Write), &CancelWaitBody{Name: req.Name}); err != nil {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdCancelWait, req.Write), &fsm.CancelWaitBody{Name: req.Name}); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil
 }
 
 func (s *Server) proclaim(ctx context.Context, req *api.ProclaimRequest) (*api.Empty, error) {
-	if _, err := s.propose(ctx, writeCmd(CmdProclaim, req.Write), &ProclaimBody{Name: req.Name, Token: req.Token, Value: req.Value}); err != nil {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdProclaim, req.Write), &fsm.ProclaimBody{Name: req.Name, Token: req.Token, Value: req.Value}); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil

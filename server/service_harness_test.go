@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/internal/freeport"
 	"github.com/lockd/lockd/rpc"
 )
@@ -148,7 +149,7 @@ func (c *svcCluster) leader() *Server {
 			return false
 		}
 		for _, s := range c.servers {
-			if s != nil && s.node.Leader() != lead.node.ID() {
+			if s != nil && s.node.Leader() != consensus.NodeID(lead.ID()) {
 				return false
 			}
 		}

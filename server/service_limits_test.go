@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/server/fsm"
 )
 
 // The leader refuses a session beyond MaxSessions with CodeLimitExceeded,
@@ -30,7 +31,7 @@ func TestOpenBeyondMaxSessionsIsRefused(t *testing.T) {
 		}
 		svcWait(t, "the follower applies both sessions", 10*time.Second, func() bool {
 			var n int
-			s.app.read(func(f *FSM) { n, _ = f.SessionCount("") })
+			s.app.read(func(f *fsm.Machine) { n, _ = f.SessionCount("") })
 			return n == 2
 		})
 		fcl := dialClient(t, s.ClientAddr())

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 )
 
@@ -111,8 +112,8 @@ func (c *fsmCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	var sessions, held, waiters int
-	c.s.app.read(func(f *FSM) {
-		sessions = f.sessions.Len()
+	c.s.app.read(func(f *fsm.Machine) {
+		sessions, _ = f.SessionCount("")
 		for _, in := range f.Locks() {
 			if len(in.Holders) > 0 {
 				held++

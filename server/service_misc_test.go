@@ -15,6 +15,7 @@ import (
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 )
 
@@ -50,7 +51,7 @@ func TestSnapshotSaveReturnsRestorableBackup(t *testing.T) {
 	if crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) != first.CRC32C {
 		t.Fatal("backup checksum mismatch")
 	}
-	restored, err := NewFSM(lead.cfg.FSM)
+	restored, err := fsm.New(lead.cfg.FSM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestSnapshotSaveReturnsRestorableBackup(t *testing.T) {
 		t.Fatalf("restored index %d with %d locks, want %d and 30", restored.AppliedIndex(), len(restored.Locks()), first.Index)
 	}
 	var live []byte
-	lead.app.read(func(f *FSM) { live, _ = f.Snapshot() })
+	lead.app.read(func(f *fsm.Machine) { live, _ = f.Snapshot() })
 	if mine, _ := restored.Snapshot(); !bytes.Equal(mine, live) {
 		t.Fatal("the restored backup differs from the leader's state")
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
 )
 
 // Reads are linearizable by default: ReadIndex (forwarded to the leader by
@@ -31,7 +32,7 @@ func (s *Server) checkToken(ctx context.Context, req *api.CheckTokenRequest) (*a
 		return nil, err
 	}
 	var ok bool
-	s.app.read(func(f *FSM) { ok = f.CheckToken(req.Name, req.Token) })
+	s.app.read(func(f *fsm.Machine) { ok = f.CheckToken(req.Name, req.Token) })
 	return &api.CheckTokenResponse{Current: ok}, nil
 }
 
@@ -40,7 +41,7 @@ func (s *Server) getLock(ctx context.Context, req *api.GetLockRequest) (*api.Loc
 		return nil, err
 	}
 	var in locks.Info
-	s.app.read(func(f *FSM) { in = f.Lock(req.Name) })
+	s.app.read(func(f *fsm.Machine) { in = f.Lock(req.Name) })
 	out := lockInfo(in)
 	return &out, nil
 }
@@ -50,7 +51,7 @@ func (s *Server) listLocks(ctx context.Context, req *api.ListLocksRequest) (*api
 		return nil, err
 	}
 	resp := &api.ListLocksResponse{}
-	s.app.read(func(f *FSM) {
+	s.app.read(func(f *fsm.Machine) {
 		for _, in := range f.Locks() {
 			if strings.HasPrefix(in.Name, req.Prefix) {
 				resp.Locks = append(resp.Locks, lockInfo(in))
@@ -61,7 +62,7 @@ func (s *Server) listLocks(ctx context.Context, req *api.ListLocksRequest) (*api
 }
 
 // sessionInfo describes session id; the caller holds the FSM read lock.
-func sessionInfo(f *FSM, id uint64) (api.SessionInfo, bool) {
+func sessionInfo(f *fsm.Machine, id uint64) (api.SessionInfo, bool) {
 	si, ok := f.Session(id)
 	if !ok {
 		return api.SessionInfo{}, false
@@ -89,7 +90,7 @@ func (s *Server) getSession(ctx context.Context, req *api.GetSessionRequest) (*a
 	}
 	var out api.SessionInfo
 	var ok bool
-	s.app.read(func(f *FSM) { out, ok = sessionInfo(f, req.Session) })
+	s.app.read(func(f *fsm.Machine) { out, ok = sessionInfo(f, req.Session) })
 	if !ok {
 		return nil, api.Errorf(api.CodeUnknownSession, "session %d is not open", req.Session)
 	}
@@ -101,7 +102,7 @@ func (s *Server) listSessions(ctx context.Context, req *api.ListSessionsRequest)
 		return nil, err
 	}
 	resp := &api.ListSessionsResponse{}
-	s.app.read(func(f *FSM) {
+	s.app.read(func(f *fsm.Machine) {
 		for _, si := range f.Sessions() {
 			if out, ok := sessionInfo(f, uint64(si.ID)); ok {
 				resp.Sessions = append(resp.Sessions, out)
@@ -123,7 +124,7 @@ func (s *Server) observe(_ context.Context, c *rpc.Conn, req *api.ObserveRequest
 		return nil, api.Errorf(api.CodeInvalidName, "empty lock name")
 	}
 	var subscribed bool
-	s.app.read(func(f *FSM) {
+	s.app.read(func(f *fsm.Machine) {
 		if subscribed = s.events.observe(c, req.Name); !subscribed {
 			return
 		}

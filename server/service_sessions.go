@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/sessions"
 )
@@ -248,7 +249,7 @@ func (s *Server) becomeLeader(gen uint64) {
 		err := s.node.ReadIndex(ctx)
 		cancel()
 		if err == nil {
-			s.app.read(func(f *FSM) {
+			s.app.read(func(f *fsm.Machine) {
 				if s.leases.activate(gen, f.SessionDeadlines(s.clock().UnixNano())) {
 					s.log.Info("leader lease table active", "sessions", len(f.Sessions()))
 				}
@@ -297,7 +298,7 @@ func (s *Server) scan() {
 	}
 	var next int64
 	var ok bool
-	s.app.read(func(f *FSM) { next, ok = f.NextLockDeadline() })
+	s.app.read(func(f *fsm.Machine) { next, ok = f.NextLockDeadline() })
 	if ok && next <= now && s.tickInFlight.CompareAndSwap(false, true) {
 		s.wg.Add(1)
 		go s.tick()
@@ -309,14 +310,14 @@ func (s *Server) expire(gen, id uint64) {
 	defer s.wg.Done()
 	defer s.expiriesInFlight.Add(-1)
 	var open bool
-	s.app.read(func(f *FSM) { _, open = f.Session(id) })
+	s.app.read(func(f *fsm.Machine) { _, open = f.Session(id) })
 	if !open { // closed meanwhile
 		s.leases.remove(id)
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := s.propose(ctx, Command{Type: CmdExpireSession, Session: id}, nil)
+	res, err := s.propose(ctx, fsm.Command{Type: fsm.CmdExpireSession, Session: id}, nil)
 	switch {
 	case err == nil:
 		s.log.Debug("session expired", "session", id)
@@ -334,7 +335,7 @@ func (s *Server) tick() {
 	defer s.tickInFlight.Store(false)
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := s.propose(ctx, Command{Type: CmdTick}, nil); err != nil {
+	if _, err := s.propose(ctx, fsm.Command{Type: fsm.CmdTick}, nil); err != nil {
 		s.log.Debug("tick proposal failed", "error", err)
 	}
 }
@@ -365,7 +366,7 @@ func (s *Server) keepAlive(ctx context.Context, req *api.KeepAliveRequest) (*api
 	now := s.clock().UnixNano()
 	ttls := make([]int64, len(req.Sessions))
 	ats := make([]int64, len(req.Sessions))
-	s.app.read(func(f *FSM) {
+	s.app.read(func(f *fsm.Machine) {
 		for i, id := range req.Sessions {
 			if info, ok := f.Session(id); ok {
 				ttls[i] = int64(info.TTL)

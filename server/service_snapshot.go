@@ -8,6 +8,7 @@ import (
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
 )
 
 // backup is one consistent copy of the FSM made for SnapshotSave.
@@ -58,7 +59,7 @@ func (s *Server) snapshotSave(ctx context.Context, req *api.SnapshotSaveRequest)
 		var data []byte
 		var index uint64
 		var err error
-		s.app.read(func(f *FSM) {
+		s.app.read(func(f *fsm.Machine) {
 			index = f.AppliedIndex()
 			data, err = f.Snapshot()
 		})

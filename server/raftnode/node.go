@@ -254,9 +254,6 @@ func (n *Node) Step(m consensus.Message) {
 	}
 }
 
-// ID is this node's name.
-func (n *Node) ID() consensus.NodeID { return n.cfg.ID }
-
 // Leader is the leader this node knows of, or None.
 func (n *Node) Leader() consensus.NodeID { return n.leader.Load().(consensus.NodeID) }
 

@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"fmt"
@@ -35,7 +35,7 @@ const (
 	// CmdProclaim replaces a held lock's value (body ProclaimBody).
 	CmdProclaim
 	// CmdTick ends the lock-delays that are over by Command.Time (proposed
-	// by the leader at FSM.NextLockDeadline).
+	// by the leader at Machine.NextLockDeadline).
 	CmdTick
 	cmdLimit // first invalid value
 )
@@ -120,10 +120,10 @@ func newCommandHandle() *codec.MsgpackHandle {
 	return h
 }
 
-// CommandCodec encodes commands for proposal and decodes them for apply. It
+// Codec encodes commands for proposal and decodes them for apply. It
 // is safe for concurrent use: encoders and decoders are pooled, since
 // building one costs more than the encoding itself.
-type CommandCodec struct {
+type Codec struct {
 	h        *codec.MsgpackHandle
 	encoders sync.Pool // *commandEncoder
 	decoders sync.Pool // *codec.Decoder
@@ -135,14 +135,14 @@ type commandEncoder struct {
 	scratch []byte
 }
 
-// NewCommandCodec returns a codec.
-func NewCommandCodec() *CommandCodec { return &CommandCodec{h: newCommandHandle()} }
+// NewCodec returns a codec.
+func NewCodec() *Codec { return &Codec{h: newCommandHandle()} }
 
 // maxPooledScratch is the largest output buffer a pooled encoder keeps: a
 // snapshot-sized one is dropped.
 const maxPooledScratch = 64 << 10
 
-func (c *CommandCodec) decode(data []byte, v any) error {
+func (c *Codec) decode(data []byte, v any) error {
 	if data == nil {
 		data = []byte{} // ResetBytes ignores nil
 	}
@@ -161,7 +161,7 @@ func (c *CommandCodec) decode(data []byte, v any) error {
 // encode returns v's encoding in a slice of exactly its length: results
 // are kept for long in dedup windows, and the encoder would otherwise hand
 // out 1 KiB buffers.
-func (c *CommandCodec) encode(v any) ([]byte, error) {
+func (c *Codec) encode(v any) ([]byte, error) {
 	e, _ := c.encoders.Get().(*commandEncoder)
 	if e == nil {
 		e = &commandEncoder{scratch: make([]byte, 0, 256)}
@@ -181,7 +181,7 @@ func (c *CommandCodec) encode(v any) ([]byte, error) {
 // Encode encodes body (nil for none) into cmd.Body and returns the encoded
 // command. Acquire and Release, the hot commands, take the hand-written
 // path (fsm_wire.go); the bytes are the same.
-func (c *CommandCodec) Encode(cmd Command, body any) ([]byte, error) {
+func (c *Codec) Encode(cmd Command, body any) ([]byte, error) {
 	var scratch [256]byte
 	switch b := body.(type) {
 	case *AcquireBody:
@@ -195,20 +195,20 @@ func (c *CommandCodec) Encode(cmd Command, body any) ([]byte, error) {
 	}
 	b, err := c.encode(body)
 	if err != nil {
-		return nil, fmt.Errorf("server: encode %v body: %w", cmd.Type, err)
+		return nil, fmt.Errorf("fsm: encode %v body: %w", cmd.Type, err)
 	}
 	cmd.Body = b
 	return appendCommand(make([]byte, 0, len(b)+64), &cmd), nil
 }
 
 // encodeResult encodes a stored Result in a slice of exactly its length.
-func (c *CommandCodec) encodeResult(res *storedResult) []byte {
+func (c *Codec) encodeResult(res *storedResult) []byte {
 	var scratch [256]byte
 	return slices.Clone(appendStoredResult(scratch[:0], res))
 }
 
 // Decode decodes a command; a command of an unknown type is an error.
-func (c *CommandCodec) Decode(data []byte) (Command, error) {
+func (c *Codec) Decode(data []byte) (Command, error) {
 	cmd, ok := decodeCommandFast(data)
 	if !ok {
 		cmd = Command{}
@@ -224,7 +224,7 @@ func (c *CommandCodec) Decode(data []byte) (Command, error) {
 
 // DecodeBody decodes a command's body into v (a pointer to the type's body
 // struct).
-func (c *CommandCodec) DecodeBody(cmd Command, v any) error {
+func (c *Codec) DecodeBody(cmd Command, v any) error {
 	switch b := v.(type) {
 	case *AcquireBody:
 		if decodeAcquireBodyFast(cmd.Body, b) {

@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import "errors"
 
@@ -8,11 +8,11 @@ import "errors"
 var (
 	// ErrBadCommand: an entry's bytes do not decode to a known command with
 	// a valid body.
-	ErrBadCommand = errors.New("server: bad command")
+	ErrBadCommand = errors.New("fsm: bad command")
 	// ErrEntryApplied: Apply was given an index at or below the applied
 	// index; the entry was ignored.
-	ErrEntryApplied = errors.New("server: entry already applied")
+	ErrEntryApplied = errors.New("fsm: entry already applied")
 	// ErrCorruptSnapshot: FSM snapshot bytes do not decode or are
 	// inconsistent.
-	ErrCorruptSnapshot = errors.New("server: corrupt snapshot")
+	ErrCorruptSnapshot = errors.New("fsm: corrupt snapshot")
 )

@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"reflect"
@@ -10,7 +10,7 @@ import (
 )
 
 func TestOpenSessionUsesEntryIndexAndClampsTTL(t *testing.T) {
-	cfg := DefaultFSMConfig().Sessions
+	cfg := DefaultConfig().Sessions
 	cases := []struct {
 		name string
 		ttl  time.Duration
@@ -256,13 +256,13 @@ func TestEntryAtOrBelowAppliedIndexIsIgnored(t *testing.T) {
 }
 
 func TestFSMConfigValidate(t *testing.T) {
-	cfg := DefaultFSMConfig()
+	cfg := DefaultConfig()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Sessions.MinTTL = 0
 	cfg.Locks.MaxNameLen = 0
-	if _, err := NewFSM(cfg); err == nil {
+	if _, err := New(cfg); err == nil {
 		t.Fatal("NewFSM accepted a bad config")
 	}
 }
@@ -283,7 +283,7 @@ func TestElectionCampaignProclaimResignObserve(t *testing.T) {
 	if !ra.Granted || !rb.Queued {
 		t.Fatalf("campaigns %+v %+v", ra, rb)
 	}
-	leader, seen, ok := h.f.Leader("billing-leader")
+	leader, seen, ok := h.f.locks.Leader("billing-leader")
 	if !ok || leader.Session != a || string(leader.Value) != "10.0.0.7:8080" || leader.Token != ra.Token {
 		t.Fatalf("leader %+v", leader)
 	}
@@ -292,7 +292,7 @@ func TestElectionCampaignProclaimResignObserve(t *testing.T) {
 	if in, changed := h.f.ChangedSince("billing-leader", seen); !changed || in.Revision != evs[0].(HolderChanged).Revision {
 		t.Fatalf("observer missed the proclaim: %+v", in)
 	}
-	_, seen, _ = h.f.Leader("billing-leader")
+	_, seen, _ = h.f.locks.Leader("billing-leader")
 	_, evs = h.release(a, "billing-leader", ra.Token) // resign
 	if len(evs) != 2 || evs[0].(Granted).Session != b {
 		t.Fatalf("resign events %+v", evs)

@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ import (
 // Apply (decode, dedup, lock table, result encoding); the commands are
 // encoded before the timer starts.
 func BenchmarkApplyAcquireRelease(b *testing.B) {
-	f, _ := NewFSM(DefaultFSMConfig())
-	c := NewCommandCodec()
+	f, _ := New(DefaultConfig())
+	c := NewCodec()
 	open, _ := c.Encode(Command{Type: CmdOpenSession, Time: 1}, OpenSessionBody{})
 	f.Apply(1, open)
 	entries := make([][]byte, 0, 2*b.N)
@@ -36,8 +36,8 @@ func BenchmarkApplyAcquireRelease(b *testing.B) {
 // BenchmarkSnapshot50kSessions measures Snapshot of 50,000 open sessions,
 // each holding one lock with one kept response.
 func BenchmarkSnapshot50kSessions(b *testing.B) {
-	f, _ := NewFSM(DefaultFSMConfig())
-	c := NewCommandCodec()
+	f, _ := New(DefaultConfig())
+	c := NewCodec()
 	index := uint64(0)
 	for i := range 50_000 {
 		open, _ := c.Encode(Command{Type: CmdOpenSession, Time: 1}, OpenSessionBody{Key: fmt.Sprint("client-", i)})
@@ -64,9 +64,9 @@ func BenchmarkSnapshot50kSessions(b *testing.B) {
 // BenchmarkCommandCodec measures encoding a proposal and decoding it for
 // apply, as the leader's handlers and every FSM do for each write.
 //
-//	go test ./server -run '^$' -bench CommandCodec
+//	go test ./server/fsm -run '^$' -bench CommandCodec
 func BenchmarkCommandCodec(b *testing.B) {
-	c := NewCommandCodec()
+	c := NewCodec()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"errors"
@@ -9,33 +9,33 @@ import (
 	"github.com/lockd/lockd/sessions"
 )
 
-// FSMConfig configures the replicated state machine. Every replica must use
+// Config configures the replicated state machine. Every replica must use
 // the same values: they decide the outcome of commands.
-type FSMConfig struct {
+type Config struct {
 	// Sessions bounds the session table (TTL range, dedup window).
 	Sessions sessions.Config
 	// Locks bounds the lock table (name and value sizes, lock-delay range).
 	Locks locks.Config
 }
 
-// DefaultFSMConfig returns the packages' defaults.
-func DefaultFSMConfig() FSMConfig {
-	return FSMConfig{Sessions: sessions.DefaultConfig(), Locks: locks.DefaultConfig()}
+// DefaultConfig returns the packages' defaults.
+func DefaultConfig() Config {
+	return Config{Sessions: sessions.DefaultConfig(), Locks: locks.DefaultConfig()}
 }
 
 // Validate reports whether c is usable.
-func (c FSMConfig) Validate() error {
+func (c Config) Validate() error {
 	return errors.Join(c.Sessions.Validate(), c.Locks.Validate())
 }
 
-// FSM is lockd's replicated state machine: the session table and the lock
+// Machine is lockd's replicated state machine: the session table and the lock
 // table, driven by committed commands. It is deterministic: it reads time
 // only from commands, iterates in sorted order, and does no I/O. It is not
 // safe for concurrent use; the server applies from one goroutine and must
 // serialise queries with it.
-type FSM struct {
-	cfg      FSMConfig
-	codec    *CommandCodec
+type Machine struct {
+	cfg      Config
+	codec    *Codec
 	sessions *sessions.Table
 	locks    *locks.Table
 	// index is the last applied index. Invariant: it only grows.
@@ -46,16 +46,16 @@ type FSM struct {
 }
 
 // NewFSM returns an empty state machine.
-func NewFSM(cfg FSMConfig) (*FSM, error) {
+func New(cfg Config) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &FSM{cfg: cfg, codec: NewCommandCodec()}
+	f := &Machine{cfg: cfg, codec: NewCodec()}
 	f.reset()
 	return f, nil
 }
 
-func (f *FSM) reset() {
+func (f *Machine) reset() {
 	f.sessions, _ = sessions.New(f.cfg.Sessions) // config validated in NewFSM
 	f.locks, _ = locks.New(f.cfg.Locks)
 	f.index, f.now = 0, 0
@@ -66,7 +66,7 @@ func (f *FSM) reset() {
 // that is refused, gets an error Result and changes nothing but the applied
 // index (and time, if the envelope decoded). It returns the events the
 // server pushes to clients.
-func (f *FSM) Apply(index uint64, data []byte) (Result, []Event) {
+func (f *Machine) Apply(index uint64, data []byte) (Result, []Event) {
 	if index <= f.index {
 		return refused(fmt.Errorf("%w: index %d, applied %d", ErrEntryApplied, index, f.index)), nil
 	}
@@ -92,12 +92,12 @@ func (f *FSM) Apply(index uint64, data []byte) (Result, []Event) {
 		return Result{}, appendEffects(nil, f.locks.Tick(index, f.now))
 	}
 	if !cmd.Type.deduplicated() {
-		panic(fmt.Sprintf("server: command type %v not dispatched", cmd.Type))
+		panic(fmt.Sprintf("fsm: command type %v not dispatched", cmd.Type))
 	}
 	return f.applyWrite(index, cmd)
 }
 
-func (f *FSM) openSession(index uint64, cmd Command) (Result, []Event) {
+func (f *Machine) openSession(index uint64, cmd Command) (Result, []Event) {
 	var body OpenSessionBody
 	if err := f.codec.DecodeBody(cmd, &body); err != nil {
 		return refused(err), nil
@@ -115,7 +115,7 @@ func (f *FSM) openSession(index uint64, cmd Command) (Result, []Event) {
 
 // endSession closes or expires cmd.Session and releases its locks. Closing
 // a closed session succeeds again (a retried close).
-func (f *FSM) endSession(index uint64, cmd Command, reason sessions.EndReason) (Result, []Event) {
+func (f *Machine) endSession(index uint64, cmd Command, reason sessions.EndReason) (Result, []Event) {
 	id := sessions.ID(cmd.Session)
 	if _, err := f.sessions.End(id, reason); err != nil {
 		if reason == sessions.Closed && errors.Is(err, sessions.ErrSessionClosed) {
@@ -136,7 +136,7 @@ func (f *FSM) endSession(index uint64, cmd Command, reason sessions.EndReason) (
 // and applies nothing; a new command is applied and, if it succeeded, its
 // Result is stored in the session. A refused command is not stored: it
 // changed nothing, so its retry may be applied afresh.
-func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
+func (f *Machine) applyWrite(index uint64, cmd Command) (Result, []Event) {
 	run, err := f.decodeWrite(index, cmd)
 	if err != nil {
 		return refused(err), nil
@@ -149,7 +149,7 @@ func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
 	if dup {
 		var sr storedResult
 		if err := f.codec.decode(stored, &sr); err != nil {
-			panic(fmt.Sprintf("server: stored response of session %d seq %d does not decode: %v", id, cmd.Seq, err))
+			panic(fmt.Sprintf("fsm: stored response of session %d seq %d does not decode: %v", id, cmd.Seq, err))
 		}
 		res := sr.result()
 		res.Duplicate = true
@@ -166,7 +166,7 @@ func (f *FSM) applyWrite(index uint64, cmd Command) (Result, []Event) {
 
 // decodeWrite decodes a deduplicated command's body and returns the
 // function that applies it.
-func (f *FSM) decodeWrite(index uint64, cmd Command) (func() (Result, locks.Effects, error), error) {
+func (f *Machine) decodeWrite(index uint64, cmd Command) (func() (Result, locks.Effects, error), error) {
 	s := cmd.Session
 	switch cmd.Type {
 	case CmdAcquire:
@@ -211,5 +211,5 @@ func (f *FSM) decodeWrite(index uint64, cmd Command) (func() (Result, locks.Effe
 			return Result{}, eff, err
 		}, nil
 	}
-	panic(fmt.Sprintf("server: %v is not a deduplicated command", cmd.Type))
+	panic(fmt.Sprintf("fsm: %v is not a deduplicated command", cmd.Type))
 }

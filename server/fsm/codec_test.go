@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ func TestCommandTypeNames(t *testing.T) {
 // TestEncodedResultsAreCompact: responses stay in dedup windows for long,
 // so their encoding must not carry the encoder's spare capacity.
 func TestEncodedResultsAreCompact(t *testing.T) {
-	c := NewCommandCodec()
+	c := NewCodec()
 	for range 3 {
 		b, err := c.encode(&storedResult{Granted: true, Token: 12345})
 		if err != nil || len(b) == 0 || cap(b) > len(b)+len(b)/4+16 {
@@ -31,7 +31,7 @@ func TestEncodedResultsAreCompact(t *testing.T) {
 // TestCommandCodecConcurrentUse: one codec serves every client handler and
 // the FSM at once; pooled encoders and decoders must not share buffers.
 func TestCommandCodecConcurrentUse(t *testing.T) {
-	c := NewCommandCodec()
+	c := NewCodec()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)

@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func TestRestoredFSMBehavesIdentically(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		h := newFSMHarness(t)
 		var replay [][]byte
-		var other *FSM
+		var other *Machine
 		cut := 50 + r.IntN(200)
 		for step := 0; step < 300; step++ {
 			data := randomCommand(r, h, &replay)
@@ -80,7 +80,7 @@ func TestRestoredFSMBehavesIdentically(t *testing.T) {
 				}
 			}
 			if step == cut {
-				other, _ = NewFSM(h.f.cfg)
+				other, _ = New(h.f.cfg)
 				if err := other.Restore(h.snapshot()); err != nil {
 					t.Fatalf("seed %d: %v", seed, err)
 				}
@@ -110,7 +110,7 @@ func TestSnapshotIsDeterministic(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("same entries, different snapshot bytes")
 	}
-	f, _ := NewFSM(DefaultFSMConfig())
+	f, _ := New(DefaultConfig())
 	if err := f.Restore(a); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestRestoreOfEmptyDataResets(t *testing.T) {
 	if err := h.f.Restore(nil); err != nil {
 		t.Fatal(err)
 	}
-	empty, _ := NewFSM(DefaultFSMConfig())
+	empty, _ := New(DefaultConfig())
 	a, _ := empty.Snapshot()
 	if !bytes.Equal(a, h.snapshot()) || h.f.AppliedIndex() != 0 {
 		t.Fatal("Restore(nil) did not give the initial state")
@@ -152,7 +152,7 @@ func TestRestoreRejectsCorruptSnapshotAndKeepsState(t *testing.T) {
 		}
 		return b
 	}
-	empty, _ := NewFSM(DefaultFSMConfig())
+	empty, _ := New(DefaultConfig())
 	emptySnap, _ := empty.Snapshot()
 	var est fsmSnapshot
 	codec.NewDecoderBytes(emptySnap, newCommandHandle()).Decode(&est)
@@ -200,7 +200,7 @@ func TestApplyOfCorruptedEntriesNeverPanics(t *testing.T) {
 }
 
 func FuzzApply(f *testing.F) {
-	c := NewCommandCodec()
+	c := NewCodec()
 	for _, seed := range []struct {
 		cmd  Command
 		body any
@@ -217,8 +217,8 @@ func FuzzApply(f *testing.F) {
 	}
 	f.Add([]byte{0x85})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fsm, _ := NewFSM(DefaultFSMConfig())
-		c := NewCommandCodec()
+		fsm, _ := New(DefaultConfig())
+		c := NewCodec()
 		open, _ := c.Encode(Command{Type: CmdOpenSession}, OpenSessionBody{})
 		fsm.Apply(1, open)
 		before := stateOf(t, fsm)

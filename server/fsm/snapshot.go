@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ type fsmSnapshot struct {
 // Snapshot encodes the whole state (applied index and time, sessions with
 // their dedup windows, locks with queues, delays and revisions). The same
 // state always gives the same bytes.
-func (f *FSM) Snapshot() ([]byte, error) {
+func (f *Machine) Snapshot() ([]byte, error) {
 	ss, err := f.sessions.Snapshot()
 	if err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func (f *FSM) Snapshot() ([]byte, error) {
 	st := fsmSnapshot{Version: fsmSnapshotVersion, Index: f.index, Time: f.now, Sessions: ss, Locks: ls}
 	out, err := f.codec.encode(&st)
 	if err != nil {
-		return nil, fmt.Errorf("server: encode snapshot: %w", err)
+		return nil, fmt.Errorf("fsm: encode snapshot: %w", err)
 	}
 	return out, nil
 }
@@ -42,7 +42,7 @@ func (f *FSM) Snapshot() ([]byte, error) {
 // Restore replaces the state with a snapshot's; empty data is the initial
 // state. It checks that every session the lock table names is open. On
 // error the FSM is unchanged.
-func (f *FSM) Restore(data []byte) error {
+func (f *Machine) Restore(data []byte) error {
 	if len(data) == 0 {
 		f.reset()
 		return nil

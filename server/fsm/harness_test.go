@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"bytes"
@@ -15,24 +15,24 @@ import (
 // leader clock and per-session sequence numbers.
 type fsmHarness struct {
 	t     *testing.T
-	f     *FSM
-	c     *CommandCodec
+	f     *Machine
+	c     *Codec
 	index uint64
 	now   int64
 	seq   map[uint64]uint64
 }
 
 func newFSMHarness(t *testing.T) *fsmHarness {
-	return newFSMHarnessConfig(t, DefaultFSMConfig())
+	return newFSMHarnessConfig(t, DefaultConfig())
 }
 
-func newFSMHarnessConfig(t *testing.T, cfg FSMConfig) *fsmHarness {
+func newFSMHarnessConfig(t *testing.T, cfg Config) *fsmHarness {
 	t.Helper()
-	f, err := NewFSM(cfg)
+	f, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fsmHarness{t: t, f: f, c: NewCommandCodec(), now: 1_000_000_000, seq: map[uint64]uint64{}}
+	return &fsmHarness{t: t, f: f, c: NewCodec(), now: 1_000_000_000, seq: map[uint64]uint64{}}
 }
 
 func (h *fsmHarness) encode(cmd Command, body any) []byte {
@@ -111,7 +111,7 @@ func (h *fsmHarness) state() []byte {
 	return stateOf(h.t, h.f)
 }
 
-func stateOf(t *testing.T, f *FSM) []byte {
+func stateOf(t *testing.T, f *Machine) []byte {
 	t.Helper()
 	b, err := f.Snapshot()
 	if err != nil {

@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ func randomStoredResult(rng *rand.Rand) storedResult {
 // decoder reads the other's: for random values at the edges of every
 // integer, string and bin form.
 func TestWireMatchesGoMsgpack(t *testing.T) {
-	c := NewCommandCodec()
+	c := NewCodec()
 	const seeds = 300
 	for seed := uint64(1); seed <= seeds; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 0))
@@ -89,7 +89,7 @@ func TestWireMatchesGoMsgpack(t *testing.T) {
 // What the fast path does not take (a field it does not know, a form
 // go-msgpack never writes for the field) still decodes, through go-msgpack.
 func TestWireFallsBackToGoMsgpack(t *testing.T) {
-	c := NewCommandCodec()
+	c := NewCodec()
 	body, err := c.encode(map[string]any{"Name": "jobs/a", "Token": uint64(9), "Note": "from a newer writer"})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestWireFallsBackToGoMsgpack(t *testing.T) {
 // FuzzWireDecode: whatever the fast decoders accept, go-msgpack decodes to
 // the same value, so the fast path never changes what an entry means.
 func FuzzWireDecode(f *testing.F) {
-	c := NewCommandCodec()
+	c := NewCodec()
 	rng := rand.New(rand.NewPCG(1, 0))
 	for range 8 {
 		cmd := randomWireCommand(rng)

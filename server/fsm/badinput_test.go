@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"strings"
@@ -32,8 +32,8 @@ func newBadFixture(t *testing.T) *badFixture {
 // its typed error and code, pushes no event, and leaves sessions (with
 // their dedup windows) and locks byte-for-byte as they were.
 func TestBadInputGetsTypedErrorAndChangesNothing(t *testing.T) {
-	long := strings.Repeat("n", DefaultFSMConfig().Locks.MaxNameLen+1)
-	big := make([]byte, DefaultFSMConfig().Locks.MaxValueLen+1)
+	long := strings.Repeat("n", DefaultConfig().Locks.MaxNameLen+1)
+	big := make([]byte, DefaultConfig().Locks.MaxValueLen+1)
 	acq := func(name string, mode locks.Mode, value []byte, delay time.Duration) AcquireBody {
 		return AcquireBody{Name: name, Mode: mode, Value: value, LockDelay: int64(delay)}
 	}

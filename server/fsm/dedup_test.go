@@ -1,4 +1,4 @@
-package server
+package fsm
 
 import (
 	"reflect"
@@ -13,7 +13,7 @@ import (
 func (h *fsmHarness) roundTrip() {
 	h.t.Helper()
 	snap := h.snapshot()
-	f, err := NewFSM(h.f.cfg)
+	f, err := New(h.f.cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestRefusedWriteIsNotRecorded(t *testing.T) {
 }
 
 func TestFullDedupWindowRefusesNewWrites(t *testing.T) {
-	cfg := DefaultFSMConfig()
+	cfg := DefaultConfig()
 	cfg.Sessions.MaxResponses = 2
 	h := newFSMHarnessConfig(t, cfg)
 	s := h.open("", 0)
