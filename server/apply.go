@@ -3,54 +3,64 @@ package server
 import (
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lockd/lockd/server/fsm"
 )
 
-// applier is the StateMachine the Node drives: it wraps the FSM with a
-// read-write lock so that client reads run concurrently with each other
-// and never with an apply, routes each entry's events to client
-// connections while still holding the lock (so an observer registered
-// under the read lock sees every change exactly once, in order), and
-// tells the leader's lease table about opened and expired sessions.
+// applier is the StateMachine the Raft node drives: it wraps the
+// fsm.Machine with a read-write lock so that client reads run concurrently
+// with each other and never with an apply, routes each entry's events to
+// client connections while still holding the lock (so an observer
+// registered under the read lock sees every change exactly once, in
+// order), and tells the leader's lease table about opened and expired
+// sessions. It holds the parts of the server it updates, not the server.
 type applier struct {
 	mu  sync.RWMutex
 	fsm *fsm.Machine
-	s   *Server
+	// events receives every entry's events; leases the opened and expired
+	// sessions (it ignores them unless this node leads), with deadlines
+	// from clock; expired counts expiries.
+	events  *eventRouter
+	leases  *leaseTable
+	clock   func() time.Time
+	expired prometheus.Counter
 	// lastTime is the FSM time after the last apply; proposals are stamped
 	// no earlier than it.
 	lastTime atomic.Int64
 }
 
-// Apply implements StateMachine.
+// Apply implements raftnode.StateMachine.
 func (a *applier) Apply(index uint64, data []byte) any {
 	a.mu.Lock()
 	res, evs := a.fsm.Apply(index, data)
 	a.lastTime.Store(a.fsm.Time())
-	a.s.events.route(evs)
+	a.events.route(evs)
 	a.mu.Unlock()
 	if res.Err == nil && res.Session != 0 && res.TTL > 0 {
 		// Only CmdOpenSession answers with a session and TTL; a retried
 		// open with a known key renews the lease, which is harmless.
-		a.s.leases.opened(res.Session, res.TTL, a.s.clock().UnixNano())
+		a.leases.opened(res.Session, res.TTL, a.clock().UnixNano())
 	}
 	for _, ev := range evs {
 		if se, ok := ev.(fsm.SessionExpired); ok {
-			a.s.leases.remove(se.Session)
-			a.s.metrics.sessionsExpired.Inc()
+			a.leases.remove(se.Session)
+			a.expired.Inc()
 		}
 	}
 	return res
 }
 
-// Snapshot implements StateMachine.
+// Snapshot implements raftnode.StateMachine.
 func (a *applier) Snapshot() ([]byte, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.fsm.Snapshot()
 }
 
-// Restore implements StateMachine. Observers get the current holders of
+// Restore implements raftnode.StateMachine. Observers get the current holders of
 // every lock they watch whose revision moved.
 func (a *applier) Restore(data []byte) error {
 	a.mu.Lock()
@@ -59,7 +69,7 @@ func (a *applier) Restore(data []byte) error {
 		return err
 	}
 	a.lastTime.Store(a.fsm.Time())
-	a.s.events.refreshObservers(a.fsm)
+	a.events.refreshObservers(a.fsm)
 	return nil
 }
 

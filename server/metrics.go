@@ -6,8 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/server/fsm"
-	"github.com/lockd/lockd/server/raftnode"
 )
 
 // metrics are the lockd_ Prometheus metrics of one server. Labels never
@@ -25,11 +25,25 @@ type metrics struct {
 	acquireDuration prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	m := &metrics{reg: reg}
+// raftGauges is what the gauges read of the Raft node (*raftnode.Node).
+type raftGauges interface {
+	Leader() consensus.NodeID
+	IsLeader() bool
+	Term() uint64
+	CommitIndex() uint64
+	AppliedIndex() uint64
+}
+
+// stateReader runs f with the state machine under its read lock
+// (*applier).
+type stateReader interface {
+	read(f func(m *fsm.Machine))
+}
+
+// newMetrics returns the counters and histograms the server updates;
+// register publishes them with the gauges.
+func newMetrics() *metrics {
+	m := &metrics{}
 	m.leaderChanges = prometheus.NewCounter(prometheus.CounterOpts{Name: "lockd_leader_changes_total",
 		Help: "Leadership changes seen by this node."})
 	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lockd_wal_fsync_duration_seconds",
@@ -42,47 +56,47 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		Help: "Sessions ended by expiry, as applied on this node."})
 	m.acquireDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lockd_acquire_duration_seconds",
 		Help: "Time to answer an Acquire (granted or queued).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	return m
+}
+
+// register publishes the metrics in reg (nil: a private registry), with
+// gauges that read node and state at scrape time. On error nothing stays
+// registered.
+func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state stateReader) error {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.cs = []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration,
-		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 {
-			if s.node != nil && s.node.Leader() != "" {
-				return 1
-			}
-			return 0
-		}),
-		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 {
-			if s.node != nil && s.node.IsLeader() {
-				return 1
-			}
-			return 0
-		}),
-		gauge("lockd_term", "Current Raft term.", func() float64 { return nodeGauge(s, (*raftnode.Node).Term) }),
-		gauge("lockd_commit_index", "Raft commit index.", func() float64 { return nodeGauge(s, (*raftnode.Node).CommitIndex) }),
-		gauge("lockd_applied_index", "Index of the last applied entry.", func() float64 { return nodeGauge(s, (*raftnode.Node).AppliedIndex) }),
-		&fsmCollector{s: s,
+	bit := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration,
+		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 { return bit(node.Leader() != consensus.None) }),
+		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 { return bit(node.IsLeader()) }),
+		gauge("lockd_term", "Current Raft term.", func() float64 { return float64(node.Term()) }),
+		gauge("lockd_commit_index", "Raft commit index.", func() float64 { return float64(node.CommitIndex()) }),
+		gauge("lockd_applied_index", "Index of the last applied entry.", func() float64 { return float64(node.AppliedIndex()) }),
+		&stateCollector{state: state,
 			sessions: prometheus.NewDesc("lockd_sessions_open", "Open sessions.", nil, nil),
 			held:     prometheus.NewDesc("lockd_locks_held", "Locks with at least one holder.", nil, nil),
 			waiters:  prometheus.NewDesc("lockd_lock_waiters", "Acquire requests waiting in lock queues.", nil, nil),
 		},
 	}
-	for i, c := range m.cs {
+	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
-			for _, done := range m.cs[:i] {
+			for _, done := range cs[:i] {
 				reg.Unregister(done)
 			}
-			return nil, errors.Join(errors.New("server: register metrics"), err)
+			return errors.Join(errors.New("server: register metrics"), err)
 		}
 	}
-	return m, nil
-}
-
-func nodeGauge(s *Server, f func(*raftnode.Node) uint64) float64 {
-	if s.node == nil {
-		return 0
-	}
-	return float64(f(s.node))
+	m.reg, m.cs = reg, cs
+	return nil
 }
 
 func (m *metrics) observeFsync(d time.Duration) { m.fsync.Observe(d.Seconds()) }
@@ -93,26 +107,24 @@ func (m *metrics) unregister() {
 	for _, c := range m.cs {
 		m.reg.Unregister(c)
 	}
+	m.cs = nil
 }
 
-// fsmCollector counts sessions, held locks and waiters at scrape time.
-type fsmCollector struct {
-	s                       *Server
+// stateCollector counts sessions, held locks and waiters at scrape time.
+type stateCollector struct {
+	state                   stateReader
 	sessions, held, waiters *prometheus.Desc
 }
 
-func (c *fsmCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sessions
 	ch <- c.held
 	ch <- c.waiters
 }
 
-func (c *fsmCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.s.app == nil {
-		return
-	}
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	var sessions, held, waiters int
-	c.s.app.read(func(f *fsm.Machine) {
+	c.state.read(func(f *fsm.Machine) {
 		sessions, _ = f.SessionCount("")
 		for _, in := range f.Locks() {
 			if len(in.Holders) > 0 {

@@ -48,7 +48,7 @@ func (s *Server) propose(ctx context.Context, cmd fsm.Command, body any) (fsm.Re
 
 // serving refuses requests once the node was removed or stopped.
 func (s *Server) serving() error {
-	if s.isRemoved.Load() {
+	if s.members.wasRemoved() {
 		return api.Errorf(api.CodeUnavailable, "node %s was removed from the cluster", s.cfg.ID)
 	}
 	select {

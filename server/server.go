@@ -58,10 +58,6 @@ type Server struct {
 	peerAddr   string
 	clientAddr string
 
-	removed     chan struct{}
-	removedOnce sync.Once
-	isRemoved   atomic.Bool
-
 	// ctx is cancelled by Close: background work and its proposals stop.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -94,30 +90,28 @@ func New(cfg Config) (*Server, error) {
 		codec:      fsm.NewCodec(),
 		peerAddr:   cfg.PeerAddr,
 		clientAddr: cfg.ClientAddr,
-		removed:    make(chan struct{}),
 		stopc:      make(chan struct{}),
+		events:     newEventRouter(),
+		leases:     newLeaseTable(),
+		backups:    &backupStore{},
+		metrics:    newMetrics(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.events = newEventRouter()
-	s.leases = newLeaseTable()
-	s.backups = &backupStore{}
-	s.members = newMemberBook(s)
-	m, err := newMetrics(cfg.Registerer, s)
-	if err != nil {
-		s.cancel()
-		return nil, err
-	}
-	s.metrics = m
 	w, err := wal.Open(cfg.WAL)
 	if err != nil {
-		m.unregister()
 		s.cancel()
 		return nil, err
 	}
 	s.wal = w
 	if err := s.build(); err != nil {
 		_ = w.Close()
-		m.unregister()
+		s.cancel()
+		return nil, err
+	}
+	if err := s.metrics.register(cfg.Registerer, s.node, s.app); err != nil {
+		_ = s.client.Close()
+		_ = s.tr.Close()
+		_ = w.Close()
 		s.cancel()
 		return nil, err
 	}
@@ -153,17 +147,13 @@ func (s *Server) build() error {
 		}
 		s.log.Info("bootstrapped a new cluster", "voters", fmt.Sprint(conf.Voters))
 	}
-	s.members.setConf(conf)
-	fsm, err := fsm.New(s.cfg.FSM)
+	machine, err := fsm.New(s.cfg.FSM)
 	if err != nil {
 		return err
 	}
-	s.app = &applier{fsm: fsm, s: s}
+	s.app = &applier{fsm: machine, events: s.events, leases: s.leases, clock: s.clock, expired: s.metrics.sessionsExpired}
 	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
 	if err != nil {
-		return err
-	}
-	if err := tr.HandleNodeInfo(s.members.handleInfo); err != nil {
 		return err
 	}
 	s.tr = tr
@@ -178,6 +168,12 @@ func (s *Server) build() error {
 	}
 	tr.SetStepper(node)
 	s.node = node
+	s.members = newMemberBook(consensus.NodeID(s.cfg.ID), s.log, s.cfg.InfoInterval, node, tr, conf,
+		s.cfg.ClientAddr, s.advertisedPeerAddr())
+	if err := tr.HandleNodeInfo(s.members.handleInfo); err != nil {
+		_ = tr.Close()
+		return err
+	}
 	client, err := rpc.NewServer(s.cfg.RPC, rpc.KindClient)
 	if err != nil {
 		_ = tr.Close()
@@ -204,7 +200,6 @@ func (s *Server) Start() error {
 	s.addrMu.Lock()
 	s.clientAddr = ca.String()
 	s.addrMu.Unlock()
-	s.members.setSelf(ca.String())
 	pa, err := s.tr.Listen(s.cfg.PeerAddr)
 	if err != nil {
 		return err
@@ -212,11 +207,15 @@ func (s *Server) Start() error {
 	s.addrMu.Lock()
 	s.peerAddr = pa
 	s.addrMu.Unlock()
+	s.members.setSelf(ca.String(), s.advertisedPeerAddr())
 	s.node.Start()
 	s.running.Store(true)
 	s.wg.Add(2)
 	go s.leaseLoop()
-	go s.members.loop()
+	go func() {
+		defer s.wg.Done()
+		s.members.loop(s.ctx)
+	}()
 	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", pa, "client_addr", ca.String())
 	return nil
 }
@@ -240,7 +239,7 @@ func (s *Server) ClientAddr() string {
 
 // Removed is closed when this node's applied membership no longer holds
 // it; it then answers clients CodeUnavailable.
-func (s *Server) Removed() <-chan struct{} { return s.removed }
+func (s *Server) Removed() <-chan struct{} { return s.members.removedCh() }
 
 // Live reports nil while the node's loop runs and its WAL takes writes.
 func (s *Server) Live() error {
@@ -261,7 +260,7 @@ func (s *Server) Ready() (bool, string) {
 	if err := s.Live(); err != nil {
 		return false, "node stopped: " + err.Error()
 	}
-	if s.isRemoved.Load() {
+	if s.members.wasRemoved() {
 		return false, "removed from the cluster"
 	}
 	if s.node.Leader() == consensus.None {
@@ -366,21 +365,7 @@ func (s *Server) Close() error {
 }
 
 // onConfChanged runs on the node loop after a membership change applies.
-func (s *Server) onConfChanged(cs consensus.ConfState) {
-	wasMember := s.members.setConf(cs)
-	if wasMember && !cs.IsMember(consensus.NodeID(s.cfg.ID)) {
-		s.markRemoved()
-	}
-}
-
-// markRemoved closes Removed() once; the node stops serving clients.
-func (s *Server) markRemoved() {
-	s.removedOnce.Do(func() {
-		s.isRemoved.Store(true)
-		s.log.Warn("this node was removed from the cluster")
-		close(s.removed)
-	})
-}
+func (s *Server) onConfChanged(cs consensus.ConfState) { s.members.setConf(cs) }
 
 // onLeaderChanged runs on the node loop at every leadership change.
 func (s *Server) onLeaderChanged(lead consensus.NodeID, term uint64, self bool) {
