@@ -174,7 +174,12 @@ func TestStatusReadyAndClusterStatus(t *testing.T) {
 	f := c.follower()
 	fc := dialClient(t, f.ClientAddr())
 	var st api.NodeStatus
-	fc.must(api.MsgStatus, &api.StatusRequest{}, &st)
+	// The follower learns the leader's client address by asking it over
+	// the peer transport after the election, which may end after Ready.
+	svcWait(t, "the follower to know the leader's client address", 10*time.Second, func() bool {
+		fc.must(api.MsgStatus, &api.StatusRequest{}, &st)
+		return st.LeaderAddr != ""
+	})
 	if st.ID != f.ID() || st.Role != "follower" || st.Leader != lead.ID() || st.LeaderAddr != lead.ClientAddr() {
 		t.Fatalf("follower status %+v", st)
 	}

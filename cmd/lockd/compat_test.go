@@ -60,7 +60,7 @@ func copyTree(t *testing.T, src, dst string) {
 
 // clientCall makes one client-protocol request on a fresh connection.
 func clientCall(ctx context.Context, addr string, typ uint8, req, resp any) error {
-	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, rpc.DefaultConfig())
+	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, rpc.DefaultConfig(), ignorePushes())
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestBadCommandLinesExitTwoBeforeAnythingStarts(t *testing.T) {
 		{"bad duration", append(base, "--tick", "soon"), "tick"},
 		{"positional argument", append(base, "extra"), "unexpected argument"},
 		{"bad --log-level", append(base, "--log-level", "loud"), "--log-level"},
-		{"heartbeat not below election", append(base, "--heartbeat-ticks", "20", "--election-ticks", "10"), "HeartbeatTicks"},
+		{"heartbeat not below election", append(base, "--heartbeat-ticks", "20", "--election-ticks", "10"), "HeartbeatTick"},
 		{"--dev with --id", []string{"lockd", "--dev", "--id", "n1"}, "--dev chooses --id"},
 		{"nothing at all", []string{"lockd"}, "--id is required"},
 	}
