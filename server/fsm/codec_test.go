@@ -28,9 +28,9 @@ func TestEncodedResultsAreCompact(t *testing.T) {
 	}
 }
 
-// TestCommandCodecConcurrentUse: one codec serves every client handler and
+// TestCodecConcurrentUse: one codec serves every client handler and
 // the FSM at once; pooled encoders and decoders must not share buffers.
-func TestCommandCodecConcurrentUse(t *testing.T) {
+func TestCodecConcurrentUse(t *testing.T) {
 	c := NewCodec()
 	var wg sync.WaitGroup
 	for g := range 8 {

@@ -255,7 +255,7 @@ func TestEntryAtOrBelowAppliedIndexIsIgnored(t *testing.T) {
 	}
 }
 
-func TestFSMConfigValidate(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
 	cfg := DefaultConfig()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -141,7 +141,7 @@ type readRequest struct {
 	done  chan error
 }
 
-// NewNode restores the core from store and sm. It does not start the loop;
+// New restores the core from store and sm. It does not start the loop;
 // call Start.
 func New(cfg Config, store LogStore, sm StateMachine, tr Transport, hooks Hooks) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
