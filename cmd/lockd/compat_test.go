@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -86,13 +87,17 @@ func TestDataDirectoryOfTheFirstLayoutStillStarts(t *testing.T) {
 		}
 		return readyz(a[2])
 	})
-	st, err := httpStatus(a[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Role != "leader" || st.Leader != "n1" || st.Term <= 2 || st.Applied <= v1Applied {
-		t.Fatalf("status %+v: want n1 leading in a term above 2, applied above %d", st, v1Applied)
-	}
+	// Ready comes with the election; the new term's first entry, which
+	// commits everything the old binary wrote (its stored commit index
+	// may trail its log), follows.
+	waitUntil(t, startTimeout, "n1 leading in a new term past the old log", func() (bool, string) {
+		st, err := httpStatus(a[2])
+		if err != nil {
+			return false, err.Error()
+		}
+		ok := st.Role == "leader" && st.Leader == "n1" && st.Term > 2 && st.Applied > v1Applied
+		return ok, fmt.Sprintf("status %+v: want n1 leading in a term above 2, applied above %d", st, v1Applied)
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
