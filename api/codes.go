@@ -3,12 +3,15 @@ package api
 import (
 	"errors"
 	"fmt"
+	"maps"
 )
 
 // Code is an error's number on the wire (an rpc remote-error code). rpc
-// reserves codes below 100; the replicated state machine's outcomes use
-// 100..199 (the same numbers as server.Code); server errors use 200 and up.
-// Never renumber.
+// reserves codes below 100; the replicated state machine's refusals use
+// 100..199 (101 is reserved: it was a server-internal code) and other
+// server errors 200 and up. The server maps its domain errors to these
+// codes in one table (server/codes.go); the client maps them back to the
+// sentinels below. Never renumber.
 type Code uint32
 
 const (
@@ -85,25 +88,27 @@ var (
 	ErrUnknownCode       = errors.New("lockd: unknown error code")
 )
 
-// Codes returns every code with its sentinel. A function, not a table
-// variable, so the package holds no mutable state.
-func Codes() map[Code]error {
-	return map[Code]error{
-		CodeBadCommand: ErrBadCommand, CodeUnknownSession: ErrUnknownSession,
-		CodeSessionExpired: ErrSessionExpired, CodeSessionClosed: ErrSessionClosed,
-		CodeResponseForgotten: ErrResponseForgotten, CodeTooManyResponses: ErrTooManyResponses,
-		CodeInvalidKey: ErrInvalidKey, CodeInvalidName: ErrInvalidName,
-		CodeValueTooLarge: ErrValueTooLarge, CodeInvalidMode: ErrInvalidMode,
-		CodeInvalidLockDelay: ErrInvalidLockDelay, CodeLockHeld: ErrLockHeld,
-		CodeNotHolder: ErrNotHolder, CodeNotWaiting: ErrNotWaiting,
-		CodeAlreadyHolder: ErrAlreadyHolder, CodeAlreadyWaiting: ErrAlreadyWaiting,
-		CodeNotLeader: ErrNotLeader, CodeNoQuorum: ErrNoQuorum,
-		CodeInvalidRequest: ErrInvalidRequest, CodeUnavailable: ErrUnavailable,
-		CodeUnknownMember: ErrUnknownMember, CodeUnsafeChange: ErrUnsafeChange,
-		CodeChangeInProgress: ErrChangeInProgress, CodeSnapshotGone: ErrSnapshotGone,
-		CodeLimitExceeded: ErrLimitExceeded,
-	}
+// sentinels maps every code to its sentinel. It is built once, at package
+// initialization, and never written: Codes hands out copies.
+var sentinels = map[Code]error{
+	CodeBadCommand: ErrBadCommand, CodeUnknownSession: ErrUnknownSession,
+	CodeSessionExpired: ErrSessionExpired, CodeSessionClosed: ErrSessionClosed,
+	CodeResponseForgotten: ErrResponseForgotten, CodeTooManyResponses: ErrTooManyResponses,
+	CodeInvalidKey: ErrInvalidKey, CodeInvalidName: ErrInvalidName,
+	CodeValueTooLarge: ErrValueTooLarge, CodeInvalidMode: ErrInvalidMode,
+	CodeInvalidLockDelay: ErrInvalidLockDelay, CodeLockHeld: ErrLockHeld,
+	CodeNotHolder: ErrNotHolder, CodeNotWaiting: ErrNotWaiting,
+	CodeAlreadyHolder: ErrAlreadyHolder, CodeAlreadyWaiting: ErrAlreadyWaiting,
+	CodeNotLeader: ErrNotLeader, CodeNoQuorum: ErrNoQuorum,
+	CodeInvalidRequest: ErrInvalidRequest, CodeUnavailable: ErrUnavailable,
+	CodeUnknownMember: ErrUnknownMember, CodeUnsafeChange: ErrUnsafeChange,
+	CodeChangeInProgress: ErrChangeInProgress, CodeSnapshotGone: ErrSnapshotGone,
+	CodeLimitExceeded: ErrLimitExceeded,
 }
+
+// Codes returns every code with its sentinel, in a map of the caller's
+// own.
+func Codes() map[Code]error { return maps.Clone(sentinels) }
 
 // Error is a remote error as the client sees it: it matches its code's
 // sentinel with errors.Is and keeps the server's message.
@@ -113,7 +118,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if s, ok := Codes()[e.Code]; ok {
+	if s, ok := sentinels[e.Code]; ok {
 		if e.Message == "" {
 			return s.Error()
 		}
@@ -124,7 +129,7 @@ func (e *Error) Error() string {
 
 // Unwrap returns the code's sentinel, or ErrUnknownCode.
 func (e *Error) Unwrap() error {
-	if s, ok := Codes()[e.Code]; ok {
+	if s, ok := sentinels[e.Code]; ok {
 		return s
 	}
 	return ErrUnknownCode

@@ -154,7 +154,7 @@ func (c *chaos) step() {
 				cc = ConfChange{Type: ConfRemove, Node: cs.Voters[rng.IntN(len(cs.Voters))]}
 			default:
 				for _, cand := range nw.ids {
-					if !isMember(cs, cand) {
+					if !cs.IsMember(cand) {
 						cc = ConfChange{Type: ConfAddLearner, Node: cand}
 					}
 				}
@@ -273,7 +273,7 @@ func (c *chaos) checkLiveness() {
 		ok := true
 		for _, id := range c.nw.ids {
 			r := nw.nodes[id].r
-			if isMember(lead.conf, id) && (r.log.committed < idx || r.log.termOr0(idx) != lead.log.termOr0(idx)) {
+			if lead.conf.IsMember(id) && (r.log.committed < idx || r.log.termOr0(idx) != lead.log.termOr0(idx)) {
 				ok = false
 			}
 		}

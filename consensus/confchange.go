@@ -92,7 +92,9 @@ func cloneConfState(cs ConfState) ConfState {
 
 func isVoter(cs ConfState, id NodeID) bool   { return slices.Contains(cs.Voters, id) }
 func isLearner(cs ConfState, id NodeID) bool { return slices.Contains(cs.Learners, id) }
-func isMember(cs ConfState, id NodeID) bool  { return isVoter(cs, id) || isLearner(cs, id) }
+
+// IsMember reports whether id is a voter or a learner of cs.
+func (cs ConfState) IsMember(id NodeID) bool { return isVoter(cs, id) || isLearner(cs, id) }
 
 // checkConfChange reports whether cc can be applied to cs.
 func checkConfChange(cs ConfState, cc ConfChange) error {
@@ -101,7 +103,7 @@ func checkConfChange(cs ConfState, cc ConfChange) error {
 	}
 	switch cc.Type {
 	case ConfAddLearner:
-		if isMember(cs, cc.Node) {
+		if cs.IsMember(cc.Node) {
 			return fmt.Errorf("%w: %s is already a member", ErrInvalidConfChange, cc.Node)
 		}
 	case ConfPromote:
@@ -112,7 +114,7 @@ func checkConfChange(cs ConfState, cc ConfChange) error {
 			return fmt.Errorf("%w: promote %s", ErrUnknownNode, cc.Node)
 		}
 	case ConfRemove:
-		if !isMember(cs, cc.Node) {
+		if !cs.IsMember(cc.Node) {
 			return fmt.Errorf("%w: remove %s", ErrUnknownNode, cc.Node)
 		}
 		if isVoter(cs, cc.Node) && len(cs.Voters) == 1 {

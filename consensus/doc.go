@@ -1,6 +1,6 @@
 // Package consensus is lockd's Raft: a deterministic state machine in the
 // style of etcd-io/raft. The driver loop that connects it to a durable log
-// and a transport is server.Node.
+// and a transport is server/raftnode.Node.
 //
 // The core, Raft, takes inputs — Step(msg), Tick(), Propose(data),
 // ProposeConfChange(cc), ReadIndex(id), TransferLeader(id) — and returns its

@@ -51,7 +51,7 @@ func (r *Raft) checkProposable() error {
 		return ErrNotLeader
 	case r.leadTransferee != None:
 		return fmt.Errorf("%w: to %s", ErrTransferInProgress, r.leadTransferee)
-	case !isMember(r.conf, r.id):
+	case !r.conf.IsMember(r.id):
 		return fmt.Errorf("%w: %s is not a member", ErrProposalDropped, r.id)
 	case r.removingSelf:
 		return fmt.Errorf("%w: leader %s is removing itself", ErrProposalDropped, r.id)

@@ -152,7 +152,7 @@ func (r *Raft) syncProgress() {
 		r.prs = map[NodeID]*progress{}
 	}
 	for id := range r.prs {
-		if !isMember(r.conf, id) {
+		if !r.conf.IsMember(id) {
 			delete(r.prs, id)
 		}
 	}

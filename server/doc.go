@@ -1,40 +1,64 @@
-// Package server is where lockd's pieces meet: it runs the consensus
-// driver over the write-ahead log and the transport, applies committed
-// commands to the replicated state machine, answers clients, and runs the
-// leader-side timers (session deadlines, lock-delay ticks).
+// Package server is one lockd node: where the pieces of the data path
+// meet, and the lock service that answers clients.
 //
-// Files by role:
+// The data path, one package each:
 //
-//	node*.go       the driver: one goroutine owns consensus.Raft, persists
-//	               each Ready in one synced WAL write, applies, advances
-//	transport*.go  Raft messages between peers over rpc; snapshots in
-//	               acknowledged chunks; the peer "node info" exchange
-//	fsm*.go        the replicated state machine (below)
-//	service*.go    the lock service: client handlers, leader hints, reads
-//	               through ReadIndex, lease table, event pushes,
-//	               membership, backups, metrics (state tables in service.go
-//	               and service_sessions.go)
-//	http.go        /livez, /readyz, /metrics, /status and the status page
+//	server/peer      Raft messages between nodes over rpc; snapshots in
+//	                 acknowledged chunks; the node-info exchange
+//	server/raftnode  the driver loop: one goroutine owns consensus.Raft,
+//	                 persists each Ready to the WAL, applies, advances
+//	server/fsm       the replicated state machine (sessions and locks),
+//	                 its command codec and snapshot
+//
+// This package wires them to the WAL (package wal) and keeps what a node
+// does beyond the log: the client handlers (handlers.go, reads.go,
+// membership.go, backups.go), the path of a proposal and a linearizable
+// read (propose.go), the applier that serialises the state machine with
+// reads and routes each entry's events (apply.go, events.go), the
+// leader's session leases (leases.go, sessions.go), the membership and
+// every member's client address (members.go), the one table from domain
+// errors to wire codes (codes.go), metrics (metrics.go) and the HTTP
+// endpoints (http.go). State tables: Server in server.go, the lease table
+// in leases.go, the member book in members.go.
+//
+// It exports Config, DefaultConfig, New, Server (Start, Shutdown, Close,
+// ID, PeerAddr, ClientAddr, Removed, Live, Ready, Status), NewHTTPHandler
+// with the NodeHealth it reads, and its errors; cmd/lockd is its user.
 //
 // Nothing here applies anything with the wall clock: commands carry the
-// leader's stamp. The only goroutines that decide anything are the driver
-// loop and the leader's lease scanner; the rest move bytes.
+// leader's stamp (Config.Clock), and the replicated state changes only
+// when the raftnode loop applies a committed entry, whose outcome the
+// state machine decides. What the other goroutines decide is leader-side
+// and local (which commands to propose, the lease deadlines, who is told
+// what); the goroutines, and what each may decide:
 //
-// The state machine (FSM, files fsm*.go) composes packages sessions and
-// locks. It is deterministic: its only time is the leader's stamp on each
-// Command, it iterates in sorted order, and it never does I/O or starts a
-// goroutine. Apply decodes a Command, deduplicates writes through the
-// session's response window, dispatches to the lock table, and returns a
-// Result (with a numeric Code that the wire carries and the client maps
-// back to the same sentinel error) and the Events to act on:
-// SessionOpened, SessionClosed, SessionExpired, Granted, Lost,
-// HolderChanged. Snapshot and Restore cover the whole state and give the
-// same bytes for the same state.
+//	goroutine                  how many              may decide
+//	raftnode loop              one                   everything Raft: steps, writes, applies, snapshots
+//	raftnode WAL write         one per synced Ready  nothing: writes, reports the result to the loop
+//	peer sender                one per peer          nothing: sends or drops, reports to the loop
+//	rpc connection/handler     per connection and    whether to propose a client's command (leader only,
+//	                           request               session and lock limits), a keep-alive's new
+//	                                                 deadlines, to refuse with NotLeader or Unavailable
+//	leaseLoop (scan)           one                   which sessions' deadlines passed (they become
+//	                                                 expiring) and when a CmdTick is due
+//	becomeLeader               one per term led      when the lease table goes active, with deadlines
+//	                                                 counted afresh from its read-index confirmation
+//	expire                     one per due session,  after its CmdExpireSession: the session is gone
+//	                           at most 1024          (FSM refused) or retried a second later
+//	tick                       at most one           nothing: proposes CmdTick
+//	announceLeader             one per leader change nothing: pushes LeaderChanged to clients
+//	members loop (refresh)     one, plus one per     that this node was removed (a peer's membership
+//	                           peer it asks          proves it); members' client addresses
+//	eventRouter watcher        one per subscribed    nothing: forgets a closed connection's
+//	                           connection            subscriptions
+//	clusterStatus fan-out      one per member, per   nothing: asks a member for its status
+//	                           request
 //
-// Leader duties the FSM relies on, since nothing happens in it by itself:
-// stamp every command with a time no earlier than the last applied one;
-// keep session deadlines in memory (SessionDeadlines on election, then
-// SessionOpened / SessionClosed / SessionExpired events of every applied
-// entry) and propose CmdExpireSession when one passes; propose CmdTick at
-// NextLockDeadline.
+// becomeLeader, expire and tick are goroutines because each waits for a
+// commit (or a read index) that must not hold up the scan or the loop. A
+// proposal needs this node to lead when it is made; becomeLeader and a
+// failed expiry's retry also check the lease table's generation, so one
+// that outlives its term changes nothing of the next. Close ends them all:
+// it cancels the server's context, closes the client rpc server, stops
+// the node and the transport, and waits for the server's own goroutines.
 package server

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/server/raftnode"
 )
 
 // httpGetT GETs path from srv and returns the status code and body.
@@ -215,12 +216,12 @@ func (h staticHealth) Status(context.Context) (api.NodeStatus, error) {
 }
 
 func TestHTTPStatusUnavailableWhenTheNodeCannotReport(t *testing.T) {
-	web := httptest.NewServer(NewHTTPHandler(staticHealth{statusErr: ErrStopped, reason: "node stopped"}, prometheus.NewRegistry(), nil))
+	web := httptest.NewServer(NewHTTPHandler(staticHealth{statusErr: raftnode.ErrStopped, reason: "node stopped"}, prometheus.NewRegistry(), nil))
 	defer web.Close()
-	if code, body := httpGetT(t, web, "/status"); code != http.StatusServiceUnavailable || !strings.Contains(body, ErrStopped.Error()) {
+	if code, body := httpGetT(t, web, "/status"); code != http.StatusServiceUnavailable || !strings.Contains(body, raftnode.ErrStopped.Error()) {
 		t.Fatalf("/status = %d %s", code, body)
 	}
-	if code, page := httpGetT(t, web, "/"); code != http.StatusServiceUnavailable || !strings.Contains(page, "status unavailable: "+ErrStopped.Error()) {
+	if code, page := httpGetT(t, web, "/"); code != http.StatusServiceUnavailable || !strings.Contains(page, "status unavailable: "+raftnode.ErrStopped.Error()) {
 		t.Fatalf("/ = %d:\n%s", code, page)
 	}
 }

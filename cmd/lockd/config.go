@@ -228,8 +228,8 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.Join = o.Join
 	cfg.Node.ID = consensus.NodeID(o.ID)
 	cfg.Node.TickInterval = o.Tick
-	cfg.Node.ElectionTicks = o.ElectionTicks
-	cfg.Node.HeartbeatTicks = o.HeartbeatTicks
+	cfg.Node.ElectionTick = o.ElectionTicks
+	cfg.Node.HeartbeatTick = o.HeartbeatTicks
 	cfg.Node.LeaderWriteDelay = o.WriteDelay
 	cfg.Node.SnapshotEntries = o.SnapshotEntries
 	cfg.WAL.KeepTail = o.KeepTail

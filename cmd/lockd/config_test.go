@@ -204,7 +204,7 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := []any{cfg.ID, cfg.DataDir, cfg.PeerAddr, cfg.ClientAddr, len(cfg.InitialCluster), cfg.Join,
-		cfg.Node.TickInterval, cfg.Node.ElectionTicks, cfg.Node.HeartbeatTicks, cfg.Node.SnapshotEntries,
+		cfg.Node.TickInterval, cfg.Node.ElectionTick, cfg.Node.HeartbeatTick, cfg.Node.SnapshotEntries,
 		cfg.FSM.Sessions.MinTTL, cfg.FSM.Sessions.MaxTTL, cfg.FSM.Sessions.DefaultTTL,
 		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail,
 		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay}

@@ -250,11 +250,18 @@ func httpStatus(httpAddr string) (api.NodeStatus, error) {
 	return st, json.Unmarshal([]byte(body), &st)
 }
 
+// ignorePushes accepts the events a server pushes on a client connection
+// (a LeaderChanged announcement may arrive at any time), which a
+// connection without a push handler would fail on.
+func ignorePushes() rpc.DialOption {
+	return rpc.WithPushHandler(func(rpc.MsgType, rpc.Body) {})
+}
+
 // rpcStatus asks a client address for the node's status over the client
 // protocol, as lockctl and the SDK would.
 func rpcStatus(ctx context.Context, clientAddr string) (api.NodeStatus, error) {
 	var st api.NodeStatus
-	conn, err := rpc.Dial(ctx, clientAddr, rpc.KindClient, rpc.DefaultConfig())
+	conn, err := rpc.Dial(ctx, clientAddr, rpc.KindClient, rpc.DefaultConfig(), ignorePushes())
 	if err != nil {
 		return st, err
 	}

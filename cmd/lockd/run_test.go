@@ -42,7 +42,7 @@ func TestBadCommandLinesExitTwoBeforeAnythingStarts(t *testing.T) {
 		{"bad duration", append(base, "--tick", "soon"), "tick"},
 		{"positional argument", append(base, "extra"), "unexpected argument"},
 		{"bad --log-level", append(base, "--log-level", "loud"), "--log-level"},
-		{"heartbeat not below election", append(base, "--heartbeat-ticks", "20", "--election-ticks", "10"), "HeartbeatTicks"},
+		{"heartbeat not below election", append(base, "--heartbeat-ticks", "20", "--election-ticks", "10"), "HeartbeatTick"},
 		{"--dev with --id", []string{"lockd", "--dev", "--id", "n1"}, "--dev chooses --id"},
 		{"nothing at all", []string{"lockd"}, "--id is required"},
 	}
@@ -130,8 +130,8 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 func TestDefaultsComeFromTheServer(t *testing.T) {
 	d := server.DefaultConfig()
 	got := parseArgs(t)
-	if got.Tick != d.Node.TickInterval || got.ElectionTicks != d.Node.ElectionTicks ||
-		got.HeartbeatTicks != d.Node.HeartbeatTicks || got.SnapshotEntries != d.Node.SnapshotEntries ||
+	if got.Tick != d.Node.TickInterval || got.ElectionTicks != d.Node.ElectionTick ||
+		got.HeartbeatTicks != d.Node.HeartbeatTick || got.SnapshotEntries != d.Node.SnapshotEntries ||
 		got.SessionTTLMin != d.FSM.Sessions.MinTTL || got.SessionTTLMax != d.FSM.Sessions.MaxTTL ||
 		got.MaxFrameSize != d.RPC.MaxFrameSize || got.MaxValueLen != d.FSM.Locks.MaxValueLen ||
 		got.MaxSessions != d.MaxSessions || got.MaxLocksPerSess != d.MaxLocksPerSession ||

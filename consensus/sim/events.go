@@ -480,7 +480,7 @@ func (w *world) heal() error {
 	var behind []string
 	if l := w.leader(); l != nil {
 		for _, n := range w.up() {
-			if isMember(l.conf, n.id) && n.app.index < w.probeIndex {
+			if l.conf.IsMember(n.id) && n.app.index < w.probeIndex {
 				behind = append(behind, fmt.Sprintf("%s applied %d", n.id, n.app.index))
 			}
 		}
@@ -498,7 +498,7 @@ func (w *world) retireRemoved() {
 		}
 		applied := true
 		for _, n := range w.nodes {
-			if n.state == nodeUp && !w.removed[n.id] && isMember(n.conf, x.id) {
+			if n.state == nodeUp && !w.removed[n.id] && n.conf.IsMember(x.id) {
 				applied = false
 				break
 			}
@@ -514,7 +514,7 @@ func (w *world) retireRemoved() {
 // applied the heal proposal.
 func (w *world) caughtUp(l *node) bool {
 	for _, n := range w.up() {
-		if isMember(l.conf, n.id) && n.app.index < w.probeIndex {
+		if l.conf.IsMember(n.id) && n.app.index < w.probeIndex {
 			return false
 		}
 	}

@@ -90,11 +90,6 @@ func confString(c consensus.ConfState) string {
 	return fmt.Sprintf("voters=%v learners=%v", v, l)
 }
 
-// isMember reports whether id is a voter or learner in c.
-func isMember(c consensus.ConfState, id consensus.NodeID) bool {
-	return slices.Contains(c.Voters, id) || slices.Contains(c.Learners, id)
-}
-
 // crashPoint is where, inside the handling of one Ready, a node may crash.
 type crashPoint uint8
 

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
+)
+
+// handle registers fn for a client message type. It bounds the request by
+// RequestTimeout and turns errors into rpc remote errors whose code is
+// the api code and whose message is the api.Error's bare message (for
+// CodeNotLeader: the leader's client address).
+func handle[Req any, Resp any](s *Server, typ api.MsgType, fn func(ctx context.Context, c *rpc.Conn, req *Req) (Resp, error)) error {
+	return rpc.Register(s.client, rpc.MsgType(typ), func(ctx context.Context, c *rpc.Conn, req *Req) (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+		resp, err := fn(ctx, c, req)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		return resp, nil
+	})
+}
+
+// wireError converts an error for rpc.
+func wireError(err error) error {
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae):
+		return &rpc.RemoteError{Code: uint32(ae.Code), Message: ae.Message}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &rpc.RemoteError{Code: uint32(api.CodeNoQuorum), Message: "request deadline exceeded"}
+	}
+	return err
+}
+
+// ignoreConn adapts a handler that does not need the connection.
+func ignoreConn[Req any, Resp any](fn func(ctx context.Context, req *Req) (Resp, error)) func(context.Context, *rpc.Conn, *Req) (Resp, error) {
+	return func(ctx context.Context, _ *rpc.Conn, req *Req) (Resp, error) { return fn(ctx, req) }
+}
+
+func (s *Server) registerHandlers() error {
+	return errors.Join(
+		handle(s, api.MsgOpenSession, s.openSession),
+		handle(s, api.MsgKeepAlive, ignoreConn(s.keepAlive)),
+		handle(s, api.MsgCloseSession, ignoreConn(s.closeSession)),
+		handle(s, api.MsgAttach, s.attach),
+		handle(s, api.MsgAcquire, s.acquire),
+		handle(s, api.MsgRelease, ignoreConn(s.release)),
+		handle(s, api.MsgCancelWait, ignoreConn(s.cancelWait)),
+		handle(s, api.MsgProclaim, ignoreConn(s.proclaim)),
+		handle(s, api.MsgCheckToken, ignoreConn(s.checkToken)),
+		handle(s, api.MsgGetLock, ignoreConn(s.getLock)),
+		handle(s, api.MsgListLocks, ignoreConn(s.listLocks)),
+		handle(s, api.MsgGetSession, ignoreConn(s.getSession)),
+		handle(s, api.MsgListSessions, ignoreConn(s.listSessions)),
+		handle(s, api.MsgObserve, s.observe),
+		handle(s, api.MsgStatus, ignoreConn(s.status)),
+		handle(s, api.MsgClusterStatus, ignoreConn(s.clusterStatus)),
+		handle(s, api.MsgMembers, ignoreConn(s.listMembers)),
+		handle(s, api.MsgAddLearner, ignoreConn(s.addLearner)),
+		handle(s, api.MsgPromote, ignoreConn(s.promote)),
+		handle(s, api.MsgRemoveMember, ignoreConn(s.removeMember)),
+		handle(s, api.MsgTransferLeader, ignoreConn(s.transferLeader)),
+		handle(s, api.MsgSnapshotSave, ignoreConn(s.snapshotSave)),
+	)
+}
+
+func (s *Server) openSession(ctx context.Context, c *rpc.Conn, req *api.OpenSessionRequest) (*api.OpenSessionResponse, error) {
+	if n, over := s.atLimit(s.cfg.MaxSessions, func(f *fsm.Machine) (int, bool) { return f.SessionCount(req.Key) }); over {
+		return nil, api.Errorf(api.CodeLimitExceeded, "%d sessions open, the limit is %d", n, s.cfg.MaxSessions)
+	}
+	res, err := s.propose(ctx, fsm.Command{Type: fsm.CmdOpenSession}, &fsm.OpenSessionBody{Key: req.Key, TTL: req.TTL})
+	if err != nil {
+		return nil, err
+	}
+	s.events.attach(c, res.Session)
+	return &api.OpenSessionResponse{Session: res.Session, TTL: res.TTL}, nil
+}
+
+func (s *Server) closeSession(ctx context.Context, req *api.CloseSessionRequest) (*api.Empty, error) {
+	if req.Session == 0 {
+		return nil, api.Errorf(api.CodeUnknownSession, "session 0")
+	}
+	if _, err := s.propose(ctx, fsm.Command{Type: fsm.CmdCloseSession, Session: req.Session}, nil); err != nil {
+		return nil, err
+	}
+	s.leases.remove(req.Session)
+	return &api.Empty{}, nil
+}
+
+func (s *Server) attach(_ context.Context, c *rpc.Conn, req *api.AttachRequest) (*api.Empty, error) {
+	if err := s.serving(); err != nil {
+		return nil, err
+	}
+	if !s.events.attach(c, req.Sessions...) {
+		return nil, api.Errorf(api.CodeInvalidRequest, "too many subscriptions on one connection")
+	}
+	return &api.Empty{}, nil
+}
+
+// atLimit is the leader's check of a count against limit (0: none):
+// count returns the current count and whether the request is exempt (it
+// repeats what the state already holds). A follower skips the check and
+// answers NotLeader when it proposes.
+func (s *Server) atLimit(limit int, count func(f *fsm.Machine) (n int, exempt bool)) (int, bool) {
+	if limit <= 0 || !s.node.IsLeader() {
+		return 0, false
+	}
+	var n int
+	var exempt bool
+	s.app.read(func(f *fsm.Machine) { n, exempt = count(f) })
+	return n, n >= limit && !exempt
+}
+
+// writeCmd is the envelope of a deduplicated session write.
+func writeCmd(t fsm.CommandType, w api.Write) fsm.Command {
+	return fsm.Command{Type: t, Session: w.Session, Seq: w.Seq, LowestUnanswered: w.LowestUnanswered}
+}
+
+func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireRequest) (*api.AcquireResponse, error) {
+	start := time.Now()
+	if n, over := s.atLimit(s.cfg.MaxLocksPerSession, func(f *fsm.Machine) (int, bool) { return f.SessionLockCount(req.Session, req.Name) }); over {
+		return nil, api.Errorf(api.CodeLimitExceeded, "session %d holds or waits for %d locks, the limit is %d",
+			req.Session, n, s.cfg.MaxLocksPerSession)
+	}
+	// Bind first: a queued request can be granted by the very next entry.
+	s.events.attach(c, req.Session)
+	res, err := s.propose(ctx, writeCmd(fsm.CmdAcquire, req.Write), &fsm.AcquireBody{Name: req.Name,
+		Mode: lockMode(req.Mode), Value: req.Value, Wait: req.Wait, LockDelay: req.LockDelay})
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.acquireDuration.Observe(time.Since(start).Seconds())
+	return &api.AcquireResponse{Granted: res.Granted, Token: res.Token, Queued: res.Queued, Position: res.Position,
+		QueuedIndex: res.QueuedIndex}, nil
+}
+
+func (s *Server) release(ctx context.Context, req *api.ReleaseRequest) (*api.Empty, error) {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdRelease, req.Write), &fsm.ReleaseBody{Name: req.Name, Token: req.Token}); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
+}
+
+func (s *Server) cancelWait(ctx context.Context, req *api.CancelWaitRequest) (*api.Empty, error) {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdCancelWait, req.Write), &fsm.CancelWaitBody{Name: req.Name}); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
+}
+
+func (s *Server) proclaim(ctx context.Context, req *api.ProclaimRequest) (*api.Empty, error) {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdProclaim, req.Write), &fsm.ProclaimBody{Name: req.Name, Token: req.Token, Value: req.Value}); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
+}

@@ -1,0 +1,33 @@
+// Package peer carries Raft messages between lockd nodes: the network end
+// of the data path (peer → raftnode → fsm).
+//
+// It owns the peer wire: rpc KindPeer connections, the msgpack array
+// layout of consensus messages (wire.go, with a hand-written encoder and
+// decoder for the hot MsgApp path in fastwire.go), snapshots streamed in
+// acknowledged chunks, and the node-info exchange (info.go) through which
+// members learn each other's client addresses and a joining node learns
+// where the members are.
+//
+// Goroutines: one sender per peer, which dials, writes and backs off; the
+// rpc server's connection goroutines, which hand inbound messages to the
+// Stepper. None of them decides anything: a message that cannot be sent
+// is dropped (Raft retransmits) and reported unreachable, a snapshot that
+// fails is reported failed, and the Stepper (the Raft node) decides what
+// follows.
+//
+// It must never block the caller of Send (the driver loop): each peer has a
+// bounded queue and a full one drops. It must never interpret entries or
+// look at application state, and it never imports raftnode, fsm or the
+// server: it delivers to the small Stepper interface.
+//
+// Peer sender, per peer:
+//
+//	state       event                       next        effect
+//	idle        message queued              dialing     dial with HandshakeTimeout
+//	dialing     dial fails                  backoff     report unreachable (and a MsgSnap failed)
+//	backoff     backoff elapses             idle        queued messages meanwhile are dropped
+//	dialing     dial succeeds               connected   backoff reset; Send's fast path uses the conn
+//	connected   send fails (not queue full) idle        close the conn; report unreachable
+//	connected   MsgSnap                     connected   stream chunks, each acknowledged; report the outcome
+//	any         SetPeers drops the peer     stopped     signalled without waiting; Close waits for it
+package peer

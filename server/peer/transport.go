@@ -1,0 +1,200 @@
+package peer
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/rpc"
+)
+
+// Stepper is what the transport delivers to: the Raft node (raftnode.Node).
+type Stepper interface {
+	Step(m consensus.Message)
+	ReportUnreachable(id consensus.NodeID)
+	ReportSnapshot(id consensus.NodeID, failed bool)
+}
+
+// Transport carries Raft messages between nodes over rpc KindPeer
+// connections: one sender goroutine per peer that only moves bytes, and an
+// rpc.Server that hands inbound messages to the Stepper.
+type Transport struct {
+	id  consensus.NodeID
+	cfg rpc.Config
+	log hclog.Logger
+	srv *rpc.Server
+
+	mu    sync.Mutex
+	node  Stepper
+	peers map[consensus.NodeID]*peerSender
+	// stopping are senders of removed peers told to stop, until they have
+	// exited (Close waits for them).
+	stopping []*peerSender
+	recv     map[string]*rpc.Assembler // snapshot reassembly by sender id
+	closed   bool
+}
+
+// peerQueueLen bounds the messages waiting for one peer; beyond it messages
+// are dropped (Raft retransmits), so a slow or dead peer never blocks the
+// driver or the other peers.
+const peerQueueLen = 4096
+
+// New creates a transport for node id. cfg.NodeID is set to id.
+func New(id consensus.NodeID, cfg rpc.Config) (*Transport, error) {
+	cfg.NodeID = string(id)
+	srv, err := rpc.NewServer(cfg, rpc.KindPeer)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	t := &Transport{id: id, cfg: cfg, log: log.Named("transport"), srv: srv,
+		peers: make(map[consensus.NodeID]*peerSender), recv: make(map[string]*rpc.Assembler)}
+	if err := rpc.Register(srv, msgRaft, t.handleRaft); err != nil {
+		return nil, err
+	}
+	if err := rpc.Register(srv, msgSnapChunk, t.handleChunk); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// SetStepper connects the transport to the node it delivers to.
+func (t *Transport) SetStepper(s Stepper) {
+	t.mu.Lock()
+	t.node = s
+	t.mu.Unlock()
+}
+
+// Listen serves peers on addr and returns the bound address.
+func (t *Transport) Listen(addr string) (string, error) {
+	a, err := t.srv.Listen(addr)
+	if err != nil {
+		return "", err
+	}
+	return a.String(), nil
+}
+
+func (t *Transport) stepper() Stepper {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.node
+}
+
+func (t *Transport) handleRaft(_ context.Context, _ *rpc.Conn, w *wireMessage) (any, error) {
+	if s := t.stepper(); s != nil {
+		s.Step(fromWire(*w, nil))
+	}
+	return nil, nil
+}
+
+func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (any, error) {
+	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
+		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
+	}
+	from := c.RemoteID()
+	t.mu.Lock()
+	a := t.recv[from]
+	if a == nil || sc.Chunk.Offset == 0 {
+		a = rpc.NewAssembler(maxSnapshotBytes)
+		t.recv[from] = a
+	}
+	done, err := a.Add(sc.Chunk)
+	if err != nil || done {
+		delete(t.recv, from)
+	}
+	t.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		if s := t.stepper(); s != nil {
+			s.Step(fromWire(sc.Msg, a.Bytes()))
+		}
+	}
+	return true, nil
+}
+
+// maxSnapshotBytes bounds one snapshot a peer may send us.
+const maxSnapshotBytes = 4 << 30
+
+// Send queues msgs for their peers without blocking.
+func (t *Transport) Send(msgs []consensus.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range msgs {
+		p := t.peers[m.To]
+		if p == nil {
+			continue
+		}
+		// Fast path: with the connection up, hand the frame straight to
+		// its writer, skipping a goroutine hop. Snapshots, and anything
+		// the connection refuses, go through the sender goroutine.
+		if m.Type != consensus.MsgSnap {
+			if c := p.live.Load(); c != nil {
+				w := toWire(m)
+				if c.Send(msgRaft, &w) == nil {
+					continue
+				}
+			}
+		}
+		select {
+		case p.q <- m:
+		default: // the peer is not keeping up; Raft will retransmit
+		}
+	}
+}
+
+// SetPeers starts senders for new members and stops those of removed ones.
+func (t *Transport) SetPeers(addrs map[consensus.NodeID]string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for id, p := range t.peers {
+		if a, ok := addrs[id]; !ok || a != p.addr {
+			// Stop it without waiting: SetPeers runs on the driver loop
+			// under t.mu, and the sender may be inside the Stepper (which
+			// needs the loop) or waiting for t.mu itself.
+			p.signalStop()
+			t.stopping = append(t.stopping, p)
+			delete(t.peers, id)
+		}
+	}
+	t.stopping = slices.DeleteFunc(t.stopping, (*peerSender).exited)
+	for id, a := range addrs {
+		if id == t.id || t.peers[id] != nil {
+			continue
+		}
+		p := &peerSender{t: t, id: id, addr: a, q: make(chan consensus.Message, peerQueueLen), stop: make(chan struct{}), done: make(chan struct{})}
+		t.peers[id] = p
+		go p.run()
+	}
+}
+
+// Close stops every sender and the peer rpc server.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	peers := t.stopping
+	for _, p := range t.peers {
+		peers = append(peers, p)
+	}
+	t.peers = map[consensus.NodeID]*peerSender{}
+	t.stopping = nil
+	t.mu.Unlock()
+	for _, p := range peers {
+		p.close()
+	}
+	return t.srv.Close()
+}

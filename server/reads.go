@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/locks"
+	"github.com/lockd/lockd/rpc"
+	"github.com/lockd/lockd/server/fsm"
+)
+
+// Reads are linearizable by default: ReadIndex (forwarded to the leader by
+// the core when this node follows), then the local FSM under its read
+// lock. ReadOptions.Stale skips the ReadIndex.
+
+func lockMode(m api.Mode) locks.Mode { return locks.Mode(m) }
+
+func lockInfo(in locks.Info) api.LockInfo {
+	out := api.LockInfo{Name: in.Name, Holders: holderInfos(in.Holders), Revision: in.Revision, DelayUntil: in.DelayUntil}
+	for _, w := range in.Waiters {
+		out.Waiters = append(out.Waiters, api.WaiterInfo{Session: w.Session, Mode: api.Mode(w.Mode), QueuedAt: w.QueuedAt})
+	}
+	return out
+}
+
+func (s *Server) checkToken(ctx context.Context, req *api.CheckTokenRequest) (*api.CheckTokenResponse, error) {
+	if err := s.linearize(ctx, req.ReadOptions); err != nil {
+		return nil, err
+	}
+	var ok bool
+	s.app.read(func(f *fsm.Machine) { ok = f.CheckToken(req.Name, req.Token) })
+	return &api.CheckTokenResponse{Current: ok}, nil
+}
+
+func (s *Server) getLock(ctx context.Context, req *api.GetLockRequest) (*api.LockInfo, error) {
+	if err := s.linearize(ctx, req.ReadOptions); err != nil {
+		return nil, err
+	}
+	var in locks.Info
+	s.app.read(func(f *fsm.Machine) { in = f.Lock(req.Name) })
+	out := lockInfo(in)
+	return &out, nil
+}
+
+func (s *Server) listLocks(ctx context.Context, req *api.ListLocksRequest) (*api.ListLocksResponse, error) {
+	if err := s.linearize(ctx, req.ReadOptions); err != nil {
+		return nil, err
+	}
+	resp := &api.ListLocksResponse{}
+	s.app.read(func(f *fsm.Machine) {
+		for _, in := range f.Locks() {
+			if strings.HasPrefix(in.Name, req.Prefix) {
+				resp.Locks = append(resp.Locks, lockInfo(in))
+			}
+		}
+	})
+	return resp, nil
+}
+
+// sessionInfo describes session id; the caller holds the FSM read lock.
+func sessionInfo(f *fsm.Machine, id uint64) (api.SessionInfo, bool) {
+	si, ok := f.Session(id)
+	if !ok {
+		return api.SessionInfo{}, false
+	}
+	out := api.SessionInfo{Session: id, TTL: int64(si.TTL), OpenedAt: si.OpenedAt}
+	for _, in := range f.SessionLocks(id) {
+		held := false
+		for _, h := range in.Holders {
+			if h.Session == id {
+				held = true
+			}
+		}
+		if held {
+			out.Held = append(out.Held, in.Name)
+		} else {
+			out.Waiting = append(out.Waiting, in.Name)
+		}
+	}
+	return out, true
+}
+
+func (s *Server) getSession(ctx context.Context, req *api.GetSessionRequest) (*api.SessionInfo, error) {
+	if err := s.linearize(ctx, req.ReadOptions); err != nil {
+		return nil, err
+	}
+	var out api.SessionInfo
+	var ok bool
+	s.app.read(func(f *fsm.Machine) { out, ok = sessionInfo(f, req.Session) })
+	if !ok {
+		return nil, api.Errorf(api.CodeUnknownSession, "session %d is not open", req.Session)
+	}
+	return &out, nil
+}
+
+func (s *Server) listSessions(ctx context.Context, req *api.ListSessionsRequest) (*api.ListSessionsResponse, error) {
+	if err := s.linearize(ctx, req.ReadOptions); err != nil {
+		return nil, err
+	}
+	resp := &api.ListSessionsResponse{}
+	s.app.read(func(f *fsm.Machine) {
+		for _, si := range f.Sessions() {
+			if out, ok := sessionInfo(f, uint64(si.ID)); ok {
+				resp.Sessions = append(resp.Sessions, out)
+			}
+		}
+	})
+	return resp, nil
+}
+
+// observe subscribes the connection to holder changes of req.Name and
+// pushes the current holders first if they changed since SinceRevision.
+// Registration and the first push happen under the FSM read lock, so no
+// change falls between them.
+func (s *Server) observe(_ context.Context, c *rpc.Conn, req *api.ObserveRequest) (*api.Empty, error) {
+	if err := s.serving(); err != nil {
+		return nil, err
+	}
+	if req.Name == "" {
+		return nil, api.Errorf(api.CodeInvalidName, "empty lock name")
+	}
+	var subscribed bool
+	s.app.read(func(f *fsm.Machine) {
+		if subscribed = s.events.observe(c, req.Name); !subscribed {
+			return
+		}
+		if in, changed := f.ChangedSince(req.Name, req.SinceRevision); changed {
+			_ = c.Push(rpc.MsgType(api.PushHolderChanged), &api.HolderChangedEvent{Name: in.Name,
+				Revision: in.Revision, Holders: holderInfos(in.Holders)})
+		}
+	})
+	if !subscribed {
+		return nil, api.Errorf(api.CodeInvalidRequest, "too many subscriptions on one connection")
+	}
+	return &api.Empty{}, nil
+}
+
+func (s *Server) status(ctx context.Context, _ *api.StatusRequest) (*api.NodeStatus, error) {
+	st, err := s.Status(ctx)
+	if err != nil {
+		return nil, s.nodeError(ctx, err)
+	}
+	return &st, nil
+}
+
+// clusterStatus asks every member for its status over its client address.
+func (s *Server) clusterStatus(ctx context.Context, _ *api.ClusterStatusRequest) (*api.ClusterStatusResponse, error) {
+	if err := s.serving(); err != nil {
+		return nil, err
+	}
+	conf, _ := s.members.snapshot()
+	ids := append(append([]consensus.NodeID(nil), conf.Voters...), conf.Learners...)
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	resp := &api.ClusterStatusResponse{Nodes: make([]api.ClusterNode, len(ids))}
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp.Nodes[i] = s.memberStatus(ctx, id)
+		}()
+	}
+	wg.Wait()
+	return resp, nil
+}
+
+func (s *Server) memberStatus(ctx context.Context, id consensus.NodeID) api.ClusterNode {
+	out := api.ClusterNode{ID: string(id)}
+	if id == consensus.NodeID(s.cfg.ID) {
+		out.ClientAddr = s.ClientAddr()
+		st, err := s.Status(ctx)
+		if err != nil {
+			out.Error = err.Error()
+			return out
+		}
+		out.Status = &st
+		return out
+	}
+	addr, err := s.members.lookup(ctx, id)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	out.ClientAddr = addr
+	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, s.cfg.RPC)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	defer conn.Close()
+	var st api.NodeStatus
+	if err := conn.Call(ctx, rpc.MsgType(api.MsgStatus), &api.StatusRequest{}, &st); err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	out.Status = &st
+	return out
+}
