@@ -36,7 +36,9 @@
 // the previous ones. Explain turns a handshake error into a sentence that
 // says whose certificate was refused and why.
 //
-// Every clock the package reads can be injected (Options.Now, the now
-// argument of NewReloader, ExplainAt), so that tests of expiry need no
-// waiting. The package holds no mutable state of its own.
+// The clocks of issuing, loading, handshakes and explanations can be
+// injected (Options.Now, the now argument of NewReloader, ExplainAt), so
+// that tests of expiry need no waiting; only the one-shot ServerConfig and
+// ClientConfig use the real time. The package holds no mutable state of
+// its own.
 package pki

@@ -15,8 +15,8 @@ type hostNames struct {
 
 // ParseHosts checks the hosts of a node certificate: each an IP address
 // (IPv4 or IPv6, no zone) or a DNS name (letters, digits and '-' in
-// dot-separated labels of up to 63 characters, 253 in all), without a
-// port. It returns them in order, without duplicates; at least one is
+// dot-separated labels of up to 63 characters, 253 in all, the last not
+// all digits), without a port. It returns them in order, without duplicates; at least one is
 // needed.
 func ParseHosts(hosts []string) ([]string, error) {
 	h, err := parseHosts(hosts)
@@ -67,6 +67,9 @@ func checkDNSName(name string) error {
 	}
 	if name == "" || len(name) > 253 {
 		return fmt.Errorf("want a name of 1 to 253 characters")
+	}
+	if strings.Trim(name[strings.LastIndexByte(name, '.')+1:], "0123456789") == "" {
+		return fmt.Errorf("not an IP address, and a DNS name's last label is not all digits")
 	}
 	for label := range strings.SplitSeq(name, ".") {
 		if label == "" || len(label) > 63 {

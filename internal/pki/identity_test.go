@@ -121,6 +121,10 @@ func TestParseHosts(t *testing.T) {
 		{[]string{"*.example"}, "", ErrInvalidHost},
 		{[]string{"n_1.example"}, "", ErrInvalidHost},
 		{[]string{"http://n1"}, "", ErrInvalidHost},
+		{[]string{"10.0.0.300"}, "", ErrInvalidHost},
+		{[]string{"10.0.1"}, "", ErrInvalidHost},
+		{[]string{"1n.example"}, "1n.example", nil},
+		{[]string{"n1.example.2x"}, "n1.example.2x", nil},
 		{[]string{strings.Repeat("a", 64) + ".example"}, "", ErrInvalidHost},
 	}
 	for _, c := range cases {

@@ -97,8 +97,8 @@ func NewCA(opts Options) (*CA, error) {
 	return &CA{KeyPair{Cert: cert, Key: key}}, nil
 }
 
-// NewCAFrom makes a CA of kp after checking that it is one.
-func NewCAFrom(kp KeyPair) (*CA, error) {
+// newCAFrom makes a CA of kp after checking that it is one.
+func newCAFrom(kp KeyPair) (*CA, error) {
 	c := kp.Cert
 	if c == nil || kp.Key == nil {
 		return nil, fmt.Errorf("%w: no certificate or key", ErrNotCA)

@@ -89,7 +89,7 @@ func LoadCA(certFile, keyFile string) (*CA, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: the key in %s cannot sign", ErrNotCA, keyFile)
 	}
-	ca, err := NewCAFrom(KeyPair{Cert: pair.Leaf, Key: signer})
+	ca, err := newCAFrom(KeyPair{Cert: pair.Leaf, Key: signer})
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, certFile)
 	}

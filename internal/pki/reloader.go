@@ -43,7 +43,9 @@ func NewReloader(files Files, now func() time.Time) (*Reloader, error) {
 // Reload reads the files again. The new certificate must match the new
 // key, chain to one of the new CAs and be valid now; otherwise Reload
 // keeps the previous certificate, key and CAs and returns why, naming the
-// file at fault.
+// file at fault. Replace the files first, then Reload: a Reload between
+// the key and the certificate finds them mismatched and keeps the old
+// ones.
 func (r *Reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
