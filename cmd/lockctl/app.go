@@ -86,6 +86,7 @@ func (l *lockctl) app() *cli.App {
 			l.lockCommand(),
 			l.electCommand(),
 			l.benchCommand(),
+			l.certCommand(),
 			l.completionCommand(),
 		},
 		Action: parentAction,

@@ -1,15 +1,18 @@
 // Command lockctl is the shell's way into a lockd cluster: it shows the
 // cluster's state (status, members, sessions, locks), operates it
 // (membership, leader transfer, backups), holds a lock while a command
-// runs, takes part in or watches an election, and measures throughput.
+// runs, takes part in or watches an election, measures throughput, and
+// creates the CA and the certificates of nodes and clients (`cert`, which
+// needs no cluster).
 // docs/LOCKCTL.md is its reference: commands, JSON schema, exit codes.
 //
 // It owns: the command line (urfave/cli/v2), the mapping of errors to exit
 // codes (exitcode.go, by errors.Is on the client's sentinels only), the
 // table and JSON renderings, and the supervision of `lock`'s command.
-// It must never: import a lockd package other than client; compare error
-// strings; print anything but the command's own output on stdout while
-// `lock` runs; leave `lock`'s command running after the lock is lost.
+// It must never: import a lockd package other than client and
+// internal/pki (for `cert`); compare error strings; print anything but
+// the command's own output on stdout while `lock` runs; leave `lock`'s
+// command running after the lock is lost.
 //
 // Exit codes: 0 ok, 1 error, 2 bad usage, 3 lock held, 4 lock lost,
 // 5 no quorum or cluster unreachable, 6 not found; `lock` passes its
