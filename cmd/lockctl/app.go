@@ -74,6 +74,9 @@ func (l *lockctl) app() *cli.App {
 				Usage: "bound on each request to the cluster, retries included"},
 			&cli.BoolFlag{Name: "stale",
 				Usage: "reads (status aside) from the answering node without confirming it is current"},
+			// urfave/cli adds --help itself only when it adds its own help
+			// command, which helpCommand replaces.
+			cli.HelpFlag,
 		},
 		Before: l.parseGlobals,
 		Commands: []*cli.Command{
@@ -87,6 +90,7 @@ func (l *lockctl) app() *cli.App {
 			l.electCommand(),
 			l.benchCommand(),
 			l.completionCommand(),
+			l.helpCommand(),
 		},
 		Action: parentAction,
 	}
@@ -110,15 +114,27 @@ func setUsageHandlers(c *cli.Command) {
 	}
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return usagef("%v", err)
+// onUsageError makes a flag error a usage error, with a did-you-mean for
+// a mistyped flag.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	flags := c.App.Flags
+	if c.Command != nil && c.Command.Name != "" {
+		flags = c.Command.Flags
+	}
+	return usagef("%v%s", err, flagSuggestion(err, flags))
 }
 
 // parentAction runs for a command that needs a subcommand: with none it
-// shows help, with an unknown one it says so; both are bad usage.
+// shows help, with an unknown one it says so (with a did-you-mean); both
+// are bad usage.
 func parentAction(c *cli.Context) error {
 	if c.Args().Present() {
-		return usagef("unknown command %q (see '%s --help')", c.Args().First(), c.Command.HelpName)
+		cmds := c.App.Commands
+		if c.Command != nil && c.Command.Name != "" {
+			cmds = c.Command.Subcommands
+		}
+		typed := c.Args().First()
+		return usagef("unknown command %q%s (see '%s --help')", typed, didYouMean(typed, commandNames(cmds)), c.Command.HelpName)
 	}
 	_ = cli.ShowSubcommandHelp(c)
 	return usagef("a command is required")

@@ -58,6 +58,8 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		{"bench", "extra"},
 		{"completion"},
 		{"completion", "fish"},
+		{"help", "frobnicate"},
+		{"help", "locks", "frobnicate"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -117,5 +119,66 @@ func TestLockArgsSplitsNameAndCommand(t *testing.T) {
 	_, cmd, err = lockArgs([]string{"n", "--", "ls", "-l", "--", "x"})
 	if err != nil || strings.Join(cmd, " ") != "ls -l -- x" {
 		t.Fatalf("got %q %v", cmd, err)
+	}
+}
+
+// TestHelpNamesSubcommands: `help CMD` lists CMD's subcommands, and
+// `help CMD SUB` is SUB's help, as `CMD --help` and `CMD SUB --help` are.
+func TestHelpNamesSubcommands(t *testing.T) {
+	code, out, _ := runArgs(t, "help", "locks")
+	if code != exitOK || !strings.Contains(out, "COMMANDS:") || !strings.Contains(out, "list ") || !strings.Contains(out, "show ") {
+		t.Errorf("help locks: exit %d, output:\n%s", code, out)
+	}
+	_, flagHelp, _ := runArgs(t, "locks", "--help")
+	if out != flagHelp {
+		t.Errorf("help locks differs from locks --help:\n%s\n---\n%s", out, flagHelp)
+	}
+	code, out, _ = runArgs(t, "help", "locks", "show")
+	if code != exitOK || !strings.Contains(out, "lockctl locks show - ") || !strings.Contains(out, "NAME") {
+		t.Errorf("help locks show: exit %d, output:\n%s", code, out)
+	}
+	code, out, _ = runArgs(t, "h", "members", "add")
+	if code != exitOK || !strings.Contains(out, "ID PEER_ADDR CLIENT_ADDR") {
+		t.Errorf("h members add: exit %d, output:\n%s", code, out)
+	}
+	code, out, _ = runArgs(t, "help")
+	if code != exitOK || !strings.Contains(out, "GLOBAL OPTIONS") || strings.Count(out, "--help") != 1 {
+		t.Errorf("help: exit %d, output:\n%s", code, out)
+	}
+}
+
+// TestTyposGetDidYouMean: a mistyped command, subcommand or flag is bad
+// usage that names the nearest valid one; a word near nothing gets no
+// guess.
+func TestTyposGetDidYouMean(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lokcs"}, `unknown command "lokcs" (did you mean "locks"?)`},
+		{[]string{"locks", "shwo"}, `unknown command "shwo" (did you mean "show"?)`},
+		{[]string{"help", "lokcs"}, `unknown command "lokcs" (did you mean "locks"?)`},
+		{[]string{"help", "locks", "shw"}, `unknown command "locks shw" (did you mean "show"?)`},
+		{[]string{"--endpoint", "x", "status"}, `(did you mean "--endpoints"?)`},
+		{[]string{"lock", "--tyr", "x", "--", "true"}, `(did you mean "--try"?)`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate" (see`},
+	}
+	for _, c := range cases {
+		code, _, stderr := runArgs(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d with %q", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+}
+
+// TestEditDistanceCountsSwapsOnce: the did-you-mean metric.
+func TestEditDistanceCountsSwapsOnce(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"locks", "locks", 0}, {"lokcs", "locks", 1}, {"lock", "locks", 1}, {"stauts", "status", 1}, {"", "abc", 3}, {"abc", "xyz", 3}} {
+		if got := editDistance(c.a, c.b); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
 	}
 }
