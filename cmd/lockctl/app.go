@@ -213,3 +213,14 @@ func exactArgs(c *cli.Context, names ...string) error {
 	}
 	return nil
 }
+
+// sessionTTL returns the --ttl of c, which must be positive; the server
+// clamps a positive TTL to its range (1s..5m by default) and lockctl
+// leaves that to it, so there is one rule for every command with --ttl.
+func sessionTTL(c *cli.Context) (time.Duration, error) {
+	ttl := c.Duration("ttl")
+	if ttl <= 0 {
+		return 0, usagef("%s: --ttl must be positive, not %s (the server clamps a positive TTL to its range)", c.Command.HelpName, ttl)
+	}
+	return ttl, nil
+}

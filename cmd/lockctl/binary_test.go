@@ -545,3 +545,16 @@ COMP_WORDS=(lockctl lock --sh); COMP_CWORD=2; _lockctl_complete; echo "${COMPREP
 		t.Errorf("completions %q, want promote and --shared", out)
 	}
 }
+
+// TestLockTTLOutsideTheServerRangeIsClamped: a positive --ttl is the
+// server's to clamp (1s..5m by default), never refused; --ttl 0 is bad
+// usage (TestBadUsageExitsTwo).
+func TestLockTTLOutsideTheServerRangeIsClamped(t *testing.T) {
+	c := cluster(t)
+	for _, ttl := range []string{"1ms", "1h"} {
+		code, out, stderr := c.run(t, "lock", "--ttl", ttl, "bin/clamp", "--", "sh", "-c", "echo ran")
+		if code != 0 || out != "ran\n" {
+			t.Errorf("--ttl %s: exit %d, stdout %q, stderr %s", ttl, code, out, stderr)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func (l *lockctl) lockCommand() *cli.Command {
 			&cli.BoolFlag{Name: "try", Usage: "fail at once (exit 3) if the lock is held"},
 			&cli.DurationFlag{Name: "wait", Usage: "give up (exit 3) if not granted within this long; 0 waits forever"},
 			&cli.BoolFlag{Name: "shared", Usage: "take a shared hold instead of an exclusive one"},
-			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL (the server clamps it)"},
+			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL, positive (the server clamps it to its range)"},
 			&cli.StringFlag{Name: "value", Usage: "value to attach to the hold (shown by 'locks show')"},
 			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
 				Usage: "how long the lock stays ungrantable if this session expires holding it"},
@@ -82,6 +82,10 @@ func (l *lockctl) lockAction(c *cli.Context) error {
 	if c.Duration("grace") < 0 || c.Duration("wait") < 0 {
 		return usagef("lock: --grace and --wait must not be negative")
 	}
+	ttl, err := sessionTTL(c)
+	if err != nil {
+		return err
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
@@ -92,7 +96,7 @@ func (l *lockctl) lockAction(c *cli.Context) error {
 	}
 	defer cl.Close()
 	sctx, cancel := context.WithTimeout(c.Context, l.g.timeout)
-	s, err := cl.NewSession(sctx, client.WithTTL(c.Duration("ttl")))
+	s, err := cl.NewSession(sctx, client.WithTTL(ttl))
 	cancel()
 	if err != nil {
 		return err
