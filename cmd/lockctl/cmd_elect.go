@@ -126,6 +126,10 @@ func interrupted(ctx context.Context, err error) error {
 
 func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string) error {
 	if err := e.Campaign(ctx, []byte(value)); err != nil {
+		if ctx.Err() == nil && sessionEnded(err) {
+			// Never elected: nothing was held, so nothing was lost.
+			return fmt.Errorf("%w for leadership of %q: %w", errGaveUpWaiting, e.Name(), err)
+		}
 		return interrupted(ctx, err)
 	}
 	lk := e.Lock()

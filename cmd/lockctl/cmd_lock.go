@@ -163,8 +163,13 @@ func (l *lockctl) acquire(c *cli.Context, s *client.Session, name string, sigs <
 				return nil, fmt.Errorf("%w: %q after %s", errWaitExpired, name, c.Duration("wait"))
 			case r.err != nil && errors.Is(r.err, client.ErrLockHeld):
 				return nil, fmt.Errorf("%w: %q", client.ErrLockHeld, name)
+			case r.err != nil && sessionEnded(r.err):
+				// Never granted: nothing was held, so nothing was lost.
+				return nil, fmt.Errorf("%w for lock %q: %w", errGaveUpWaiting, name, r.err)
+			case r.err != nil:
+				return nil, fmt.Errorf("acquire %q: %w", name, r.err)
 			}
-			return r.lk, r.err
+			return r.lk, nil
 		case sig := <-sigs:
 			if got == nil {
 				got = sig
@@ -282,6 +287,13 @@ func (l *lockctl) closeSession(s *client.Session) {
 	if err := s.Close(ctx); err != nil {
 		fmt.Fprintf(l.stderr, "lockctl: close session %d: %v\n", s.ID(), err)
 	}
+}
+
+// sessionEnded reports whether err says the session ended (expired or
+// closed, on the server or with its Client).
+func sessionEnded(err error) bool {
+	return errors.Is(err, client.ErrSessionExpired) || errors.Is(err, client.ErrSessionClosed) ||
+		errors.Is(err, client.ErrUnknownSession) || errors.Is(err, client.ErrClosed)
 }
 
 func isClosed(ch <-chan struct{}) bool {
