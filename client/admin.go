@@ -53,12 +53,13 @@ func (c *Client) Members(ctx context.Context, opts ...ReadOption) ([]Member, err
 func (c *Client) admin(ctx context.Context, typ uint8, req any) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
+	var ff failFast
 	for n := 0; ; n++ {
 		err := c.attempt(ctx, typ, req, nil)
 		switch {
 		case err == nil:
 			return nil
-		case ctx.Err() != nil || c.ctx.Err() != nil:
+		case ctx.Err() != nil || c.ctx.Err() != nil, c.failingFast(&ff, err):
 			return err
 		case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoEndpoint):
 		default:

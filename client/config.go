@@ -51,6 +51,14 @@ type Config struct {
 	// keeps looking for the leader before it is declared expired. Zero
 	// means the session's TTL.
 	Grace time.Duration
+	// FailFast makes a call give up at once, with the round's
+	// *UnreachableError, when a few rounds of attempts in a row (about
+	// 100 ms) found every endpoint failing permanently (refused, not
+	// resolvable, not a lockd client port: EndpointError.Permanent),
+	// instead of retrying until its deadline. Off by default: a node
+	// restarting refuses connections for a moment, which a long-running
+	// service should ride out. Command-line tools set it.
+	FailFast bool
 	// RPC configures the connections (frame limits, pings, timeouts). If
 	// its MaxFrameSize is zero it is taken as unset: rpc.DefaultConfig(),
 	// keeping only its Faults and Logger.
@@ -136,6 +144,9 @@ func (c Config) Validate() error {
 	for _, e := range c.Endpoints {
 		if e == "" {
 			return fmt.Errorf("%w: empty endpoint", ErrInvalidConfig)
+		}
+		if err := checkEndpoint(e); err != nil {
+			return err
 		}
 	}
 	if err := c.RPC.Validate(); err != nil {
