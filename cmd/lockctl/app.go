@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -168,14 +169,23 @@ func parseEndpoints(s string) ([]string, error) {
 	if len(out) == 0 {
 		return nil, usagef("no endpoints (set --endpoints or LOCKD_ENDPOINTS)")
 	}
+	for _, ep := range out {
+		if _, port, err := net.SplitHostPort(ep); err != nil || port == "" {
+			return nil, usagef("endpoint %q is not host:port, like 127.0.0.1:7001", ep)
+		}
+	}
 	return out, nil
 }
 
 // client returns a Client for the global endpoints; calls without a
-// deadline of their own are bounded by --timeout.
+// deadline of their own are bounded by --timeout. It fails fast: when
+// every endpoint refuses or is not a lockd client port for a few rounds
+// in a row, a call fails at once, saying why, instead of retrying until
+// --timeout.
 func (l *lockctl) client() (*client.Client, error) {
 	cfg := client.DefaultConfig()
 	cfg.Endpoints = l.g.endpoints
+	cfg.FailFast = true
 	cfg.RequestTimeout = l.g.timeout
 	cfg.DialTimeout = min(cfg.DialTimeout, l.g.timeout)
 	cfg.AttemptTimeout = min(cfg.AttemptTimeout, l.g.timeout)

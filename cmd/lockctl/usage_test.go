@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -26,6 +28,9 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		{"status", "extra"},
 		{"-o", "yaml", "status"},
 		{"--endpoints", " , ", "status"},
+		{"--endpoints", "localhost", "status"},
+		{"-e", "127.0.0.1:7001,localhost:", "members", "list"},
+		{"-e", "http://127.0.0.1:7201", "status"},
 		{"--timeout", "0s", "status"},
 		{"members"},
 		{"members", "frobnicate"},
@@ -85,6 +90,31 @@ func TestUnreachableClusterExitsFive(t *testing.T) {
 	code, _, stderr := runArgs(t, "--endpoints", "127.0.0.1:1", "--timeout", "300ms", "members", "list")
 	if code != exitNoQuorum {
 		t.Fatalf("exit %d, want %d (stderr %q)", code, exitNoQuorum, stderr)
+	}
+}
+
+// TestRefusingEndpointsFailAtOnce: when every endpoint refuses, lockctl
+// says so and exits 5 without waiting out --timeout (which would end in
+// "context deadline exceeded").
+func TestRefusingEndpointsFailAtOnce(t *testing.T) {
+	for _, args := range [][]string{{"members", "list"}, {"status"}, {"lock", "x", "--", "true"}, {"elect", "--observe", "x"}} {
+		full := append([]string{"--endpoints", "127.0.0.1:1,127.0.0.2:1", "--timeout", "1m"}, args...)
+		code, _, stderr := runArgs(t, full...)
+		if code != exitNoQuorum || !strings.Contains(stderr, "127.0.0.2:1: connection refused: nothing listens there") || strings.Contains(stderr, "deadline") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+// TestHTTPPortEndpointIsNamed: pointing lockctl at lockd's HTTP port (or
+// any HTTP server) says so at once.
+func TestHTTPPortEndpointIsNamed(t *testing.T) {
+	web := httptest.NewServer(http.NotFoundHandler())
+	defer web.Close()
+	addr := strings.TrimPrefix(web.URL, "http://")
+	code, _, stderr := runArgs(t, "--endpoints", addr, "--timeout", "1m", "members", "list")
+	if code != exitNoQuorum || !strings.Contains(stderr, addr+": that is an HTTP port, not a lockd client port") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
 
