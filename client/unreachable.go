@@ -110,12 +110,21 @@ func describeEndpointErr(addr string, err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		msg = "connection refused: nothing listens there (is lockd running, and is this its client address?)"
 	}
-	if host, _, serr := net.SplitHostPort(addr); serr == nil {
-		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-			msg += fmt.Sprintf(" (%s is an unspecified address, dialable only on the node's own host: a node advertising it needs a reachable client address)", host)
-		}
+	if unspecified(addr) {
+		msg += fmt.Sprintf(" (%s is an unspecified address, dialable only on the node's own host: a node advertising it needs a reachable client address)", addr)
 	}
 	return msg
+}
+
+// unspecified reports whether addr's host is 0.0.0.0 or [::]: a listen
+// address, which a dialer reaches only on its own host.
+func unspecified(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // checkEndpoint reports an endpoint that cannot be dialed whatever the
