@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -14,10 +15,12 @@ import (
 // statusDoc is the JSON of `status`.
 type statusDoc struct {
 	// Leader is the ID of the leader of the highest term any node
-	// reports: one that answered as leader, else the one the answering
-	// node of the highest term names; "" if no node knows one.
+	// reports; "" if no node knows one.
 	Leader string    `json:"leader"`
 	Nodes  []nodeDoc `json:"nodes"`
+	// named is the leader that the answering node of the highest term
+	// names, when no leader answered (for the error only: it may be gone).
+	named string
 }
 
 // nodeDoc is one node in statusDoc.
@@ -139,8 +142,6 @@ func fillFromEndpoints(nodes, fromEndpoints []client.ClusterNode) []client.Clust
 
 // statusFrom builds the document: the leader is the one of the highest
 // term that calls itself leader; lag is measured against its commit index.
-// If no leader answered, the leader is the one that the node of the
-// highest term names (lag is then unknown).
 func statusFrom(nodes []client.ClusterNode) statusDoc {
 	doc := statusDoc{Nodes: []nodeDoc{}}
 	var lead, newest *client.NodeStatus
@@ -155,7 +156,7 @@ func statusFrom(nodes []client.ClusterNode) statusDoc {
 		}
 	}
 	if lead == nil && newest != nil {
-		doc.Leader = newest.Leader
+		doc.named = newest.Leader
 	}
 	if lead != nil {
 		doc.Leader = lead.ID
@@ -186,12 +187,27 @@ func statusFrom(nodes []client.ClusterNode) statusDoc {
 	return doc
 }
 
-// health is nil when a leader is known.
+// health is nil when a leader answered.
 func (d statusDoc) health() error {
-	if d.Leader == "" {
-		return errNoLeader
+	switch {
+	case d.Leader != "":
+		return nil
+	case d.named != "":
+		return fmt.Errorf("%w among the nodes that answered (%s names %s, whose status is unknown)", errNoLeader, d.namedBy(), d.named)
 	}
-	return nil
+	return errNoLeader
+}
+
+// namedBy is the ID of the answering node of the highest term that names
+// d.named.
+func (d statusDoc) namedBy() string {
+	by, term := "", uint64(0)
+	for _, n := range d.Nodes {
+		if n.Error == "" && n.Leader == d.named && (by == "" || n.Term > term) {
+			by, term = n.ID, n.Term
+		}
+	}
+	return by
 }
 
 func (d statusDoc) table(t *tableWriter) {

@@ -77,10 +77,13 @@ func TestStatusAttributesEachStatusToTheNodeThatGaveIt(t *testing.T) {
 	}
 
 	// Through the follower alone: n1 is itself; n2 and n3 are unknown,
-	// and the leader is the one n1 knows.
+	// and no leader answered, which is said with the leader n1 names.
 	doc, code, stderr := status(n1)
-	if code != exitOK || doc.Leader != "n2" || roles(doc) != "n1=follower n2=- n3=-" {
+	if code != exitNoQuorum || doc.Leader != "" || roles(doc) != "n1=follower n2=- n3=-" {
 		t.Fatalf("via n1: exit %d, leader %q, roles %s; stderr %s", code, doc.Leader, roles(doc), stderr)
+	}
+	if want := "cluster has no leader among the nodes that answered (n1 names n2, whose status is unknown)"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q lacks %q", stderr, want)
 	}
 	want := "status unknown: address [::]:7000 answered as n1 ([::]:7000 is an unspecified address"
 	for _, n := range doc.Nodes[1:] {
