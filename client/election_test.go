@@ -210,7 +210,8 @@ func TestObserveFollowsAClusterStartedAgainWithFreshData(t *testing.T) {
 		fc.index, fc.sessions, fc.keys, fc.locks = 0, map[uint64]*fakeSession{}, map[string]uint64{}, map[string]*fakeLock{}
 		fc.watchers, fc.attached = map[string]map[*rpc.Conn]bool{}, map[uint64]map[*rpc.Conn]bool{}
 	})
-	fc.nodes[0] = fc.startNode(0, addr)
+	nd := fc.startNode(0, addr)
+	fc.set(func(fc *fakeCluster) { fc.nodes[0] = nd }) // hintLocked reads nodes under mu
 
 	if li := nextInfo(t, ch); li.Session != 0 {
 		t.Fatalf("after the restart observed %+v, want no leader", li)
