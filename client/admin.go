@@ -33,11 +33,31 @@ func (c *Client) Status(ctx context.Context) (NodeStatus, error) {
 }
 
 // ClusterStatus returns every member's status as the connected node sees
-// it; a member it cannot reach carries Error.
+// it; a member it cannot reach carries Error. The connected node asks each
+// member at the client address the member advertises; a status that
+// another node gave (several members advertising one address, such as
+// 0.0.0.0:7000 in containers, which reaches whoever dials it) is not the
+// member's: it is dropped, and Error says which node answered.
 func (c *Client) ClusterStatus(ctx context.Context) ([]ClusterNode, error) {
 	var resp api.ClusterStatusResponse
 	err := c.read(ctx, api.MsgClusterStatus, &api.ClusterStatusRequest{}, &resp)
+	for i := range resp.Nodes {
+		resp.Nodes[i] = attributed(resp.Nodes[i])
+	}
 	return resp.Nodes, err
+}
+
+// attributed is n, without a status that a node other than n answered.
+func attributed(n ClusterNode) ClusterNode {
+	if n.Status == nil || n.Status.ID == "" || n.Status.ID == n.ID {
+		return n
+	}
+	n.Error = fmt.Sprintf("status unknown: address %s answered as %s", n.ClientAddr, n.Status.ID)
+	if unspecified(n.ClientAddr) {
+		n.Error += fmt.Sprintf(" (%s is an unspecified address, which reaches whichever node dials it: give each node a client address the others can dial)", n.ClientAddr)
+	}
+	n.Status = nil
+	return n
 }
 
 // Members lists the cluster's members, by ID.
@@ -53,12 +73,13 @@ func (c *Client) Members(ctx context.Context, opts ...ReadOption) ([]Member, err
 func (c *Client) admin(ctx context.Context, typ api.MsgType, req any) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
+	var ff failFast
 	for n := 0; ; n++ {
 		err := c.attempt(ctx, typ, req, nil)
 		switch {
 		case err == nil:
 			return nil
-		case ctx.Err() != nil || c.ctx.Err() != nil:
+		case ctx.Err() != nil || c.ctx.Err() != nil, c.failingFast(&ff, err):
 			return err
 		case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoEndpoint):
 		default:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -152,5 +153,24 @@ func TestIntegrationRemoveMember(t *testing.T) {
 	}
 	if err := c.Promote(testCtx(t), "nope", false); err == nil {
 		t.Fatal("Promote of nothing succeeded")
+	}
+}
+
+// A member's status that another node gave (members advertising one
+// address) is not the member's: ClusterStatus drops it and says who
+// answered.
+func TestClusterStatusDropsAStatusAnotherNodeGave(t *testing.T) {
+	own := ClusterNode{ID: "n1", ClientAddr: "10.0.0.1:7000", Status: &NodeStatus{ID: "n1", Role: "leader"}}
+	if got := attributed(own); got.Status == nil || got.Error != "" {
+		t.Errorf("own status dropped: %+v", got)
+	}
+	other := ClusterNode{ID: "n2", ClientAddr: "0.0.0.0:7000", Status: &NodeStatus{ID: "n1", Role: "leader"}}
+	got := attributed(other)
+	if got.Status != nil || !strings.HasPrefix(got.Error, "status unknown: address 0.0.0.0:7000 answered as n1 (0.0.0.0:7000 is an unspecified address") {
+		t.Errorf("another node's status kept: %+v", got)
+	}
+	down := ClusterNode{ID: "n3", ClientAddr: "10.0.0.3:7000", Error: "refused"}
+	if got := attributed(down); got != down {
+		t.Errorf("an unreachable member changed: %+v", got)
 	}
 }

@@ -31,6 +31,7 @@ func (c *Client) do(ctx context.Context, typ api.MsgType, req func() any, resp a
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
 	hops := 0
+	var ff failFast
 	var last error // the last attempt's failure
 	for n := 0; ; n++ {
 		err := c.attempt(ctx, typ, req(), resp)
@@ -47,7 +48,7 @@ func (c *Client) do(ctx context.Context, typ api.MsgType, req func() any, resp a
 			}
 			return giveUp(ctx.Err(), last)
 		}
-		if !retryable(err) {
+		if !retryable(err) || c.failingFast(&ff, err) {
 			return err
 		}
 		last = err
@@ -62,6 +63,38 @@ func (c *Client) do(ctx context.Context, typ api.MsgType, req func() any, resp a
 			return giveUp(serr, last)
 		}
 	}
+}
+
+// failFastRounds is how many rounds of connection attempts in a row must
+// find every endpoint failing permanently before a FailFast call gives up:
+// a short, bounded retry (the backoff between rounds starts at
+// BackoffBase), so that a command started the moment a node restarts
+// does not fail.
+const failFastRounds = 3
+
+// failFast counts, for one call, the rounds in a row that found every
+// endpoint failing permanently.
+type failFast struct {
+	last   *UnreachableError // the round counted last (callers may share one)
+	rounds int
+}
+
+// failingFast reports whether a FailFast Client's call should give up on
+// err now.
+func (c *Client) failingFast(f *failFast, err error) bool {
+	if !c.cfg.FailFast {
+		return false
+	}
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || !ue.Permanent(c.cfg.Endpoints) {
+		*f = failFast{}
+		return false
+	}
+	if ue != f.last {
+		f.last = ue
+		f.rounds++
+	}
+	return f.rounds >= failFastRounds
 }
 
 // giveUp is the error of a call whose ctx ended: it matches the ctx error

@@ -27,6 +27,9 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"no endpoints", func(c *Config) { c.Endpoints = nil }},
 		{"empty endpoint", func(c *Config) { c.Endpoints = []string{""} }},
+		{"endpoint without port", func(c *Config) { c.Endpoints = []string{"localhost"} }},
+		{"endpoint with empty port", func(c *Config) { c.Endpoints = []string{"localhost:"} }},
+		{"endpoint not host:port", func(c *Config) { c.Endpoints = []string{"http://127.0.0.1:7001"} }},
 		{"dial timeout", func(c *Config) { c.DialTimeout = -1 }},
 		{"request timeout", func(c *Config) { c.RequestTimeout = -1 }},
 		{"attempt timeout", func(c *Config) { c.AttemptTimeout = -1 }},

@@ -66,6 +66,14 @@ type Config struct {
 	// or a pong) arrived for this long, and the Client reconnects: it is
 	// how a server that vanished without closing the socket is noticed.
 	ReadTimeout time.Duration
+	// FailFast makes a call give up at once, with the round's
+	// *UnreachableError, when a few rounds of attempts in a row (about
+	// 100 ms) found every endpoint failing permanently (refused, not
+	// resolvable, not a lockd client port: EndpointError.Permanent),
+	// instead of retrying until its deadline. Off by default: a node
+	// restarting refuses connections for a moment, which a long-running
+	// service should ride out. Command-line tools set it.
+	FailFast bool
 
 	// faults, if set, cuts the Client's connections on demand; only this
 	// module's tests and harnesses set it, through faults.AttachClient.
@@ -154,6 +162,9 @@ func (c Config) Validate() error {
 	for _, e := range c.Endpoints {
 		if e == "" {
 			return fmt.Errorf("%w: empty endpoint", ErrInvalidConfig)
+		}
+		if err := checkEndpoint(e); err != nil {
+			return err
 		}
 	}
 	if err := c.rpcConfig(nil).Validate(); err != nil {

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,7 +108,7 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 	c.next = (c.next + 1) % len(c.cfg.Endpoints)
 	c.mu.Unlock()
 
-	var lastErr error
+	var failed []EndpointError
 	hops := 0
 	for len(queue) > 0 {
 		addr := queue[0]
@@ -128,7 +127,7 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 			return nil, ErrClosed
 		default:
 		}
-		lastErr = err
+		failed = append(failed, EndpointError{Addr: addr, Err: err})
 		c.log.Debug("endpoint not usable", "addr", addr, "error", err)
 		c.mu.Lock()
 		if c.hint == addr {
@@ -141,7 +140,7 @@ func (c *connector) establish(ctx context.Context) (*rpc.ClientConn, error) {
 		}
 		c.mu.Unlock()
 	}
-	return nil, fmt.Errorf("%w: %w", ErrNoEndpoint, lastErr)
+	return nil, &UnreachableError{Endpoints: failed}
 }
 
 // attempt makes one connection attempt: it dials addr, then attaches the

@@ -32,6 +32,14 @@
 // them with errors.Is. ErrFenced is ErrNotHolder: a Release or Proclaim
 // with a token that is no longer current.
 //
+// A round of connection attempts that finds no usable endpoint fails with
+// an *UnreachableError: one EndpointError per address tried, each saying
+// what is wrong (refused, an HTTP port, not a lockd port, an unspecified
+// address); it matches ErrNoEndpoint. Calls retry such rounds until their
+// deadline, riding out a node's restart; with Config.FailFast (command-line
+// tools) a call gives up after a few rounds in a row in which every
+// endpoint failed permanently (EndpointError.Permanent).
+//
 // # Session states
 //
 // The lease is counted from when the keep-alive that confirmed it was
@@ -59,7 +67,7 @@
 //	none     a call or the background reconnect    dialing  hint first, then endpoints in turn
 //	dialing  connected, sessions attached          current  waiting Acquires and observers re-check
 //	dialing  NotLeader with a hint                 dialing  the hint is tried next
-//	dialing  every endpoint failed                 none     ErrNoEndpoint; callers back off
+//	dialing  every endpoint failed                 none     *UnreachableError; callers back off
 //	current  NotLeader answer                      none     closed; hint recorded
 //	current  broken, or an attempt timed out       none     closed
 //	current  LeaderChanged pushed                  none     retired: closed after AttemptTimeout

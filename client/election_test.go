@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/rpc"
 )
 
 // nextInfo reads the next LeaderInfo, failing after 10s.
@@ -181,5 +183,44 @@ func TestObserveChannelClosesWithItsContext(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("channel not closed after ctx ended")
+	}
+}
+
+// An observer that outlives a restart of the cluster with fresh data (same
+// addresses, revisions from the start again) reports the new cluster's
+// state: first that the election has no leader, then its new leader,
+// although their revisions are lower than the last one it saw.
+func TestObserveFollowsAClusterStartedAgainWithFreshData(t *testing.T) {
+	fc := newFakeCluster(t, 1, 0)
+	addr := fc.addrs()[0]
+	fc.set(func(fc *fakeCluster) { fc.index = 1000 })
+	c := newTestClient(t, testConfig(addr))
+	old := newTestClient(t, testConfig(addr))
+	if err := newTestSession(t, old).Election("e").Campaign(testCtx(t), []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	ch := newTestSession(t, c).Election("e").Observe(testCtx(t))
+	if li := nextInfo(t, ch); string(li.Value) != "old" || li.Revision <= 1000 {
+		t.Fatalf("observed %q at revision %d, want old above 1000", li.Value, li.Revision)
+	}
+
+	// Fresh data: nothing held, the log starts again.
+	fc.stopNode(0)
+	fc.set(func(fc *fakeCluster) {
+		fc.index, fc.sessions, fc.keys, fc.locks = 0, map[uint64]*fakeSession{}, map[string]uint64{}, map[string]*fakeLock{}
+		fc.watchers, fc.attached = map[string]map[*rpc.Conn]bool{}, map[uint64]map[*rpc.Conn]bool{}
+	})
+	nd := fc.startNode(0, addr)
+	fc.set(func(fc *fakeCluster) { fc.nodes[0] = nd }) // hintLocked reads nodes under mu
+
+	if li := nextInfo(t, ch); li.Session != 0 {
+		t.Fatalf("after the restart observed %+v, want no leader", li)
+	}
+	fresh := newTestClient(t, testConfig(addr))
+	if err := newTestSession(t, fresh).Election("e").Campaign(testCtx(t), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if li := nextInfo(t, ch); string(li.Value) != "new" || li.Revision >= 1000 {
+		t.Fatalf("observed %q at revision %d, want the new cluster's leader", li.Value, li.Revision)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
 )
 
 // observer feeds one Observe channel with the latest leader of one lock.
@@ -21,7 +22,9 @@ type observer struct {
 // replaces one not yet read, so a slow reader sees the latest leader and
 // never holds the Client up. The channel is closed when ctx ends. After a
 // reconnect the Client subscribes again from the last revision it saw, so
-// no change is missed.
+// no change is missed; if the lock's revision went back meanwhile (the
+// cluster was started again with fresh data, or restored from an older
+// backup), it starts over from the current state and delivers it.
 func (e *Election) Observe(ctx context.Context) <-chan LeaderInfo {
 	return e.s.c.observe(ctx, e.name)
 }
@@ -65,10 +68,10 @@ func (c *Client) runObserver(ctx context.Context, o *observer) {
 			}
 			_, changed = c.conns.current()
 		}
-		c.mu.Lock()
-		since := o.rev
-		c.mu.Unlock()
-		err := c.callOn(ctx, conn, api.MsgObserve, &api.ObserveRequest{Name: o.name, SinceRevision: since}, nil)
+		since, err := c.resyncObserver(ctx, conn, o)
+		if err == nil {
+			err = c.callOn(ctx, conn, api.MsgObserve, &api.ObserveRequest{Name: o.name, SinceRevision: since}, nil)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -91,6 +94,41 @@ func (c *Client) runObserver(ctx context.Context, o *observer) {
 	}
 }
 
+// resyncObserver runs before each subscription on a new connection and
+// returns the revision to subscribe from. Revisions only grow within one
+// cluster's history; a lock whose revision is now lower than the newest
+// one delivered belongs to another history (the cluster was started again
+// with fresh data, or restored from an older backup), whose changes would
+// all look old. Then the observer starts over from the current state,
+// which it delivers, leader or none.
+func (c *Client) resyncObserver(ctx context.Context, conn *rpc.ClientConn, o *observer) (uint64, error) {
+	c.mu.Lock()
+	since := o.rev
+	c.mu.Unlock()
+	if since == 0 {
+		return 0, nil
+	}
+	var resp api.LockInfo
+	// Linearizable: a stale read from a node behind would look like a
+	// history gone back. Without a quorum it fails and runObserver tries
+	// again; nothing changes meanwhile.
+	req := &api.GetLockRequest{Name: o.name}
+	if err := c.callOn(ctx, conn, api.MsgGetLock, req, &resp); err != nil {
+		return 0, err
+	}
+	if resp.Revision >= since {
+		return since, nil
+	}
+	c.log.Debug("lock revision went back: a new cluster history", "lock", o.name, "was", since, "now", resp.Revision)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !o.closed && o.rev == since {
+		o.rev = resp.Revision
+		c.deliverLocked(o, leaderOf(resp.Revision, holdersFrom(resp.Holders)))
+	}
+	return o.rev, nil
+}
+
 func (c *Client) stopObserver(o *observer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -110,10 +148,16 @@ func (c *Client) onHolderChanged(ev api.HolderChangedEvent) {
 			continue
 		}
 		o.rev = ev.Revision
-		select {
-		case <-o.ch: // drop the unread older value
-		default:
-		}
-		o.ch <- li // never blocks: c.mu excludes other senders
+		c.deliverLocked(o, li)
 	}
+}
+
+// deliverLocked hands li to o, replacing an unread value. The caller holds
+// c.mu.
+func (c *Client) deliverLocked(o *observer, li LeaderInfo) {
+	select {
+	case <-o.ch: // drop the unread older value
+	default:
+	}
+	o.ch <- li // never blocks: c.mu excludes other senders
 }

@@ -120,6 +120,9 @@ func clientHandshake(ctx context.Context, nc net.Conn, kind Kind, id string) (st
 	if d, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(d)
 	}
+	if kind == KindClient && id == "" {
+		id = anonymousClientID
+	}
 	// Closing the socket unblocks the handshake if ctx is cancelled early.
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	err := writeHello(nc, hello{version: ProtocolVersion, b: uint8(kind), id: id})

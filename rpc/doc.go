@@ -20,6 +20,10 @@
 //
 //	"LOCKD" | version uint16 | kind (dial side) or status (server) uint8 | idLen uint8 | node id
 //
+// A client dialing without a node id sends anonymousClientID, ten bytes:
+// its idLen is '\n', so an HTTP server answers the hello at once, and an
+// "HTTP/" reply is ErrHTTPPort.
+//
 // Then frames, big-endian:
 //
 //	length uint32 (of body) | type uint8 | request id uint64 | msgpack body

@@ -10,6 +10,10 @@ import (
 var (
 	// ErrBadMagic: the other side does not speak the lockd protocol.
 	ErrBadMagic = errors.New("rpc: bad handshake magic")
+	// ErrHTTPPort: an HTTP server answered the handshake, so the address
+	// is an HTTP port (lockd's --http-addr, say), not a lockd port. It
+	// comes wrapped with ErrBadMagic.
+	ErrHTTPPort = errors.New("rpc: an HTTP server answered: that is an HTTP port, not a lockd port")
 	// ErrVersionMismatch: both sides speak lockd, but different versions.
 	ErrVersionMismatch = errors.New("rpc: protocol version mismatch")
 	// ErrBadKind: the connection kind is unknown or not served here.

@@ -51,6 +51,14 @@ const (
 	statusRefused         uint8 = 5
 )
 
+// anonymousClientID is the id a client connection without a node id
+// sends. It is ten bytes long so that its length byte is '\n' (10): to an
+// HTTP server the hello is then a complete, malformed request line, which
+// it answers at once with "HTTP/1.1 400 ..." (readHello reports
+// ErrHTTPPort) instead of waiting for the rest of a request until a
+// timeout. A lockd server reads it as any other id.
+const anonymousClientID = "anonymous!"
+
 // hello is one side's handshake message. For the dial side b is the kind,
 // for the server side it is the status.
 type hello struct {
@@ -80,6 +88,9 @@ func readHello(r io.Reader) (hello, error) {
 		return hello{}, fmt.Errorf("rpc: handshake: %w", err)
 	}
 	if [5]byte(fixed[:5]) != magic {
+		if string(fixed[:5]) == "HTTP/" {
+			return hello{}, fmt.Errorf("%w (%w)", ErrHTTPPort, ErrBadMagic)
+		}
 		return hello{}, fmt.Errorf("%w: % x", ErrBadMagic, fixed[:5])
 	}
 	h := hello{version: binary.BigEndian.Uint16(fixed[5:]), b: fixed[7]}

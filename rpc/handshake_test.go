@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -121,4 +122,32 @@ func TestServerCloseDoesNotWaitForSlowHandshakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitClosedByServer(t, nc)
+}
+
+// TestClientDialToHTTPPortSaysSo: an HTTP server answers a client's hello
+// at once (its length byte ends the "request line"), and Dial names the
+// mistake instead of waiting out the server's header timeout.
+func TestClientDialToHTTPPortSaysSo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := testConfig(nil)
+	cfg.HandshakeTimeout = 30 * time.Second
+	_, err = Dial(ctx, ln.Addr().String(), KindClient, cfg)
+	if !errors.Is(err, ErrHTTPPort) || !errors.Is(err, ErrBadMagic) {
+		t.Fatalf("Dial to an HTTP port: %v, want ErrHTTPPort and ErrBadMagic", err)
+	}
+}
+
+// TestAnonymousClientIDIsTenBytes: its length byte must be '\n'.
+func TestAnonymousClientIDIsTenBytes(t *testing.T) {
+	if len(anonymousClientID) != '\n' {
+		t.Fatalf("len(%q) = %d, want %d", anonymousClientID, len(anonymousClientID), '\n')
+	}
 }

@@ -38,7 +38,8 @@ const httpStatusTimeout = 2 * time.Second
 //	GET /livez    200 {"live":true}, or 503 {"live":false,"reason":...}
 //	GET /readyz   200 {"ready":true}, or 503 {"ready":false,"reason":...}
 //	GET /metrics  the Prometheus metrics gathered from g
-//	GET /status   the node's api.NodeStatus as JSON
+//	GET /status   the node's api.NodeStatus as JSON, snake_case keys
+//	              (statusJSON)
 //	GET /         a small HTML status page
 //
 // Other paths get 404 and other methods 405. A nil logger discards logs.
@@ -98,7 +99,39 @@ func (h *httpHandler) status(w http.ResponseWriter, r *http.Request) {
 		h.writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 		return
 	}
-	h.writeJSON(w, http.StatusOK, st)
+	h.writeJSON(w, http.StatusOK, statusJSONOf(st))
+}
+
+// statusJSON is the body of /status: api.NodeStatus with snake_case keys,
+// as lockctl's JSON has them. api.NodeStatus itself stays untagged (it is
+// also a wire message).
+type statusJSON struct {
+	ID         string         `json:"id"`
+	Role       string         `json:"role"`
+	Term       uint64         `json:"term"`
+	Leader     string         `json:"leader"`
+	LeaderAddr string         `json:"leader_addr"`
+	Commit     uint64         `json:"commit"`
+	Applied    uint64         `json:"applied"`
+	Progress   []progressJSON `json:"progress"`
+}
+
+// progressJSON is one api.MemberProgress in statusJSON.
+type progressJSON struct {
+	ID      string `json:"id"`
+	Match   uint64 `json:"match"`
+	Next    uint64 `json:"next"`
+	State   string `json:"state"`
+	Learner bool   `json:"learner"`
+}
+
+func statusJSONOf(st api.NodeStatus) statusJSON {
+	out := statusJSON{ID: st.ID, Role: st.Role, Term: st.Term, Leader: st.Leader, LeaderAddr: st.LeaderAddr,
+		Commit: st.Commit, Applied: st.Applied, Progress: []progressJSON{}}
+	for _, p := range st.Progress {
+		out.Progress = append(out.Progress, progressJSON{ID: p.ID, Match: p.Match, Next: p.Next, State: p.State, Learner: p.Learner})
+	}
+	return out
 }
 
 func codeFor(ok bool) int {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -175,7 +177,7 @@ func TestHTTPStatusPageAndJSONShowRoleTermLeaderAndMemberProgress(t *testing.T) 
 	web := c.web[lead.ID()]
 
 	code, body := httpGetT(t, web, "/status")
-	var st api.NodeStatus
+	var st statusJSON
 	if err := json.Unmarshal([]byte(body), &st); err != nil || code != http.StatusOK {
 		t.Fatalf("/status = %d %s (%v)", code, body, err)
 	}
@@ -248,5 +250,47 @@ func TestHTTPRefusesOtherMethodsAndPaths(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("HEAD /readyz = %d, want 200", resp.StatusCode)
+	}
+}
+
+// progressHealth is a ready leader whose status has every field set.
+type progressHealth struct{ staticHealth }
+
+func (progressHealth) Status(context.Context) (api.NodeStatus, error) {
+	return api.NodeStatus{ID: "n9", Role: "leader", Term: 4, Leader: "n9", LeaderAddr: "127.0.0.1:7009",
+		Commit: 12, Applied: 11, Progress: []api.MemberProgress{{ID: "n8", Match: 10, Next: 11, State: "replicate", Learner: true}}}, nil
+}
+
+// TestHTTPStatusJSONKeysAreSnakeCase: /status has the same key style as
+// lockctl's JSON.
+func TestHTTPStatusJSONKeysAreSnakeCase(t *testing.T) {
+	web := httptest.NewServer(NewHTTPHandler(progressHealth{staticHealth{ready: true}}, prometheus.NewRegistry(), nil))
+	defer web.Close()
+	code, body := httpGetT(t, web, "/status")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusOK {
+		t.Fatalf("/status = %d %s (%v)", code, body, err)
+	}
+	keys := func(m map[string]any) []string {
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		return ks
+	}
+	if want := []string{"applied", "commit", "id", "leader", "leader_addr", "progress", "role", "term"}; !reflect.DeepEqual(keys(got), want) {
+		t.Errorf("/status keys %v, want %v", keys(got), want)
+	}
+	if got["leader_addr"] != "127.0.0.1:7009" {
+		t.Errorf("leader_addr = %v", got["leader_addr"])
+	}
+	ps, _ := got["progress"].([]any)
+	if len(ps) != 1 {
+		t.Fatalf("progress = %v", got["progress"])
+	}
+	p, _ := ps[0].(map[string]any)
+	if want := []string{"id", "learner", "match", "next", "state"}; !reflect.DeepEqual(keys(p), want) {
+		t.Errorf("progress keys %v, want %v", keys(p), want)
 	}
 }

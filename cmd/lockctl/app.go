@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -74,6 +75,9 @@ func (l *lockctl) app() *cli.App {
 				Usage: "bound on each request to the cluster, retries included"},
 			&cli.BoolFlag{Name: "stale",
 				Usage: "reads (status aside) from the answering node without confirming it is current"},
+			// urfave/cli adds --help itself only when it adds its own help
+			// command, which helpCommand replaces.
+			cli.HelpFlag,
 		},
 		Before: l.parseGlobals,
 		Commands: []*cli.Command{
@@ -88,6 +92,7 @@ func (l *lockctl) app() *cli.App {
 			l.benchCommand(),
 			l.certCommand(),
 			l.completionCommand(),
+			l.helpCommand(),
 		},
 		Action: parentAction,
 	}
@@ -111,15 +116,27 @@ func setUsageHandlers(c *cli.Command) {
 	}
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return usagef("%v", err)
+// onUsageError makes a flag error a usage error, with a did-you-mean for
+// a mistyped flag.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	flags := c.App.Flags
+	if c.Command != nil && c.Command.Name != "" {
+		flags = c.Command.Flags
+	}
+	return usagef("%v%s", err, flagSuggestion(err, flags))
 }
 
 // parentAction runs for a command that needs a subcommand: with none it
-// shows help, with an unknown one it says so; both are bad usage.
+// shows help, with an unknown one it says so (with a did-you-mean); both
+// are bad usage.
 func parentAction(c *cli.Context) error {
 	if c.Args().Present() {
-		return usagef("unknown command %q (see '%s --help')", c.Args().First(), c.Command.HelpName)
+		cmds := c.App.Commands
+		if c.Command != nil && c.Command.Name != "" {
+			cmds = c.Command.Subcommands
+		}
+		typed := c.Args().First()
+		return usagef("unknown command %q%s (see '%s --help')", typed, didYouMean(typed, commandNames(cmds)), c.Command.HelpName)
 	}
 	_ = cli.ShowSubcommandHelp(c)
 	return usagef("a command is required")
@@ -153,14 +170,23 @@ func parseEndpoints(s string) ([]string, error) {
 	if len(out) == 0 {
 		return nil, usagef("no endpoints (set --endpoints or LOCKD_ENDPOINTS)")
 	}
+	for _, ep := range out {
+		if _, port, err := net.SplitHostPort(ep); err != nil || port == "" {
+			return nil, usagef("endpoint %q is not host:port, like 127.0.0.1:7001", ep)
+		}
+	}
 	return out, nil
 }
 
 // client returns a Client for the global endpoints; calls without a
-// deadline of their own are bounded by --timeout.
+// deadline of their own are bounded by --timeout. It fails fast: when
+// every endpoint refuses or is not a lockd client port for a few rounds
+// in a row, a call fails at once, saying why, instead of retrying until
+// --timeout.
 func (l *lockctl) client() (*client.Client, error) {
 	cfg := client.DefaultConfig()
 	cfg.Endpoints = l.g.endpoints
+	cfg.FailFast = true
 	cfg.RequestTimeout = l.g.timeout
 	cfg.DialTimeout = min(cfg.DialTimeout, l.g.timeout)
 	cfg.AttemptTimeout = min(cfg.AttemptTimeout, l.g.timeout)
@@ -197,4 +223,15 @@ func exactArgs(c *cli.Context, names ...string) error {
 		return usagef("%s: want %d argument(s) (%s), got %d", c.Command.HelpName, len(names), strings.Join(names, " "), n)
 	}
 	return nil
+}
+
+// sessionTTL returns the --ttl of c, which must be positive; the server
+// clamps a positive TTL to its range (1s..5m by default) and lockctl
+// leaves that to it, so there is one rule for every command with --ttl.
+func sessionTTL(c *cli.Context) (time.Duration, error) {
+	ttl := c.Duration("ttl")
+	if ttl <= 0 {
+		return 0, usagef("%s: --ttl must be positive, not %s (the server clamps a positive TTL to its range)", c.Command.HelpName, ttl)
+	}
+	return ttl, nil
 }

@@ -545,3 +545,71 @@ COMP_WORDS=(lockctl lock --sh); COMP_CWORD=2; _lockctl_complete; echo "${COMPREP
 		t.Errorf("completions %q, want promote and --shared", out)
 	}
 }
+
+// TestLockTTLOutsideTheServerRangeIsClamped: a positive --ttl is the
+// server's to clamp (1s..5m by default), never refused; --ttl 0 is bad
+// usage (TestBadUsageExitsTwo).
+func TestLockTTLOutsideTheServerRangeIsClamped(t *testing.T) {
+	c := cluster(t)
+	for _, ttl := range []string{"1ms", "1h"} {
+		code, out, stderr := c.run(t, "lock", "--ttl", ttl, "bin/clamp", "--", "sh", "-c", "echo ran")
+		if code != 0 || out != "ran\n" {
+			t.Errorf("--ttl %s: exit %d, stdout %q, stderr %s", ttl, code, out, stderr)
+		}
+	}
+}
+
+// TestWaiterWhoseSessionExpiresGaveUpNotLost: a `lock` that is still
+// queued when its session expires (here: stopped with SIGSTOP past its
+// TTL, as it would be without a quorum) never held the lock: it exits 7,
+// "gave up waiting for lock NAME", not 4 ("lock lost"), and runs nothing.
+func TestWaiterWhoseSessionExpiresGaveUpNotLost(t *testing.T) {
+	c := cluster(t)
+	const name = "bin/waiter-expires"
+	holder, release, _ := holdLock(t, c, name)
+	sdk := c.sdk(t)
+	p := c.start(t, nil, "lock", "--ttl", "1s", name, "--", "echo", "ran")
+	var sid uint64
+	waitFor(t, 30*time.Second, "the second lock to queue", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		in, err := sdk.GetLock(ctx, name)
+		if err != nil || len(in.Waiters) != 1 {
+			return false
+		}
+		sid = in.Waiters[0].Session
+		return true
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	waitFor(t, 30*time.Second, "the server to expire the stopped waiter's session", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := sdk.GetSession(ctx, sid)
+		return errors.Is(err, client.ErrUnknownSession)
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	if code := p.wait(30 * time.Second); code != exitGaveUp {
+		t.Fatalf("exit %d, want %d\nstdout %s\nstderr %s", code, exitGaveUp, p.stdout, p.stderr)
+	}
+	if want := `gave up waiting for lock "` + name + `": lockd: session expired`; !strings.Contains(p.stderr.String(), want) {
+		t.Errorf("stderr %q lacks %q", p.stderr, want)
+	}
+	if strings.Contains(p.stderr.String(), "lost") || p.stdout.String() != "" {
+		t.Errorf("stdout %q, stderr %q", p.stdout, p.stderr)
+	}
+	_ = release.Close()
+	if code := holder.wait(30 * time.Second); code != 0 {
+		t.Fatalf("holder exit %d; stderr %s", code, holder.stderr)
+	}
+}

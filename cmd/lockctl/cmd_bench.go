@@ -93,7 +93,7 @@ func (l *lockctl) benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "conns", Usage: "connections the clients share (default: one per client)"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to run"},
 			&cli.StringFlag{Name: "mode", Value: benchUncontended, Usage: "uncontended or contended"},
-			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL of each client"},
+			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL of each client, positive (the server clamps it to its range)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {
@@ -122,6 +122,8 @@ func (cfg benchConfig) validate() error {
 		return usagef("bench: --conns must be between 1 and --clients (%d), not %d", cfg.clients, cfg.conns)
 	case cfg.duration <= 0:
 		return usagef("bench: --duration must be positive")
+	case cfg.ttl <= 0:
+		return usagef("bench: --ttl must be positive, not %s (the server clamps a positive TTL to its range)", cfg.ttl)
 	case cfg.mode != benchUncontended && cfg.mode != benchContended:
 		return usagef("bench: --mode must be %s or %s, not %q", benchUncontended, benchContended, cfg.mode)
 	}

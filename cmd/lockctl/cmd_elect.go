@@ -62,7 +62,7 @@ func (l *lockctl) electCommand() *cli.Command {
 			"With -o json each event is one JSON object on its own line.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "observe", Usage: "watch the election's leader instead of campaigning"},
-			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL (the server clamps it)"},
+			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL, positive (the server clamps it to its range)"},
 			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
 				Usage: "how long nobody can win the election if this session expires while leading"},
 		},
@@ -75,6 +75,10 @@ func (l *lockctl) electCommand() *cli.Command {
 					return usagef("elect: --lock-delay is for a campaign, not for --observe")
 				}
 			} else if err := exactArgs(c, "NAME", "VALUE"); err != nil {
+				return err
+			}
+			ttl, err := sessionTTL(c)
+			if err != nil {
 				return err
 			}
 			sigs := make(chan os.Signal, 2)
@@ -96,7 +100,7 @@ func (l *lockctl) electCommand() *cli.Command {
 			}
 			defer cl.Close()
 			sctx, cancel := context.WithTimeout(ctx, l.g.timeout)
-			s, err := cl.NewSession(sctx, client.WithTTL(c.Duration("ttl")))
+			s, err := cl.NewSession(sctx, client.WithTTL(ttl))
 			cancel()
 			if err != nil {
 				return interrupted(ctx, err)
@@ -122,6 +126,10 @@ func interrupted(ctx context.Context, err error) error {
 
 func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string) error {
 	if err := e.Campaign(ctx, []byte(value)); err != nil {
+		if ctx.Err() == nil && sessionEnded(err) {
+			// Never elected: nothing was held, so nothing was lost.
+			return fmt.Errorf("%w for leadership of %q: %w", errGaveUpWaiting, e.Name(), err)
+		}
 		return interrupted(ctx, err)
 	}
 	lk := e.Lock()

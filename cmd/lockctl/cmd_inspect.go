@@ -139,7 +139,9 @@ func (s sessionDoc) table(t *tableWriter) {
 }
 
 func (d locksDoc) table(t *tableWriter) {
-	t.row("NAME", "MODE", "HOLDERS", "TOKEN", "VALUE", "AGE", "WAITERS")
+	// HOLDER SESSIONS lists the holders' session IDs; TOKEN, VALUE and AGE
+	// are the first holder's; WAITERS counts the queue.
+	t.row("NAME", "MODE", "HOLDER SESSIONS", "TOKEN", "VALUE", "AGE", "WAITERS")
 	for _, l := range d.Locks {
 		mode, holders, token, value, ageS := "-", "-", "-", "-", "-"
 		if len(l.Holders) > 0 {

@@ -43,7 +43,7 @@ func (l *lockctl) lockCommand() *cli.Command {
 			&cli.BoolFlag{Name: "try", Usage: "fail at once (exit 3) if the lock is held"},
 			&cli.DurationFlag{Name: "wait", Usage: "give up (exit 3) if not granted within this long; 0 waits forever"},
 			&cli.BoolFlag{Name: "shared", Usage: "take a shared hold instead of an exclusive one"},
-			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL (the server clamps it)"},
+			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL, positive (the server clamps it to its range)"},
 			&cli.StringFlag{Name: "value", Usage: "value to attach to the hold (shown by 'locks show')"},
 			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
 				Usage: "how long the lock stays ungrantable if this session expires holding it"},
@@ -82,6 +82,10 @@ func (l *lockctl) lockAction(c *cli.Context) error {
 	if c.Duration("grace") < 0 || c.Duration("wait") < 0 {
 		return usagef("lock: --grace and --wait must not be negative")
 	}
+	ttl, err := sessionTTL(c)
+	if err != nil {
+		return err
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
@@ -92,7 +96,7 @@ func (l *lockctl) lockAction(c *cli.Context) error {
 	}
 	defer cl.Close()
 	sctx, cancel := context.WithTimeout(c.Context, l.g.timeout)
-	s, err := cl.NewSession(sctx, client.WithTTL(c.Duration("ttl")))
+	s, err := cl.NewSession(sctx, client.WithTTL(ttl))
 	cancel()
 	if err != nil {
 		return err
@@ -159,8 +163,13 @@ func (l *lockctl) acquire(c *cli.Context, s *client.Session, name string, sigs <
 				return nil, fmt.Errorf("%w: %q after %s", errWaitExpired, name, c.Duration("wait"))
 			case r.err != nil && errors.Is(r.err, client.ErrLockHeld):
 				return nil, fmt.Errorf("%w: %q", client.ErrLockHeld, name)
+			case r.err != nil && sessionEnded(r.err):
+				// Never granted: nothing was held, so nothing was lost.
+				return nil, fmt.Errorf("%w for lock %q: %w", errGaveUpWaiting, name, r.err)
+			case r.err != nil:
+				return nil, fmt.Errorf("acquire %q: %w", name, r.err)
 			}
-			return r.lk, r.err
+			return r.lk, nil
 		case sig := <-sigs:
 			if got == nil {
 				got = sig
@@ -278,6 +287,13 @@ func (l *lockctl) closeSession(s *client.Session) {
 	if err := s.Close(ctx); err != nil {
 		fmt.Fprintf(l.stderr, "lockctl: close session %d: %v\n", s.ID(), err)
 	}
+}
+
+// sessionEnded reports whether err says the session ended (expired or
+// closed, on the server or with its Client).
+func sessionEnded(err error) bool {
+	return errors.Is(err, client.ErrSessionExpired) || errors.Is(err, client.ErrSessionClosed) ||
+		errors.Is(err, client.ErrUnknownSession) || errors.Is(err, client.ErrClosed)
 }
 
 func isClosed(ch <-chan struct{}) bool {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -17,6 +18,9 @@ type statusDoc struct {
 	// reports; "" if no node knows one.
 	Leader string    `json:"leader"`
 	Nodes  []nodeDoc `json:"nodes"`
+	// named is the leader that the answering node of the highest term
+	// names, when no leader answered (for the error only: it may be gone).
+	named string
 }
 
 // nodeDoc is one node in statusDoc.
@@ -62,15 +66,32 @@ func (l *lockctl) statusCommand() *cli.Command {
 }
 
 // clusterStatus asks the leader for every member's status within half of
-// ctx's time; failing that, it asks each endpoint directly.
+// ctx's time; failing that, it asks each endpoint directly. A member whose
+// status the cluster could not give (unreachable, or its advertised
+// address answered as another node) is asked for at the endpoints: an
+// endpoint's status counts for the member whose ID it answers with.
 func (l *lockctl) clusterStatus(ctx context.Context, cl *client.Client) ([]client.ClusterNode, error) {
 	half := l.g.timeout / 2
 	cctx, cancel := context.WithTimeout(ctx, half)
 	nodes, err := cl.ClusterStatus(cctx)
 	cancel()
 	if err == nil {
-		return nodes, nil
+		if complete(nodes) {
+			return nodes, nil
+		}
+		return fillFromEndpoints(nodes, l.endpointStatus(ctx, cl)), nil
 	}
+	out := l.endpointStatus(ctx, cl)
+	for _, n := range out {
+		if n.Status != nil {
+			return out, nil
+		}
+	}
+	return nil, err
+}
+
+// endpointStatus asks every endpoint for its own status, in parallel.
+func (l *lockctl) endpointStatus(ctx context.Context, cl *client.Client) []client.ClusterNode {
 	out := make([]client.ClusterNode, len(l.g.endpoints))
 	var wg sync.WaitGroup
 	for i, ep := range l.g.endpoints {
@@ -87,24 +108,55 @@ func (l *lockctl) clusterStatus(ctx context.Context, cl *client.Client) ([]clien
 		}()
 	}
 	wg.Wait()
-	for _, n := range out {
-		if n.Status != nil {
-			return out, nil
+	return out
+}
+
+// complete reports whether every node has a status.
+func complete(nodes []client.ClusterNode) bool {
+	for _, n := range nodes {
+		if n.Status == nil {
+			return false
 		}
 	}
-	return nil, err
+	return true
+}
+
+// fillFromEndpoints gives each node of nodes without a status the status
+// of the endpoint that answered with its ID, and that endpoint's address.
+func fillFromEndpoints(nodes, fromEndpoints []client.ClusterNode) []client.ClusterNode {
+	byID := map[string]client.ClusterNode{}
+	for _, e := range fromEndpoints {
+		if e.Status != nil && e.Status.ID != "" {
+			byID[e.Status.ID] = e
+		}
+	}
+	out := make([]client.ClusterNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = n
+		if e, ok := byID[n.ID]; ok && n.Status == nil {
+			out[i] = client.ClusterNode{ID: n.ID, ClientAddr: e.ClientAddr, Status: e.Status}
+		}
+	}
+	return out
 }
 
 // statusFrom builds the document: the leader is the one of the highest
 // term that calls itself leader; lag is measured against its commit index.
 func statusFrom(nodes []client.ClusterNode) statusDoc {
 	doc := statusDoc{Nodes: []nodeDoc{}}
-	var lead *client.NodeStatus
+	var lead, newest *client.NodeStatus
 	learners := map[string]bool{}
 	for _, n := range nodes {
-		if s := n.Status; s != nil && s.Role == "leader" && (lead == nil || s.Term > lead.Term) {
+		s := n.Status
+		if s != nil && s.Role == "leader" && (lead == nil || s.Term > lead.Term) {
 			lead = s
 		}
+		if s != nil && s.Leader != "" && (newest == nil || s.Term > newest.Term) {
+			newest = s
+		}
+	}
+	if lead == nil && newest != nil {
+		doc.named = newest.Leader
 	}
 	if lead != nil {
 		doc.Leader = lead.ID
@@ -135,12 +187,27 @@ func statusFrom(nodes []client.ClusterNode) statusDoc {
 	return doc
 }
 
-// health is nil when a leader is known.
+// health is nil when a leader answered.
 func (d statusDoc) health() error {
-	if d.Leader == "" {
-		return errNoLeader
+	switch {
+	case d.Leader != "":
+		return nil
+	case d.named != "":
+		return fmt.Errorf("%w among the nodes that answered (%s names %s, whose status is unknown)", errNoLeader, d.namedBy(), d.named)
 	}
-	return nil
+	return errNoLeader
+}
+
+// namedBy is the ID of the answering node of the highest term that names
+// d.named.
+func (d statusDoc) namedBy() string {
+	by, term := "", uint64(0)
+	for _, n := range d.Nodes {
+		if n.Error == "" && n.Leader == d.named && (by == "" || n.Term > term) {
+			by, term = n.ID, n.Term
+		}
+	}
+	return by
 }
 
 func (d statusDoc) table(t *tableWriter) {

@@ -15,7 +15,8 @@
 // command running after the lock is lost.
 //
 // Exit codes: 0 ok, 1 error, 2 bad usage, 3 lock held, 4 lock lost,
-// 5 no quorum or cluster unreachable, 6 not found; `lock` passes its
+// 5 no quorum or cluster unreachable, 6 not found, 7 gave up waiting (the
+// session ended before the lock or leadership was granted); `lock` passes its
 // command's code on (128+signal if a signal killed it, 126/127 if it
 // could not be started), and a lockctl interrupted while waiting for a
 // lock exits 128+signal.
@@ -25,6 +26,7 @@
 //	state     event                          next      effect
 //	waiting   granted                        running   start CMD with LOCKD_* env
 //	waiting   ErrLockHeld (--try) / --wait   exit 3    close session
+//	waiting   session expired or closed      exit 7    (nothing held: not a loss)
 //	waiting   SIGINT/SIGTERM/SIGHUP          exit 128+s cancel the wait (no grant left)
 //	running   CMD exits, lock still held     exit code release, close session
 //	running   CMD exits, Lost already closed exit 4    close session

@@ -20,6 +20,7 @@ const (
 	exitLockLost  = 4 // the lock or the election was lost while held
 	exitNoQuorum  = 5 // no quorum, or the cluster did not answer in time
 	exitNotFound  = 6 // unknown lock, session or member
+	exitGaveUp    = 7 // the session ended while waiting: the lock (or leadership) was never held
 	exitSignalled = 128
 )
 
@@ -36,6 +37,11 @@ var (
 	errNoLeader = errors.New("cluster has no leader")
 	// errWaitExpired: --wait ran out while queued for the lock (exit 3).
 	errWaitExpired = errors.New("lock still held when --wait ran out")
+	// errGaveUpWaiting: the session ended (expired, e.g. without a quorum
+	// for its TTL) while waiting for a lock or leadership that it never
+	// held (exit 7). It wraps the SDK's error, which exitCode must not
+	// take for a loss.
+	errGaveUpWaiting = errors.New("gave up waiting")
 )
 
 // usagef returns a usage error (exit 2) with a message.
@@ -68,6 +74,8 @@ func exitCode(err error) int {
 		errors.Is(err, client.ErrInvalidLockDelay),
 		errors.Is(err, client.ErrInvalidMode):
 		return exitUsage
+	case errors.Is(err, errGaveUpWaiting):
+		return exitGaveUp
 	case errors.Is(err, client.ErrLockHeld), errors.Is(err, errWaitExpired):
 		return exitLockHeld
 	case errors.Is(err, errLockLost),

@@ -28,6 +28,7 @@ func TestExitCodeMapsEachSentinel(t *testing.T) {
 		{"lock lost", errLockLost, 4},
 		{"session expired", client.ErrSessionExpired, 4},
 		{"fenced", client.ErrFenced, 4},
+		{"session ended while waiting", fmt.Errorf("%w for lock %q: %w", errGaveUpWaiting, "x", client.ErrSessionExpired), 7},
 		{"no quorum", client.ErrNoQuorum, 5},
 		{"no endpoint", client.ErrNoEndpoint, 5},
 		{"unavailable", client.ErrUnavailable, 5},
@@ -61,7 +62,7 @@ func TestExitCodesAreDistinct(t *testing.T) {
 	seen := map[int]string{}
 	for name, code := range map[string]int{
 		"ok": exitOK, "error": exitError, "usage": exitUsage, "held": exitLockHeld,
-		"lost": exitLockLost, "no quorum": exitNoQuorum, "not found": exitNotFound,
+		"lost": exitLockLost, "no quorum": exitNoQuorum, "not found": exitNotFound, "gave up": exitGaveUp,
 	} {
 		if other, dup := seen[code]; dup {
 			t.Errorf("%s and %s share exit code %d", name, other, code)

@@ -166,9 +166,9 @@ func TestLocksListTableAndEmptyJSON(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	doc := locksDoc{Locks: []lockDoc{lockFrom(testLock(now), now), lockFrom(client.LockInfo{Name: "b", DelayUntil: now}, now)}}
 	got := render(t, "table", doc, doc.table)
-	want := `NAME          MODE       HOLDERS  TOKEN  VALUE        AGE    WAITERS
-jobs/nightly  exclusive  5        17     host-a:8080  1m30s  2
-b             delayed    -        -      -            -      0
+	want := `NAME          MODE       HOLDER SESSIONS  TOKEN  VALUE        AGE    WAITERS
+jobs/nightly  exclusive  5                17     host-a:8080  1m30s  2
+b             delayed    -                -      -            -      0
 `
 	if got != want {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
