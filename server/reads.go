@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -195,6 +196,13 @@ func (s *Server) memberStatus(ctx context.Context, id consensus.NodeID) api.Clus
 	var st api.NodeStatus
 	if err := conn.Call(ctx, rpc.MsgType(api.MsgStatus), &api.StatusRequest{}, &st); err != nil {
 		out.Error = err.Error()
+		return out
+	}
+	if st.ID != string(id) {
+		// Several members advertise one address (an unspecified one such
+		// as [::]:7000 reaches whichever node dials it): a status is only
+		// ever reported under the ID of the node that gave it.
+		out.Error = fmt.Sprintf("status unknown: client address %s answered as %q", addr, st.ID)
 		return out
 	}
 	out.Status = &st
