@@ -87,6 +87,11 @@ type Raft struct {
 	// termVoteSyncing: the Ready handed out last changed term or vote and
 	// has not been Advanced, so they may not be durable yet.
 	termVoteSyncing bool
+	// readySeq is the number of Readys handed out; outstanding is the seq
+	// of the one not yet advanced, 0 if none (contract.go).
+	// Invariant: outstanding == 0 || outstanding == readySeq, and
+	// termVoteSyncing implies outstanding != 0.
+	readySeq, outstanding uint64
 }
 
 // New restores a node from cfg.Storage: the hard state, the membership and
@@ -361,6 +366,10 @@ func (r *Raft) checkInvariants() {
 	if !(l.applied <= l.applying && l.applying <= l.committed && l.committed <= l.lastIndex()) {
 		panic(fmt.Sprintf("consensus: log invariant broken: applied %d applying %d committed %d last %d",
 			l.applied, l.applying, l.committed, l.lastIndex()))
+	}
+	if r.outstanding != 0 && r.outstanding != r.readySeq || r.termVoteSyncing && r.outstanding == 0 {
+		panic(fmt.Sprintf("consensus: Ready bookkeeping broken: outstanding %d of %d, term/vote syncing %v",
+			r.outstanding, r.readySeq, r.termVoteSyncing))
 	}
 	if r.leadTransferee != None && r.role != Leader {
 		panic("consensus: transfer in progress on a non-leader")
