@@ -22,14 +22,15 @@ package consensus
 // Deferring is always safe: it only makes the leader's own copy of the
 // entries durable later; an entry still commits only once a quorum has
 // it. The caller bounds how long it defers.
+//
+// It panics if TakeEarlyMessages or TakeCommitted would still hand out
+// something: the caller did not call them first (see contract.go).
 func (r *Raft) CanDeferWrite() bool {
-	if r.role != Leader || r.termVoteSyncing || r.leadTransferee != None {
+	r.checkTakenBeforeDefer()
+	if !r.mayTakeEarly() || r.leadTransferee != None {
 		return false
 	}
 	if r.softState() != r.prevSoft {
-		return false
-	}
-	if hs := r.hardState(); hs.Term != r.prevHard.Term || hs.Vote != r.prevHard.Vote {
 		return false
 	}
 	if r.log.unstable.snapshot != nil || r.log.hasNextCommitted() || len(r.msgs) > 0 ||

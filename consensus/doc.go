@@ -60,6 +60,9 @@
 // # Failures
 //
 // Caller and peer mistakes return the sentinel errors in errors.go. The
-// core panics only when its own invariants break, or when Storage fails a
-// read it guarantees (a broken disk leaves nothing safe to do).
+// core panics only when its own invariants break, when the driver breaks
+// the call order of the Ready contract (a second Ready before Advance, an
+// Advance of any Ready but the outstanding one, CanDeferWrite before
+// TakeEarlyMessages and TakeCommitted; contract.go), or when Storage fails
+// a read it guarantees (a broken disk leaves nothing safe to do).
 package consensus

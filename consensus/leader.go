@@ -38,7 +38,7 @@ func stepLeader(r *Raft, m Message) error {
 		}
 		if pr.State == stateReplicate && pr.inflights.full() {
 			// Let one more MsgApp through so a lost window recovers.
-			pr.inflights.freeLE(pr.inflights.buf[pr.inflights.start])
+			pr.inflights.freeFirstOne()
 		}
 		if pr.Match < r.log.lastIndex() {
 			r.sendAppend(m.From)
@@ -160,7 +160,7 @@ func (r *Raft) handleAppendResponse(m Message, pr *progress) {
 		pr.becomeProbe()
 		pr.becomeReplicate()
 	case pr.State == stateReplicate:
-		pr.inflights.freeLE(m.Index)
+		pr.inflights.freeTo(m.Index)
 	}
 	if r.maybeCommit() {
 		r.bcastAppend()

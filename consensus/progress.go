@@ -43,8 +43,10 @@ type progress struct {
 	snapshotSentAt uint64
 	// lastActive is the leader tick at which the member last answered.
 	lastActive uint64
-	inflights  *inflights
-	isLearner  bool
+	// inflights is the window of unacknowledged MsgApp (replicate state
+	// only; empty in the others). Invariant: each of its indexes < Next.
+	inflights *inflights
+	isLearner bool
 }
 
 func newProgress(next uint64, maxInflight int, learner bool, now uint64) *progress {
@@ -55,6 +57,7 @@ func (p *progress) check() {
 	if p.Match >= p.Next {
 		panic(fmt.Sprintf("consensus: progress match %d >= next %d", p.Match, p.Next))
 	}
+	p.inflights.checkBelow(p.Next)
 }
 
 func (p *progress) resetState(s progressState) {

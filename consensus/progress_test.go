@@ -2,37 +2,6 @@ package consensus
 
 import "testing"
 
-// Reference: Raft thesis §10.2.1 (pipelining bounded by a window).
-func TestInflightsWindow(t *testing.T) {
-	in := newInflights(3)
-	in.add(5)
-	in.add(7)
-	in.add(9)
-	if !in.full() {
-		t.Fatal("window of 3 not full after 3 adds")
-	}
-	in.freeLE(6)
-	if in.full() || in.count != 2 {
-		t.Fatalf("freeLE(6): count %d", in.count)
-	}
-	in.add(11) // wraps around the ring
-	in.freeLE(10)
-	if in.count != 1 || in.buf[in.start] != 11 {
-		t.Fatalf("after wrap: count %d first %d", in.count, in.buf[in.start])
-	}
-	in.freeLE(100)
-	if in.count != 0 {
-		t.Fatal("freeLE past all left entries")
-	}
-	defer func() {
-		if recover() == nil {
-			t.Fatal("adding a non-increasing index did not panic")
-		}
-	}()
-	in.add(4)
-	in.add(3)
-}
-
 // Reference: Raft paper §5.3 (nextIndex/matchIndex) and thesis §5.3.
 func TestProgressTransitions(t *testing.T) {
 	for _, tc := range []struct {
@@ -98,5 +67,38 @@ func TestReportUnreachableDropsReplicateToProbe(t *testing.T) {
 	r.ReportUnreachable("n2")
 	if pr := r.prs["n2"]; pr.State != stateProbe || pr.Next != pr.Match+1 {
 		t.Fatalf("after ReportUnreachable: %+v", *pr)
+	}
+}
+
+// The progress invariants the leader's invariant check asserts: Match below
+// Next, and every MsgApp in flight below Next.
+func TestProgressCheckPanicsOnABrokenInvariant(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		match     uint64
+		next      uint64
+		inflights []uint64
+		want      string // "" for no panic
+	}{
+		{"match below next, nothing in flight", 4, 5, nil, ""},
+		{"in flight below next", 4, 10, []uint64{6, 9}, ""},
+		{"match at next", 5, 5, nil, "match 5 >= next 5"},
+		{"newest in flight at next", 4, 9, []uint64{6, 9}, "inflight index 9 not below next 9"},
+		{"newest in flight past next", 4, 7, []uint64{6, 9}, "inflight index 9 not below next 7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := newProgress(tc.next, 4, false, 0)
+			pr.Match = tc.match
+			pr.becomeReplicate()
+			pr.Next = tc.next
+			for _, i := range tc.inflights {
+				pr.inflights.add(i)
+			}
+			if tc.want != "" {
+				mustPanic(t, tc.want, pr.check)
+			} else if msg, ok := panicOf(pr.check); ok {
+				t.Fatalf("check panicked: %s", msg)
+			}
+		})
 	}
 }

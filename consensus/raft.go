@@ -87,6 +87,11 @@ type Raft struct {
 	// termVoteSyncing: the Ready handed out last changed term or vote and
 	// has not been Advanced, so they may not be durable yet.
 	termVoteSyncing bool
+	// readySeq is the number of Readys handed out; outstanding is the seq
+	// of the one not yet advanced, 0 if none (contract.go).
+	// Invariant: outstanding == 0 || outstanding == readySeq, and
+	// termVoteSyncing implies outstanding != 0.
+	readySeq, outstanding uint64
 }
 
 // New restores a node from cfg.Storage: the hard state, the membership and
@@ -362,6 +367,10 @@ func (r *Raft) checkInvariants() {
 		panic(fmt.Sprintf("consensus: log invariant broken: applied %d applying %d committed %d last %d",
 			l.applied, l.applying, l.committed, l.lastIndex()))
 	}
+	if r.outstanding != 0 && r.outstanding != r.readySeq || r.termVoteSyncing && r.outstanding == 0 {
+		panic(fmt.Sprintf("consensus: Ready bookkeeping broken: outstanding %d of %d, term/vote syncing %v",
+			r.outstanding, r.readySeq, r.termVoteSyncing))
+	}
 	if r.leadTransferee != None && r.role != Leader {
 		panic("consensus: transfer in progress on a non-leader")
 	}
@@ -369,11 +378,8 @@ func (r *Raft) checkInvariants() {
 		panic("consensus: leader does not know itself as lead")
 	}
 	if r.role == Leader {
-		for id, pr := range r.prs {
+		for _, pr := range r.prs {
 			pr.check()
-			if pr.State == stateReplicate && pr.inflights.count > 0 && pr.Next <= pr.inflights.buf[(pr.inflights.start+pr.inflights.count-1)%len(pr.inflights.buf)] {
-				panic(fmt.Sprintf("consensus: progress of %s: next %d not past its last inflight", id, pr.Next))
-			}
 		}
 	}
 }

@@ -22,8 +22,17 @@ import (
 //  4. Call Advance(rd) with this Ready, before the next call to Ready.
 //
 // While step 1 runs (in the background, say), the caller may keep calling
-// Step, Tick, Propose and ReadIndex, and, once it has applied this Ready's
-// CommittedEntries, TakeCommitted to apply what commits meanwhile.
+// Step, Tick, Propose and ReadIndex; TakeEarlyMessages, to send a leader's
+// new replication messages at once; and, once it has applied this Ready's
+// CommittedEntries, TakeCommitted, applying what it returns, in order,
+// before its next call into the core. A leader with no Ready outstanding
+// may put off the next one while CanDeferWrite says so, calling
+// TakeEarlyMessages and TakeCommitted before each CanDeferWrite.
+//
+// The core panics when the caller breaks the order it can see (see
+// contract.go): Ready while a Ready is outstanding, Advance of any Ready
+// but the outstanding one, CanDeferWrite with messages or committed
+// entries left untaken.
 type Ready struct {
 	// SoftState is non-nil when the leader or the role changed.
 	SoftState *SoftState
@@ -60,6 +69,9 @@ type Ready struct {
 	// persistFirst: HardState changed term or vote, so no message may
 	// leave before persisting.
 	persistFirst bool
+	// seq numbers this Ready among those its core handed out, from 1; 0
+	// for a Ready the core did not hand out.
+	seq uint64
 }
 
 // MessagesBeforePersist returns the messages that may be sent before the
@@ -117,6 +129,7 @@ func (r *Raft) HasReady() bool {
 // Ready returns the work pending since the last Ready and marks it handed
 // out. The caller must pass it to Advance before calling Ready again.
 func (r *Raft) Ready() Ready {
+	r.checkNoReadyOutstanding()
 	defer r.checkInvariants()
 	var rd Ready
 	// Committed entries first: conf changes among them take effect now,
@@ -160,13 +173,18 @@ func (r *Raft) Ready() Ready {
 	rd.Messages, r.msgs = r.msgs, nil
 	rd.ReadStates, r.readStates = r.readStates, nil
 	rd.DroppedReads, r.droppedReads = r.droppedReads, nil
+	r.readySeq++
+	rd.seq = r.readySeq
+	r.outstanding = rd.seq
 	return rd
 }
 
 // Advance tells the core that rd (from the last Ready) has been persisted
 // and its committed entries applied.
 func (r *Raft) Advance(rd Ready) {
+	r.checkAdvancing(rd)
 	defer r.checkInvariants()
+	r.outstanding = 0
 	r.termVoteSyncing = false
 	l := r.log
 	if rd.Snapshot != nil {
@@ -221,31 +239,16 @@ func (r *Raft) Advance(rd Ready) {
 //
 // The caller must already have applied the outstanding Ready's
 // CommittedEntries, and must apply these, in order, before its next call
-// into the core: they count as applied at once.
+// into the core: they count as applied at once, and need no Advance (an
+// Advance of a Ready built around them panics, see contract.go). The core
+// cannot see the application itself; that order is the caller's to keep.
 func (r *Raft) TakeCommitted() []Entry {
 	defer r.checkInvariants()
-	l := r.log
-	if l.unstable.snapshot != nil {
-		return nil
-	}
-	lo := max(l.applying+1, l.firstIndex())
-	hi := l.committed
-	if hi < lo {
-		return nil
-	}
-	ents, err := l.slice(lo, hi+1, noLimit)
-	if err != nil {
-		panic(fmt.Sprintf("consensus: committed entries [%d,%d]: %v", lo, hi, err))
-	}
-	for i, e := range ents {
-		if e.Type == EntryConfChange {
-			ents = ents[:i]
-			break
-		}
-	}
+	ents := r.takeableCommitted(noLimit)
 	if len(ents) == 0 {
 		return nil
 	}
+	l := r.log
 	last := ents[len(ents)-1].Index
 	l.applying = last
 	l.applied = max(l.applied, last)
@@ -263,11 +266,8 @@ func (r *Raft) TakeCommitted() []Entry {
 // unless this node leads. Other messages stay for the next Ready.
 func (r *Raft) TakeEarlyMessages() []Message {
 	defer r.checkInvariants()
-	if r.role != Leader || r.termVoteSyncing {
+	if !r.mayTakeEarly() {
 		return nil
-	}
-	if hs := r.hardState(); hs.Term != r.prevHard.Term || hs.Vote != r.prevHard.Vote {
-		return nil // not yet handed out in a Ready, so not durable either
 	}
 	if r.appendPending {
 		r.appendPending = false
