@@ -41,8 +41,8 @@ type Config struct {
 	// that leaves as one message when an acknowledgement frees the window,
 	// instead of one message per write that the follower could not write
 	// any sooner. It was measured best: 16 and 64 gave 8,819 and 8,794 lock
-	// pairs/s against 8,981 (docs/PERFORMANCE.md, "Tried this session and
-	// not kept").
+	// pairs/s against 8,981 (docs/PERFORMANCE-HISTORY.md, "Less CPU per
+	// write").
 	MaxInflightMsgs int
 	// PreVote runs a pre-election round (Raft thesis §9.6) so that a node
 	// that cannot win does not bump the term and disrupt the cluster.

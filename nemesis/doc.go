@@ -17,9 +17,11 @@
 // (Recorder, LockWorker, Campaigner, Observer, Reader, PausedClient).
 //
 // It must never: import server, consensus or any lockd package other than
-// client, api and rpc (it sees the cluster only as a client and as an
-// operating system would); leave a process, a proxy listener or a container
-// behind a test; wait without a bound; choose a fault but from its seed.
+// client and two test helpers, internal/faults (to cut a client off) and
+// internal/freeport (ports for the processes): it sees the cluster only
+// as a client and as an operating system would; leave a process, a proxy
+// listener or a container behind a test; wait without a bound; choose a
+// fault but from its seed.
 //
 // Fault episodes (each followed by a heal and a quiet gap):
 //

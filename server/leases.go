@@ -7,12 +7,12 @@ import (
 	"github.com/lockd/lockd/sessions"
 )
 
-// Leader-side session leases (DESIGN "The replicated state"): keep-alives
-// are not logged; the leader keeps every open session's deadline in
-// memory and proposes CmdExpireSession when one passes. A new leader
-// first confirms its leadership with a ReadIndex (so its FSM holds every
-// session opened before its term), then gives every session a fresh
-// deadline of now+TTL.
+// Leader-side session leases (docs/ARCHITECTURE.md, "Sessions, leases
+// and deduplication"): keep-alives are not logged; the leader keeps every
+// open session's deadline in memory and proposes CmdExpireSession when
+// one passes. A new leader first confirms its leadership with a ReadIndex
+// (so its FSM holds every session opened before its term), then gives
+// every session a fresh deadline of now+TTL.
 //
 //	state     event                      next      effect
 //	inactive  became leader, read index  active    deadlines = now+TTL for all sessions

@@ -19,7 +19,8 @@ import (
 // the value threshold), and then the memtable's write-ahead file. Each
 // msync ends in a device cache flush, so a commit paid for two flushes
 // where one makes it durable: about 100 µs of a 170 µs commit on the disks
-// we measured (docs/PERFORMANCE.md).
+// we measured (docs/PERFORMANCE-HISTORY.md, "One device flush per WAL
+// write").
 //
 // So the WAL opens Badger without SyncWrites and, after each commit, fsyncs
 // every memtable file in Badger's directory, and the value-log files too

@@ -45,7 +45,7 @@ type Machine struct {
 	now int64
 }
 
-// NewFSM returns an empty state machine.
+// New returns an empty state machine.
 func New(cfg Config) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func New(cfg Config) (*Machine, error) {
 }
 
 func (f *Machine) reset() {
-	f.sessions, _ = sessions.New(f.cfg.Sessions) // config validated in NewFSM
+	f.sessions, _ = sessions.New(f.cfg.Sessions) // config validated in New
 	f.locks, _ = locks.New(f.cfg.Locks)
 	f.index, f.now = 0, 0
 }

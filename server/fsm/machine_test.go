@@ -263,7 +263,7 @@ func TestConfigValidate(t *testing.T) {
 	cfg.Sessions.MinTTL = 0
 	cfg.Locks.MaxNameLen = 0
 	if _, err := New(cfg); err == nil {
-		t.Fatal("NewFSM accepted a bad config")
+		t.Fatal("New accepted a bad config")
 	}
 }
 
