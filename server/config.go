@@ -38,8 +38,15 @@ type Config struct {
 	ClientAddr string
 	// InitialCluster maps every founding member's ID to its peer address.
 	// It bootstraps a new cluster when DataDir holds no state and Join is
-	// false; it is ignored otherwise.
+	// false; the data directory then records it (with the cluster ID). On
+	// a data directory with state it must name the cluster recorded there
+	// (New fails with ErrClusterMismatch otherwise); leave it empty on a
+	// restart to skip the check.
 	InitialCluster map[string]string
+	// InitialClusterToken, with InitialCluster, derives the cluster ID
+	// (ClusterID): clusters founded with the same members and addresses
+	// but different tokens get different IDs. Optional.
+	InitialClusterToken string
 	// Join starts a node with an empty DataDir without bootstrapping: it
 	// waits until the leader adds it as a learner and catches up.
 	Join bool

@@ -182,6 +182,7 @@ th{background:#f3f3f3}
 {{if .Ready}}<p class="ok">ready</p>{{else}}<p class="bad">not ready: {{.Reason}}</p>{{end}}
 {{if .StatusError}}<p class="bad">status unavailable: {{.StatusError}}</p>{{else}}{{with .Status}}
 <table>
+<tr><th>cluster</th><td>{{if .ClusterID}}{{.ClusterID}}{{else}}unknown{{end}}</td></tr>
 <tr><th>role</th><td>{{.Role}}</td></tr>
 <tr><th>term</th><td>{{.Term}}</td></tr>
 <tr><th>leader</th><td>{{if .Leader}}{{.Leader}}{{if .LeaderAddr}} ({{.LeaderAddr}}){{end}}{{else}}none known{{end}}</td></tr>

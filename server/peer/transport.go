@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 
@@ -80,6 +81,9 @@ func (t *Transport) Listen(addr string) (string, error) {
 	}
 	return a.String(), nil
 }
+
+// Serve serves peers on ln, already bound, until Close.
+func (t *Transport) Serve(ln net.Listener) error { return t.srv.Serve(ln) }
 
 func (t *Transport) stepper() Stepper {
 	t.mu.Lock()
