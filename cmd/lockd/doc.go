@@ -14,8 +14,13 @@
 //
 //	state     event                    next      effect
 //	parsing   bad flag or env value    exit 2    message on stderr, nothing started
+//	parsing   empty data directory     exit 2    neither --initial-cluster nor --join: nothing
+//	          without either flag                created, message says how to found one node
 //	parsing   flags valid              starting  logger, registry, HTTP listener
-//	starting  server.New/Start fails   exit 1    close what was opened
+//	starting  data directory records   exit 2    close what was opened; message says how to
+//	          another cluster                    grow the cluster or start afresh
+//	starting  server.New/Start fails   exit 1    close what was opened (a taken port fails
+//	                                             before the data directory is written)
 //	starting  started                  serving   log addresses, serve HTTP
 //	serving   SIGTERM / SIGINT         stopping  Shutdown(timeout): a leader first
 //	                                             hands leadership to a caught-up

@@ -19,6 +19,7 @@ type options struct {
 	ClientAddr     string
 	HTTPAddr       string
 	InitialCluster string
+	ClusterToken   string
 	Join           bool
 	Dev            bool
 
@@ -76,8 +77,10 @@ func cliFlags(d server.Config) []cli.Flag {
 		&cli.StringFlag{Name: "http-addr", EnvVars: envFor("http-addr"), Category: catCluster,
 			Usage: "host:port for /livez, /readyz, /metrics and the status page (empty: no HTTP)"},
 		&cli.StringFlag{Name: "initial-cluster", EnvVars: envFor("initial-cluster"), Category: catCluster,
-			Usage: "every founding member as id=host:port (peer addresses), comma-separated; " +
-				"only read when the data directory is empty (default: a one-node cluster of this node)"},
+			Usage: "every founding member as id=host:port (peer addresses), comma-separated; n1=host:port alone founds a one-node cluster. " +
+				"An empty data directory is bootstrapped with it and remembers it; a restart must give the same list, or none"},
+		&cli.StringFlag{Name: "initial-cluster-token", EnvVars: envFor("initial-cluster-token"), Category: catCluster,
+			Usage: "optional name mixed into the cluster ID with --initial-cluster, so that clusters founded on the same addresses differ"},
 		&cli.BoolFlag{Name: "join", EnvVars: envFor("join"), Category: catCluster,
 			Usage: "start empty and wait to be added to a running cluster (lockctl members add)"},
 		&cli.BoolFlag{Name: "dev", EnvVars: envFor("dev"), Category: catCluster,
@@ -132,6 +135,7 @@ func optionsFrom(c *cli.Context) options {
 		ClientAddr:        c.String("client-addr"),
 		HTTPAddr:          c.String("http-addr"),
 		InitialCluster:    c.String("initial-cluster"),
+		ClusterToken:      c.String("initial-cluster-token"),
 		Join:              c.Bool("join"),
 		Dev:               c.Bool("dev"),
 		Tick:              c.Duration("tick"),
