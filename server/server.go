@@ -36,7 +36,7 @@ var ErrNoBootstrap = errors.New("server: empty data directory needs InitialClust
 //	serving   became leader, read index done serving   lease table active: expiries, lock-delay ticks, keep-alives
 //	serving   lost leadership                serving   lease table cleared; writes answered CodeNotLeader
 //	serving   applied conf without this node removed   Removed() closed; requests answered CodeUnavailable
-//	serving   Shutdown on the leader         stopping  transfer to the most caught-up voter, wait for it
+//	serving   Shutdown on the leader         stopping  transfer to a caught-up voter that answers, wait for it
 //	stopping  transfer done or ctx ended     closed    drain client requests, stop node, close WAL
 //	any       Close                          closed    stop everything at once, close WAL
 //	any       WAL write fails                failed    node loop ends; Live() errs; requests CodeUnavailable
@@ -335,46 +335,19 @@ func (s *Server) Status(ctx context.Context) (api.NodeStatus, error) {
 }
 
 // Shutdown stops the server gracefully: a leader first hands leadership to
-// its most caught-up voter and waits until that one leads (or ctx ends);
-// then client requests are drained and everything stops, the WAL synced
-// and closed.
+// a follower that is up and caught up (handOff: it gives up at once when
+// there is none, or when this node stops leading, and returns
+// ErrNoHandOff saying why); then client requests are drained and
+// everything stops, the WAL synced and closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var terr error
 	if s.running.Load() && s.node.IsLeader() {
 		terr = s.handOff(ctx)
-		if terr != nil {
-			s.log.Warn("leadership hand-off before shutdown failed", "error", terr)
-		}
 	}
 	if s.client != nil {
 		_ = s.client.Shutdown(ctx)
 	}
 	return errors.Join(terr, s.Close())
-}
-
-// handOff transfers leadership to the most caught-up voter and waits
-// until another node is known to lead.
-func (s *Server) handOff(ctx context.Context) error {
-	target, err := s.transferTarget(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.node.TransferLeader(ctx, target); err != nil {
-		return err
-	}
-	self := consensus.NodeID(s.cfg.ID)
-	for {
-		ch := s.node.LeaderChanged()
-		if lead := s.node.Leader(); lead != self && lead != consensus.None {
-			s.log.Info("handed leadership over before shutdown", "to", lead)
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("server: transfer to %s: %w", target, ctx.Err())
-		}
-	}
 }
 
 // Close stops everything at once (client connections, loops, node,

@@ -24,7 +24,9 @@
 //	starting  started                  serving   log addresses, serve HTTP
 //	serving   SIGTERM / SIGINT         stopping  Shutdown(timeout): a leader first
 //	                                             hands leadership to a caught-up
-//	                                             follower, then stops and syncs
+//	                                             follower that answers (none: it
+//	                                             says why and goes on at once),
+//	                                             then stops and syncs
 //	serving   Removed() closes         stopping  log it, Close
 //	serving   Live() fails (polled)    exit 1    log it, Close
 //	stopping  node closed cleanly      exit 0    (a failed hand-off is only logged)
