@@ -132,19 +132,21 @@ func saveClusterRecord(w *wal.WAL, rec clusterRecord) error {
 }
 
 // checkClusterRecord refuses an InitialCluster that contradicts rec. A
-// restart without InitialCluster, or with the same one (with the same
-// token, or none), passes.
-func (c Config) checkClusterRecord(rec *clusterRecord) error {
+// restart without InitialCluster, with the same one (with the same token,
+// or none), or with one that lists the current membership (current: ID
+// -> peer address, as the log holds it) passes.
+func (c Config) checkClusterRecord(rec *clusterRecord, current map[string]string) error {
 	if len(c.InitialCluster) == 0 {
 		return nil
 	}
 	givenID := ClusterID(c.InitialCluster, c.InitialClusterToken)
-	ok := givenID == rec.ClusterID
-	if !rec.Joined && maps.Equal(rec.Members, c.InitialCluster) && c.InitialClusterToken == "" {
-		ok = true // a restart that leaves the token out
-	}
-	if ok {
+	switch {
+	case givenID == rec.ClusterID:
 		return nil
+	case !rec.Joined && maps.Equal(rec.Members, c.InitialCluster) && c.InitialClusterToken == "":
+		return nil // a restart that leaves the token out
+	case maps.Equal(current, c.InitialCluster) && (c.InitialClusterToken == "" || c.InitialClusterToken == rec.Token):
+		return nil // the members as they are now, changed since the bootstrap
 	}
 	return &ClusterMismatchError{DataDir: c.DataDir, RecordedID: rec.ClusterID, Recorded: rec.Members,
 		RecordedToken: rec.Token, Given: c.InitialCluster, GivenToken: c.InitialClusterToken, GivenID: givenID}
@@ -197,7 +199,7 @@ func (s *Server) identify(empty bool, conf consensus.ConfState) (consensus.ConfS
 	}
 	switch {
 	case rec != nil:
-		if err := s.cfg.checkClusterRecord(rec); err != nil {
+		if err := s.cfg.checkClusterRecord(rec, confAddrs(conf)); err != nil {
 			return conf, err
 		}
 		s.setClusterID(rec.ClusterID)
@@ -211,4 +213,18 @@ func (s *Server) identify(empty bool, conf consensus.ConfState) (consensus.ConfS
 		s.log.Info("the data directory does not record the cluster it was bootstrapped for (it was written by an older lockd); cluster ID unknown")
 	}
 	return conf, nil
+}
+
+// learnClusterID records the cluster ID a joining node hears from the
+// member that adds it, so the data directory remembers the cluster it
+// joined. Only the first call counts.
+func (s *Server) learnClusterID(id string) {
+	if !s.clusterID.CompareAndSwap(nil, &id) {
+		return
+	}
+	if err := saveClusterRecord(s.wal, clusterRecord{ClusterID: id, Joined: true}); err != nil {
+		s.log.Warn("could not record the cluster this node joins", "cluster_id", id, "error", err)
+		return
+	}
+	s.log.Info("joining cluster", "cluster_id", id)
 }

@@ -143,3 +143,18 @@ func TestLoneNodeWithoutInitialClusterIsRefusedAndWritesNothing(t *testing.T) {
 		t.Fatalf("the data directory exists after a refused start (stat: %v)", err)
 	}
 }
+
+// After membership changes, an InitialCluster that lists the members as
+// they are now passes too; one that lists neither them nor the founding
+// members does not.
+func TestInitialClusterOfTheCurrentMembersPasses(t *testing.T) {
+	cfg := Config{DataDir: "d1", InitialCluster: map[string]string{"n1": "a:1", "n3": "c:1", "n4": "d:1"}}
+	rec := &clusterRecord{ClusterID: ClusterID(map[string]string{"n1": "a:1", "n2": "b:1", "n3": "c:1"}, ""),
+		Members: map[string]string{"n1": "a:1", "n2": "b:1", "n3": "c:1"}}
+	if err := cfg.checkClusterRecord(rec, map[string]string{"n1": "a:1", "n3": "c:1", "n4": "d:1"}); err != nil {
+		t.Fatalf("the current members: %v", err)
+	}
+	if err := cfg.checkClusterRecord(rec, map[string]string{"n1": "a:1", "n3": "c:1"}); !errors.Is(err, ErrClusterMismatch) {
+		t.Fatalf("neither founding nor current: %v, want ErrClusterMismatch", err)
+	}
+}

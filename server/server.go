@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sort"
 	"sync"
@@ -195,7 +196,11 @@ func (s *Server) build() error {
 	tr.SetStepper(node)
 	s.node = node
 	s.members = newMemberBook(consensus.NodeID(s.cfg.ID), s.log, s.cfg.InfoInterval, node, tr, conf,
-		s.cfg.ClientAddr, s.advertisedPeerAddr())
+		s.ClientAddr(), s.advertisedPeerAddr(), bookIdentity{
+			incarnation: rand.Uint64() | 1, advertise: s.cfg.AdvertisePeerAddr, clusterID: s.ClusterID,
+			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused,
+		})
+	tr.SetIntroducer(s.members)
 	if err := tr.HandleNodeInfo(s.members.handleInfo); err != nil {
 		_ = tr.Close()
 		return err

@@ -67,7 +67,8 @@ func waitLeading(t *testing.T, p *proc, httpAddr string) api.NodeStatus {
 // led another, both granting the same lock. Now a lone start without
 // --initial-cluster is refused, n1 founds its one-node cluster only when
 // --initial-cluster names it alone, and the restart that contradicts its
-// data directory is refused (exit 2) with what to do instead.
+// data directory is refused (exit 2) with what to do instead; a restart
+// without the flag still runs n1's own cluster, under another cluster ID.
 func TestRestartWithAnotherInitialClusterIsRefusedNotSplit(t *testing.T) {
 	bin := lockdBinary(t)
 	c := newThreeNodeCluster(t)
@@ -131,6 +132,27 @@ func TestRestartWithAnotherInitialClusterIsRefusedNotSplit(t *testing.T) {
 		}
 	}
 
+	// Without the flag n1 restarts into its own cluster, lock and all.
+	again := startProc(t, "n1 again", bin, n1Args, nil, nil)
+	if st := waitLeading(t, again, c.httpAdr[0]); st.ClusterID != soloID || st.ClusterID == threeID {
+		t.Fatalf("n1 restarted without flags: cluster ID %q, want %q", st.ClusterID, soloID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var held api.LockInfo
+	if err := clientCall(ctx, c.client[0], api.MsgGetLock, &api.GetLockRequest{Name: "solo"}, &held); err != nil || len(held.Holders) != 1 {
+		t.Fatalf("solo on n1 after its restart: %+v, %v; want it still held", held, err)
+	}
+	// n2 and n3 still list n1 at its address: n1 refuses them as members
+	// of another cluster instead of following their leader.
+	waitUntil(t, startTimeout, "n1 refusing the other cluster's nodes", func() (bool, string) {
+		l := again.log.String()
+		return strings.Contains(l, "refusing peer") && strings.Contains(l, "belongs to cluster "+threeID+", we are "+soloID), tail(l, 5)
+	})
+	if st, err := httpStatus(c.httpAdr[0]); err != nil || st.Role != "leader" || st.ClusterID != soloID {
+		t.Fatalf("n1 after meeting the other cluster: %+v, %v", st, err)
+	}
+	sigterm(t, again)
 	for _, p := range others {
 		sigterm(t, p)
 	}
