@@ -104,7 +104,7 @@ func TestDockerComposeClusterUnderPartitions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env = append(env, "LOCKD_"+n+"_CLIENT="+ca, "LOCKD_"+n+"_HTTP="+ha)
+		env = append(env, "LOCKD_"+n+"_CLIENT="+ca, "LOCKD_"+n+"_ADVERTISE_CLIENT="+ca, "LOCKD_"+n+"_HTTP="+ha)
 		endpoints = append(endpoints, ca)
 	}
 	dc, ok := findCompose(filepath.Join(deploy, "docker-compose.yml"), project, env)

@@ -171,7 +171,7 @@ func (s *Server) clusterStatus(ctx context.Context, _ *api.ClusterStatusRequest)
 func (s *Server) memberStatus(ctx context.Context, id consensus.NodeID) api.ClusterNode {
 	out := api.ClusterNode{ID: string(id)}
 	if id == consensus.NodeID(s.cfg.ID) {
-		out.ClientAddr = s.ClientAddr()
+		out.ClientAddr = s.advertisedClientAddr()
 		st, err := s.Status(ctx)
 		if err != nil {
 			out.Error = err.Error()

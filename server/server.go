@@ -196,7 +196,7 @@ func (s *Server) build() error {
 	tr.SetStepper(node)
 	s.node = node
 	s.members = newMemberBook(consensus.NodeID(s.cfg.ID), s.log, s.cfg.InfoInterval, node, tr, conf,
-		s.ClientAddr(), s.advertisedPeerAddr(), bookIdentity{
+		s.advertisedClientAddr(), s.advertisedPeerAddr(), bookIdentity{
 			incarnation: rand.Uint64() | 1, advertise: s.cfg.AdvertisePeerAddr, clusterID: s.ClusterID,
 			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused,
 		})
@@ -227,7 +227,7 @@ func (s *Server) Start() error {
 	ca, pa := s.ClientAddr(), s.PeerAddr()
 	serve(s.client, s.clientLn, s.log)
 	serve(s.tr, s.peerLn, s.log)
-	s.members.setSelf(ca, s.advertisedPeerAddr())
+	s.members.setSelf(s.advertisedClientAddr(), s.advertisedPeerAddr())
 	s.node.Start()
 	s.running.Store(true)
 	s.wg.Add(2)
@@ -236,7 +236,8 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.members.loop(s.ctx)
 	}()
-	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", pa, "client_addr", ca, "cluster_id", s.ClusterID())
+	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", pa, "client_addr", ca,
+		"advertised_client_addr", s.advertisedClientAddr(), "cluster_id", s.ClusterID())
 	return nil
 }
 

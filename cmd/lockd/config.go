@@ -145,6 +145,11 @@ func checkNode(o options) (nodeSpec, error) {
 	if err := checkAddr(o.ClientAddr, false); err != nil {
 		return bad("--client-addr: %v", err)
 	}
+	if o.AdvertiseClient != "" {
+		if err := checkAddr(o.AdvertiseClient, true); err != nil {
+			return bad("--advertise-client-addr: %v", err)
+		}
+	}
 	if o.HTTPAddr != "" {
 		if err := checkAddr(o.HTTPAddr, false); err != nil {
 			return bad("--http-addr: %v", err)
@@ -207,7 +212,7 @@ func checkDev(o options) error {
 		"--id": o.ID != "", "--data-dir": o.DataDir != "", "--peer-addr": o.PeerAddr != "",
 		"--client-addr": o.ClientAddr != "", "--http-addr": o.HTTPAddr != "",
 		"--initial-cluster": o.InitialCluster != "", "--join": o.Join, "--initial-cluster-token": o.ClusterToken != "",
-		"--advertise-peer-addr": o.AdvertisePeer != "",
+		"--advertise-peer-addr": o.AdvertisePeer != "", "--advertise-client-addr": o.AdvertiseClient != "",
 	} {
 		if set {
 			return fmt.Errorf("%w: --dev chooses %s itself; drop one of them", errBadFlag, flag)
@@ -228,6 +233,7 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.PeerAddr = o.PeerAddr
 	cfg.AdvertisePeerAddr = o.AdvertisePeer
 	cfg.ClientAddr = o.ClientAddr
+	cfg.AdvertiseClientAddr = o.AdvertiseClient
 	cfg.InitialCluster = cluster
 	cfg.InitialClusterToken = o.ClusterToken
 	cfg.Join = o.Join

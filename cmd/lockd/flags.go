@@ -12,16 +12,17 @@ import (
 // options is the command line (flags and LOCKD_* environment variables)
 // after parsing and before validation.
 type options struct {
-	ID             string
-	DataDir        string
-	PeerAddr       string
-	AdvertisePeer  string
-	ClientAddr     string
-	HTTPAddr       string
-	InitialCluster string
-	ClusterToken   string
-	Join           bool
-	Dev            bool
+	ID              string
+	DataDir         string
+	PeerAddr        string
+	AdvertisePeer   string
+	ClientAddr      string
+	AdvertiseClient string
+	HTTPAddr        string
+	InitialCluster  string
+	ClusterToken    string
+	Join            bool
+	Dev             bool
 
 	Tick            time.Duration
 	ElectionTicks   int
@@ -74,6 +75,8 @@ func cliFlags(d server.Config) []cli.Flag {
 			Usage: "host:port the other nodes reach --peer-addr at, when that differs (a proxy, NAT); it is this node's --initial-cluster address (default: --peer-addr)"},
 		&cli.StringFlag{Name: "client-addr", EnvVars: envFor("client-addr"), Category: catCluster,
 			Usage: "host:port for clients (lockctl, the Go SDK)"},
+		&cli.StringFlag{Name: "advertise-client-addr", EnvVars: envFor("advertise-client-addr"), Category: catCluster,
+			Usage: "host:port clients reach --client-addr at, when that differs (a published container port, NAT): what the other nodes give out for this node in leader hints and member lists (default: --client-addr as bound)"},
 		&cli.StringFlag{Name: "http-addr", EnvVars: envFor("http-addr"), Category: catCluster,
 			Usage: "host:port for /livez, /readyz, /metrics and the status page (empty: no HTTP)"},
 		&cli.StringFlag{Name: "initial-cluster", EnvVars: envFor("initial-cluster"), Category: catCluster,
@@ -133,6 +136,7 @@ func optionsFrom(c *cli.Context) options {
 		PeerAddr:          c.String("peer-addr"),
 		AdvertisePeer:     c.String("advertise-peer-addr"),
 		ClientAddr:        c.String("client-addr"),
+		AdvertiseClient:   c.String("advertise-client-addr"),
 		HTTPAddr:          c.String("http-addr"),
 		InitialCluster:    c.String("initial-cluster"),
 		ClusterToken:      c.String("initial-cluster-token"),

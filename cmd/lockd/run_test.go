@@ -49,6 +49,9 @@ func TestBadCommandLinesExitTwoBeforeAnythingStarts(t *testing.T) {
 		{"--dev with --id", []string{"lockd", "--dev", "--id", "n1"}, "--dev chooses --id"},
 		{"nothing at all", []string{"lockd"}, "--id is required"},
 		{"lone start on an empty data directory", bare, "for a one-node cluster give --initial-cluster n1=127.0.0.1:7101"},
+		{"unspecified --advertise-client-addr", append(base, "--advertise-client-addr", "0.0.0.0:7001"), "--advertise-client-addr"},
+		{"unspecified IPv6 --advertise-client-addr", append(base, "--advertise-client-addr", "[::]:7001"), "unspecified host"},
+		{"--dev with --advertise-client-addr", []string{"lockd", "--dev", "--advertise-client-addr", "127.0.0.1:7001"}, "--dev chooses --advertise-client-addr"},
 		{"token without --initial-cluster", append(bare, "--initial-cluster-token", "t"), "--initial-cluster-token is only read with --initial-cluster"},
 	}
 	for _, c := range cases {
@@ -109,7 +112,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		"LOCKD_SESSION_TTL_DEFAULT": "9s", "LOCKD_MAX_FRAME_SIZE": "65536", "LOCKD_MAX_NAME_LEN": "77",
 		"LOCKD_MAX_VALUE_LEN": "88", "LOCKD_SHUTDOWN_TIMEOUT": "3s", "LOCKD_LOG_LEVEL": "debug",
 		"LOCKD_LOG_JSON": "true", "LOCKD_KEEP_TAIL": "321", "LOCKD_ADVERTISE_PEER_ADDR": "10.1.2.3:7102",
-		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_INITIAL_CLUSTER_TOKEN": "tok", "LOCKD_MAX_LOCKS_PER_SESSION": "56", "LOCKD_LEADER_WRITE_DELAY": "2ms",
+		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_INITIAL_CLUSTER_TOKEN": "tok", "LOCKD_ADVERTISE_CLIENT_ADDR": "10.1.2.3:7002", "LOCKD_MAX_LOCKS_PER_SESSION": "56", "LOCKD_LEADER_WRITE_DELAY": "2ms",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -119,7 +122,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		ID: "n2", DataDir: "/var/lib/lockd", PeerAddr: "127.0.0.1:7102", ClientAddr: "127.0.0.1:7002",
 		HTTPAddr: "127.0.0.1:7202", InitialCluster: "n1=127.0.0.1:7101,n2=127.0.0.1:7102", ClusterToken: "tok", Join: true,
 		Tick: 20 * time.Millisecond, ElectionTicks: 30, HeartbeatTicks: 4, SnapshotEntries: 99, KeepTail: 321,
-		AdvertisePeer: "10.1.2.3:7102", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
+		AdvertisePeer: "10.1.2.3:7102", AdvertiseClient: "10.1.2.3:7002", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
 		MaxFrameSize: 65536, MaxNameLen: 77, MaxValueLen: 88, ShutdownTimeout: 3 * time.Second,
 		LogLevel: "debug", LogJSON: true, MaxSessions: 1234, MaxLocksPerSess: 56, WriteDelay: 2 * time.Millisecond,
 	}
