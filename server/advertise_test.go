@@ -34,6 +34,18 @@ func TestFollowersHintTheLeadersAdvertisedClientAddress(t *testing.T) {
 			t.Fatalf("member %s listed at %q, want %q", m.ID, m.ClientAddr, advertised(m.ID))
 		}
 	}
+	// The advertised addresses are not dialable from the members (as a
+	// container's published port is not from inside another container):
+	// cluster status asks each member over its peer address instead.
+	var cs api.ClusterStatusResponse
+	if err := fc.callRaw(api.MsgClusterStatus, &api.ClusterStatusRequest{}, &cs); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range cs.Nodes {
+		if n.Status == nil || n.Error != "" || n.ClientAddr != advertised(n.ID) {
+			t.Fatalf("cluster status of %s: %+v, want its status and its advertised address", n.ID, n)
+		}
+	}
 }
 
 // An unspecified or port-0 address cannot be advertised.

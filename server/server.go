@@ -201,6 +201,13 @@ func (s *Server) build() error {
 			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused,
 		})
 	tr.SetIntroducer(s.members)
+	if err := tr.HandleStatus(func(ctx context.Context) (any, error) {
+		st, err := s.Status(ctx)
+		return &st, err
+	}); err != nil {
+		_ = tr.Close()
+		return err
+	}
 	if err := tr.HandleNodeInfo(s.members.handleInfo); err != nil {
 		_ = tr.Close()
 		return err
