@@ -41,9 +41,19 @@ func (c *compose) run(args ...string) (string, error) {
 }
 
 func runCmd(timeout time.Duration, env []string, argv ...string) (string, error) {
+	return runCmdEnvIn("", timeout, env, argv...)
+}
+
+// runCmdIn runs argv in dir.
+func runCmdIn(dir string, timeout time.Duration, argv ...string) (string, error) {
+	return runCmdEnvIn(dir, timeout, nil, argv...)
+}
+
+func runCmdEnvIn(dir string, timeout time.Duration, env []string, argv ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
