@@ -8,7 +8,8 @@
 // and to removal from the cluster. It never decides anything about the
 // cluster itself: it never proposes a membership change (a node never
 // leaves implicitly), never touches the data directory except through
-// server.New, and never reads the clock for the protocol.
+// server.New (it only looks whether the directory is empty), and never
+// reads the clock for the protocol.
 //
 // Process lifecycle of one node:
 //
