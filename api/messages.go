@@ -256,6 +256,12 @@ type NodeStatus struct {
 	Applied    uint64
 	// Progress is set on the leader: each member's replication state.
 	Progress []MemberProgress
+	// ClusterID names the cluster the node's data directory belongs to:
+	// derived from the founding members and their peer addresses (and the
+	// token, if one was given), the same on every member. Empty for a data
+	// directory written before lockd recorded it. In JSON (the HTTP
+	// /status page) it is cluster_id.
+	ClusterID string `codec:"ClusterID" json:"cluster_id"`
 }
 
 // MemberProgress is the leader's view of one member.

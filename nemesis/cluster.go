@@ -113,6 +113,10 @@ type Cluster struct {
 	mu    sync.Mutex
 	nodes map[string]*Node
 	next  int // number for the next node ID
+
+	// founding is --initial-cluster, fixed at the first start.
+	founding     string
+	foundingOnce sync.Once
 }
 
 // NewCluster prepares the founding nodes (ports, proxies, data dirs)
@@ -197,14 +201,21 @@ func (c *Cluster) ClientAddrs() []string {
 // (--advertise-peer-addr), so every node's membership names only proxies:
 // one a follower adopts from a leader's snapshot, or a joining node from
 // the leader's node info, still routes every link through a proxy.
+//
+// It is the founding members, as first computed: a restarted node must
+// name the cluster its data directory was bootstrapped for, even after
+// a founding member was replaced.
 func (c *Cluster) initialCluster() string {
-	var parts []string
-	for _, n := range c.Nodes() {
-		if !n.join {
-			parts = append(parts, n.ID+"="+n.Proxy.Addr())
+	c.foundingOnce.Do(func() {
+		var parts []string
+		for _, n := range c.Nodes() {
+			if !n.join {
+				parts = append(parts, n.ID+"="+n.Proxy.Addr())
+			}
 		}
-	}
-	return strings.Join(parts, ",")
+		c.founding = strings.Join(parts, ",")
+	})
+	return c.founding
 }
 
 // Start starts every node that is not running.

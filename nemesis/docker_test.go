@@ -41,9 +41,19 @@ func (c *compose) run(args ...string) (string, error) {
 }
 
 func runCmd(timeout time.Duration, env []string, argv ...string) (string, error) {
+	return runCmdEnvIn("", timeout, env, argv...)
+}
+
+// runCmdIn runs argv in dir.
+func runCmdIn(dir string, timeout time.Duration, argv ...string) (string, error) {
+	return runCmdEnvIn(dir, timeout, nil, argv...)
+}
+
+func runCmdEnvIn(dir string, timeout time.Duration, env []string, argv ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -104,7 +114,7 @@ func TestDockerComposeClusterUnderPartitions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env = append(env, "LOCKD_"+n+"_CLIENT="+ca, "LOCKD_"+n+"_HTTP="+ha)
+		env = append(env, "LOCKD_"+n+"_CLIENT="+ca, "LOCKD_"+n+"_ADVERTISE_CLIENT="+ca, "LOCKD_"+n+"_HTTP="+ha)
 		endpoints = append(endpoints, ca)
 	}
 	dc, ok := findCompose(filepath.Join(deploy, "docker-compose.yml"), project, env)

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,10 +37,23 @@ type Config struct {
 	// ClientAddr is the TCP address to serve clients on (":0" allowed;
 	// ClientAddr() reports the bound one).
 	ClientAddr string
+	// AdvertiseClientAddr is the address clients reach this node's
+	// ClientAddr at, when that differs (a container's published port,
+	// NAT): what the other members give out for this node in leader hints,
+	// member lists and cluster status. Empty: ClientAddr as bound. It must
+	// be dialable (no unspecified host such as 0.0.0.0, no port 0).
+	AdvertiseClientAddr string
 	// InitialCluster maps every founding member's ID to its peer address.
 	// It bootstraps a new cluster when DataDir holds no state and Join is
-	// false; it is ignored otherwise.
+	// false; the data directory then records it (with the cluster ID). On
+	// a data directory with state it must name the cluster recorded there
+	// (New fails with ErrClusterMismatch otherwise); leave it empty on a
+	// restart to skip the check.
 	InitialCluster map[string]string
+	// InitialClusterToken, with InitialCluster, derives the cluster ID
+	// (ClusterID): clusters founded with the same members and addresses
+	// but different tokens get different IDs. Optional.
+	InitialClusterToken string
 	// Join starts a node with an empty DataDir without bootstrapping: it
 	// waits until the leader adds it as a learner and catches up.
 	Join bool
@@ -136,6 +150,17 @@ func (c Config) withDerived() Config {
 	return c
 }
 
+// dialable reports whether addr is host:port with a host other nodes can
+// dial (not empty, not unspecified) and a non-zero port.
+func dialable(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" || port == "0" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsUnspecified()
+}
+
 // Validate reports the first problem with c.
 func (c Config) Validate() error {
 	d := c.withDerived()
@@ -150,6 +175,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: empty PeerAddr", ErrInvalidConfig)
 	case c.ClientAddr == "":
 		return fmt.Errorf("%w: empty ClientAddr", ErrInvalidConfig)
+	case c.AdvertiseClientAddr != "" && !dialable(c.AdvertiseClientAddr):
+		return fmt.Errorf("%w: AdvertiseClientAddr %q is not a dialable host:port", ErrInvalidConfig, c.AdvertiseClientAddr)
 	case c.RequestTimeout <= 0:
 		return fmt.Errorf("%w: RequestTimeout must be positive", ErrInvalidConfig)
 	case c.LeaseScanInterval <= 0:

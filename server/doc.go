@@ -17,13 +17,15 @@
 // reads and routes each entry's events (apply.go, events.go), the
 // leader's session leases (leases.go, sessions.go), the membership and
 // every member's client address (members.go), the one table from domain
-// errors to wire codes (codes.go), metrics (metrics.go) and the HTTP
-// endpoints (http.go). State tables: Server in server.go, the lease table
+// errors to wire codes (codes.go), the record of the cluster a data
+// directory was bootstrapped for and its cluster ID (identity.go), metrics
+// (metrics.go) and the HTTP endpoints (http.go). State tables: Server in server.go, the lease table
 // in leases.go, the member book in members.go.
 //
 // It exports Config, DefaultConfig, New, Server (Start, Shutdown, Close,
-// ID, PeerAddr, ClientAddr, Removed, Live, Ready, Status), NewHTTPHandler
-// with the NodeHealth it reads, and its errors; cmd/lockd is its user.
+// ID, ClusterID, PeerAddr, ClientAddr, Removed, Live, Ready, Status),
+// NewHTTPHandler with the NodeHealth it reads, ClusterID and FormatMembers,
+// and its errors; cmd/lockd is its user.
 //
 // Nothing here applies anything with the wall clock: commands carry the
 // leader's stamp (Config.Clock), and the replicated state changes only

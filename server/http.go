@@ -107,6 +107,7 @@ func (h *httpHandler) status(w http.ResponseWriter, r *http.Request) {
 // also a wire message).
 type statusJSON struct {
 	ID         string         `json:"id"`
+	ClusterID  string         `json:"cluster_id"`
 	Role       string         `json:"role"`
 	Term       uint64         `json:"term"`
 	Leader     string         `json:"leader"`
@@ -126,7 +127,7 @@ type progressJSON struct {
 }
 
 func statusJSONOf(st api.NodeStatus) statusJSON {
-	out := statusJSON{ID: st.ID, Role: st.Role, Term: st.Term, Leader: st.Leader, LeaderAddr: st.LeaderAddr,
+	out := statusJSON{ID: st.ID, ClusterID: st.ClusterID, Role: st.Role, Term: st.Term, Leader: st.Leader, LeaderAddr: st.LeaderAddr,
 		Commit: st.Commit, Applied: st.Applied, Progress: []progressJSON{}}
 	for _, p := range st.Progress {
 		out.Progress = append(out.Progress, progressJSON{ID: p.ID, Match: p.Match, Next: p.Next, State: p.State, Learner: p.Learner})
@@ -215,6 +216,7 @@ th{background:#f3f3f3}
 {{if .Ready}}<p class="ok">ready</p>{{else}}<p class="bad">not ready: {{.Reason}}</p>{{end}}
 {{if .StatusError}}<p class="bad">status unavailable: {{.StatusError}}</p>{{else}}{{with .Status}}
 <table>
+<tr><th>cluster</th><td>{{if .ClusterID}}{{.ClusterID}}{{else}}unknown{{end}}</td></tr>
 <tr><th>role</th><td>{{.Role}}</td></tr>
 <tr><th>term</th><td>{{.Term}}</td></tr>
 <tr><th>leader</th><td>{{if .Leader}}{{.Leader}}{{if .LeaderAddr}} ({{.LeaderAddr}}){{end}}{{else}}none known{{end}}</td></tr>

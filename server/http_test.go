@@ -184,13 +184,16 @@ func TestHTTPStatusPageAndJSONShowRoleTermLeaderAndMemberProgress(t *testing.T) 
 	if st.ID != lead.ID() || st.Role != "leader" || st.Leader != lead.ID() || st.Term == 0 || len(st.Progress) != 3 {
 		t.Fatalf("/status on the leader = %+v", st)
 	}
+	if want := ClusterID(c.cfgs[lead.ID()].InitialCluster, ""); st.ClusterID != want || !strings.Contains(body, `"cluster_id":"`+want+`"`) {
+		t.Fatalf("/status cluster ID %q (body %s), want %q under cluster_id", st.ClusterID, body, want)
+	}
 
 	code, page := httpGetT(t, web, "/")
 	if code != http.StatusOK {
 		t.Fatalf("/ = %d", code)
 	}
 	for _, want := range []string{"<h1>lockd node " + lead.ID() + "</h1>", "<td>leader</td>",
-		"<h2>Members</h2>", "<td>n1</td>", "<td>n2</td>", "<td>n3</td>", `href="/metrics"`} {
+		"<h2>Members</h2>", "<td>" + st.ClusterID + "</td>", "<td>n1</td>", "<td>n2</td>", "<td>n3</td>", `href="/metrics"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("status page lacks %q:\n%s", want, page)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,26 @@ type memberBook struct {
 	removed     chan struct{} // closed once this node is known removed
 	removedOnce sync.Once
 	isRemoved   atomic.Bool
+
+	id bookIdentity
+}
+
+// bookIdentity is what the member book introduces this node with, and
+// what it does when it refuses a peer or learns the cluster ID (the
+// Server fills it in).
+type bookIdentity struct {
+	// incarnation is random for this run of the process, never 0.
+	incarnation uint64
+	// advertise is the configured advertised peer address, claimed
+	// until this node is a member (then its address in the membership).
+	advertise string
+	// clusterID is the cluster ID this node knows ("" if none).
+	clusterID func() string
+	// learnClusterID records the cluster ID a joining node learns from
+	// the member that adds it.
+	learnClusterID func(id string)
+	// refused counts a refused peer by kind.
+	refused func(kind string)
 }
 
 // raftView is what the member book reads of the Raft node
@@ -67,9 +88,9 @@ type infoExchange interface {
 // applied membership conf; clientAddr and peerAddr are this node's
 // addresses as configured (setSelf replaces them once bound).
 func newMemberBook(self consensus.NodeID, log hclog.Logger, interval time.Duration, node raftView, peers infoExchange,
-	conf consensus.ConfState, clientAddr, peerAddr string) *memberBook {
+	conf consensus.ConfState, clientAddr, peerAddr string, id bookIdentity) *memberBook {
 	b := &memberBook{self: self, log: log, interval: interval, node: node, peers: peers,
-		clients: map[consensus.NodeID]string{}, selfClient: clientAddr, selfPeer: peerAddr, removed: make(chan struct{})}
+		clients: map[consensus.NodeID]string{}, selfClient: clientAddr, selfPeer: peerAddr, removed: make(chan struct{}), id: id}
 	b.setConf(conf)
 	return b
 }
@@ -142,11 +163,15 @@ func (b *memberBook) snapshot() (consensus.ConfState, map[consensus.NodeID]strin
 func (b *memberBook) request() *peer.NodeInfoRequest {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	req := &peer.NodeInfoRequest{From: string(b.self), ClientAddr: b.selfClient, PeerAddrs: map[string]string{}}
+	req := &peer.NodeInfoRequest{From: string(b.self), ClientAddr: b.selfClient, PeerAddrs: map[string]string{},
+		Advertise: b.id.advertise, Incarnation: b.id.incarnation, ClusterID: b.id.clusterID()}
 	for id, a := range b.conf.Addrs {
 		req.PeerAddrs[string(id)] = a
 	}
 	req.PeerAddrs[string(b.self)] = b.selfPeer
+	if a := b.conf.Addrs[b.self]; a != "" && b.member {
+		req.Advertise = a
+	}
 	return req
 }
 
@@ -169,22 +194,77 @@ func (b *memberBook) ask(ctx context.Context, id consensus.NodeID, peer string) 
 	if err != nil {
 		return "", err
 	}
-	if resp.ID != string(id) {
-		return "", api.Errorf(api.CodeUnavailable, "peer address %s of %s answers as %q", peer, id, resp.ID)
+	if err := b.Answered(id, peer, resp); err != nil {
+		return "", api.Errorf(api.CodeUnavailable, "%v", err)
 	}
-	b.setClient(id, resp.ClientAddr)
 	return resp.ClientAddr, nil
 }
 
-// handleInfo answers a peer's node-info request. A node that is not yet
-// a member (it joined with an empty log) adopts the asker's peer
-// addresses so that its answers reach the leader before its first
-// snapshot tells it the membership.
-func (b *memberBook) handleInfo(_ context.Context, req *peer.NodeInfoRequest) (*peer.NodeInfoResponse, error) {
+// Introduction is the node-info request this node opens each peer
+// connection with (peer.Introducer).
+func (b *memberBook) Introduction() *peer.NodeInfoRequest { return b.request() }
+
+// Answered judges a peer's node-info answer (peer.Introducer): the node
+// at id's peer address must answer as id, and a cluster ID it tells must
+// be this node's. An answer that passes teaches id's client address.
+func (b *memberBook) Answered(id consensus.NodeID, addr string, resp *peer.NodeInfoResponse) error {
+	if resp.ID != string(id) {
+		return b.refusal("id", fmt.Sprintf("peer address %s of %s answers as %q", addr, id, resp.ID))
+	}
+	if mine := b.id.clusterID(); resp.ClusterID != "" && mine != "" && resp.ClusterID != mine {
+		return b.refusal("cluster", fmt.Sprintf("node %s belongs to cluster %s, we are %s", id, resp.ClusterID, mine))
+	}
+	b.setClient(id, resp.ClientAddr)
+	return nil
+}
+
+// admit judges a peer's introduction: a peer claiming this node's ID, a
+// member whose advertised peer address is not its address in the
+// membership (two nodes with the same ID), or a node of another cluster
+// is refused. A peer that does not introduce itself (an older build) is
+// judged only by the ID it claims.
+func (b *memberBook) admit(req *peer.NodeInfoRequest) error {
+	from := consensus.NodeID(req.From)
+	if from == b.self {
+		return b.refusal("self", fmt.Sprintf("%s is this node's ID (incarnation %d; the peer's is %d): two nodes with the same ID?",
+			from, b.id.incarnation, req.Incarnation))
+	}
+	b.mu.Lock()
+	known := b.conf.Addrs[from]
+	b.mu.Unlock()
+	if req.Advertise != "" && known != "" && req.Advertise != known {
+		return b.refusal("address", fmt.Sprintf("member %s's peer address is %s but it advertises %s: two nodes with the same ID?",
+			from, known, req.Advertise))
+	}
+	if mine := b.id.clusterID(); req.ClusterID != "" && mine != "" && req.ClusterID != mine {
+		return b.refusal("cluster", fmt.Sprintf("node %s belongs to cluster %s, we are %s", from, req.ClusterID, mine))
+	}
+	return nil
+}
+
+// refusal counts and returns a refusal of kind.
+func (b *memberBook) refusal(kind, reason string) *peer.Refusal {
+	if b.id.refused != nil {
+		b.id.refused(kind)
+	}
+	return &peer.Refusal{Kind: kind, Reason: reason}
+}
+
+// handleInfo answers a peer's node-info request, after admit. A node
+// that is not yet a member (it joined with an empty log) adopts the
+// asker's peer addresses so that its answers reach the leader before its
+// first snapshot tells it the membership, and the asker's cluster ID.
+func (b *memberBook) handleInfo(_ context.Context, _ string, req *peer.NodeInfoRequest) (*peer.NodeInfoResponse, error) {
+	if err := b.admit(req); err != nil {
+		return nil, err
+	}
 	b.setClient(consensus.NodeID(req.From), req.ClientAddr)
 	b.mu.Lock()
 	member, client := b.member, b.selfClient
 	b.mu.Unlock()
+	if !member && req.ClusterID != "" && b.id.clusterID() == "" && !b.wasRemoved() && b.id.learnClusterID != nil {
+		b.id.learnClusterID(req.ClusterID)
+	}
 	if !member && len(req.PeerAddrs) > 0 && !b.wasRemoved() {
 		addrs := make(map[consensus.NodeID]string, len(req.PeerAddrs))
 		for id, a := range req.PeerAddrs {
@@ -194,7 +274,8 @@ func (b *memberBook) handleInfo(_ context.Context, req *peer.NodeInfoRequest) (*
 		}
 		b.peers.SetPeers(addrs)
 	}
-	resp := &peer.NodeInfoResponse{ID: string(b.self), ClientAddr: client, Applied: b.node.AppliedIndex()}
+	resp := &peer.NodeInfoResponse{ID: string(b.self), ClientAddr: client, Applied: b.node.AppliedIndex(),
+		ClusterID: b.id.clusterID(), Incarnation: b.id.incarnation}
 	conf, _ := b.snapshot()
 	for _, id := range conf.Voters {
 		resp.Members = append(resp.Members, string(id))

@@ -185,6 +185,15 @@ func (s *Server) requireLeader(ctx context.Context) error {
 	return nil
 }
 
+// advertisedClientAddr is the client address the members give out for
+// this node.
+func (s *Server) advertisedClientAddr() string {
+	if s.cfg.AdvertiseClientAddr != "" {
+		return s.cfg.AdvertiseClientAddr
+	}
+	return s.ClientAddr()
+}
+
 // advertisedPeerAddr is the peer address other members should dial.
 func (s *Server) advertisedPeerAddr() string {
 	if s.cfg.AdvertisePeerAddr != "" {

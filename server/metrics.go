@@ -23,6 +23,7 @@ type metrics struct {
 	proposalsFailed prometheus.Counter
 	sessionsExpired prometheus.Counter
 	acquireDuration prometheus.Histogram
+	peersRefused    *prometheus.CounterVec
 }
 
 // raftGauges is what the gauges read of the Raft node (*raftnode.Node).
@@ -56,8 +57,14 @@ func newMetrics() *metrics {
 		Help: "Sessions ended by expiry, as applied on this node."})
 	m.acquireDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lockd_acquire_duration_seconds",
 		Help: "Time to answer an Acquire (granted or queued).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	m.peersRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_peers_refused_total",
+		Help: "Peers refused by this node, or whose answers it refused: claiming this node's ID (self), a member's ID at another address (address), another cluster (cluster), answering under another ID (id)."},
+		[]string{"reason"})
 	return m
 }
+
+// peerRefused counts one refused peer.
+func (m *metrics) peerRefused(kind string) { m.peersRefused.WithLabelValues(kind).Inc() }
 
 // register publishes the metrics in reg (nil: a private registry), with
 // gauges that read node and state at scrape time. On error nothing stays
@@ -75,7 +82,7 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 		}
 		return 0
 	}
-	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration,
+	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused,
 		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 { return bit(node.Leader() != consensus.None) }),
 		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 { return bit(node.IsLeader()) }),
 		gauge("lockd_term", "Current Raft term.", func() float64 { return float64(node.Term()) }),

@@ -304,31 +304,3 @@ func TestNodeErrorsMapToClientCodes(t *testing.T) {
 	}
 }
 
-// A member whose client address reaches another node (several members
-// advertising one unspecified address, say) is reported with an error
-// under its own ID, never with the answering node's status.
-func TestClusterStatusAttributesStatusToTheNodeThatGaveIt(t *testing.T) {
-	c := newSvcCluster(t, 3, func(cfg *Config) { cfg.InfoInterval = time.Hour })
-	lead := c.leader()
-	f := c.follower()
-	fc := dialClient(t, f.ClientAddr())
-	svcWait(t, "the follower to know the leader's client address", 10*time.Second, func() bool {
-		var st api.NodeStatus
-		fc.must(api.MsgStatus, &api.StatusRequest{}, &st)
-		return st.LeaderAddr != ""
-	})
-	// The follower now believes the leader serves clients at its own
-	// address, as every member of a compose cluster advertising [::]:7000
-	// would.
-	f.members.setClient(consensus.NodeID(lead.ID()), f.ClientAddr())
-	var cs api.ClusterStatusResponse
-	fc.must(api.MsgClusterStatus, &api.ClusterStatusRequest{}, &cs)
-	for _, n := range cs.Nodes {
-		if n.Status != nil && n.Status.ID != n.ID {
-			t.Errorf("member %s reported with the status of %s", n.ID, n.Status.ID)
-		}
-		if n.ID == lead.ID() && (n.Status != nil || !strings.Contains(n.Error, "answered as")) {
-			t.Errorf("leader %s through the follower's own address: %+v", n.ID, n)
-		}
-	}
-}

@@ -148,7 +148,8 @@ func (s *Server) status(ctx context.Context, _ *api.StatusRequest) (*api.NodeSta
 	return &st, nil
 }
 
-// clusterStatus asks every member for its status over its client address.
+// clusterStatus asks every member for its status over its peer address
+// (over its client address if it is of an older build).
 func (s *Server) clusterStatus(ctx context.Context, _ *api.ClusterStatusRequest) (*api.ClusterStatusResponse, error) {
 	if err := s.serving(); err != nil {
 		return nil, err
@@ -172,7 +173,7 @@ func (s *Server) clusterStatus(ctx context.Context, _ *api.ClusterStatusRequest)
 func (s *Server) memberStatus(ctx context.Context, id consensus.NodeID) api.ClusterNode {
 	out := api.ClusterNode{ID: string(id)}
 	if id == consensus.NodeID(s.cfg.ID) {
-		out.ClientAddr = s.ClientAddr()
+		out.ClientAddr = s.advertisedClientAddr()
 		st, err := s.Status(ctx)
 		if err != nil {
 			out.Error = err.Error()
@@ -181,12 +182,26 @@ func (s *Server) memberStatus(ctx context.Context, id consensus.NodeID) api.Clus
 		out.Status = &st
 		return out
 	}
-	addr, err := s.members.lookup(ctx, id)
-	if err != nil {
-		out.Error = err.Error()
+	addr, lerr := s.members.lookup(ctx, id)
+	out.ClientAddr = addr
+	// Over the member's peer address first: its client address may be
+	// advertised for clients elsewhere and not be dialable from here.
+	conf, _ := s.members.snapshot()
+	var pst api.NodeStatus
+	if err := s.tr.AskStatus(ctx, conf.Addrs[id], &pst); err == nil {
+		if mine := s.ClusterID(); pst.ID != string(id) || pst.ClusterID != "" && mine != "" && pst.ClusterID != mine {
+			out.Error = fmt.Sprintf("the peer address of %s answers as %s of cluster %q", id, pst.ID, pst.ClusterID)
+			return out
+		}
+		out.Status = &pst
 		return out
 	}
-	out.ClientAddr = addr
+	// A member of an older build answers status only on its client
+	// address.
+	if lerr != nil {
+		out.Error = lerr.Error()
+		return out
+	}
 	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, s.cfg.RPC)
 	if err != nil {
 		out.Error = err.Error()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -21,18 +23,21 @@ import (
 )
 
 // ErrNoBootstrap: a node with an empty data directory was given neither an
-// InitialCluster nor Join.
+// InitialCluster nor Join. A lone node never founds a cluster of itself
+// unless InitialCluster names it alone.
 var ErrNoBootstrap = errors.New("server: empty data directory needs InitialCluster or Join")
 
 // Server is one lockd node: the Raft node over its WAL and peer transport,
 // the replicated FSM, the leader's timers, and the client rpc server.
 //
 //	state     event                          next      effect
-//	new       Start                          serving   listen (client, then peer), node loop, lease and info loops
+//	-         New                            new       bind client and peer ports, then open the WAL and
+//	                                                   (empty and not joining) record the cluster and bootstrap
+//	new       Start                          serving   serve both ports, node loop, lease and info loops
 //	serving   became leader, read index done serving   lease table active: expiries, lock-delay ticks, keep-alives
 //	serving   lost leadership                serving   lease table cleared; writes answered CodeNotLeader
 //	serving   applied conf without this node removed   Removed() closed; requests answered CodeUnavailable
-//	serving   Shutdown on the leader         stopping  transfer to the most caught-up voter, wait for it
+//	serving   Shutdown on the leader         stopping  transfer to a caught-up voter that answers, wait for it
 //	stopping  transfer done or ctx ended     closed    drain client requests, stop node, close WAL
 //	any       Close                          closed    stop everything at once, close WAL
 //	any       WAL write fails                failed    node loop ends; Live() errs; requests CodeUnavailable
@@ -54,9 +59,15 @@ type Server struct {
 	backups *backupStore
 	metrics *metrics
 
-	addrMu     sync.RWMutex // guards peerAddr and clientAddr, set by Start
+	addrMu     sync.RWMutex // guards peerAddr and clientAddr, set by New
 	peerAddr   string
 	clientAddr string
+	// peerLn and clientLn are bound by New and served from Start.
+	peerLn, clientLn net.Listener
+
+	// clusterID is the cluster the data directory belongs to ("" if it
+	// does not know); a joining node learns it from a member.
+	clusterID atomic.Pointer[string]
 
 	// ctx is cancelled by Close: background work and its proposals stop.
 	ctx    context.Context
@@ -75,21 +86,46 @@ type Server struct {
 	closeErr  error
 }
 
-// New opens the WAL, bootstraps a new cluster if the data directory is
-// empty (unless Join), and builds the node, transport, FSM and client
-// server. Nothing listens until Start.
+// New binds the client and peer ports, opens the WAL, bootstraps a new
+// cluster if the data directory is empty (unless Join) and builds the
+// node, transport, FSM and client server. Connections wait in the ports'
+// backlog until Start serves them.
+//
+// Nothing is written before both ports are bound: a taken port fails New
+// with the data directory as it was. An empty data directory without
+// InitialCluster or Join is ErrNoBootstrap (and is not created); a data
+// directory with state whose recorded cluster InitialCluster contradicts
+// is a *ClusterMismatchError.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDerived()
+	if len(cfg.InitialCluster) == 0 && !cfg.Join && dataDirFresh(cfg.WAL.Dir) {
+		return nil, ErrNoBootstrap
+	}
+	clientLn, err := net.Listen("tcp", cfg.ClientAddr)
+	if err != nil {
+		return nil, fmt.Errorf("server: client listener: %w", err)
+	}
+	peerLn, err := net.Listen("tcp", cfg.PeerAddr)
+	if err != nil {
+		_ = clientLn.Close()
+		return nil, fmt.Errorf("server: peer listener: %w", err)
+	}
+	closeLns := func() {
+		_ = clientLn.Close()
+		_ = peerLn.Close()
+	}
 	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		clock:      cfg.Clock,
 		codec:      fsm.NewCodec(),
-		peerAddr:   cfg.PeerAddr,
-		clientAddr: cfg.ClientAddr,
+		peerAddr:   peerLn.Addr().String(),
+		clientAddr: clientLn.Addr().String(),
+		peerLn:     peerLn,
+		clientLn:   clientLn,
 		stopc:      make(chan struct{}),
 		events:     newEventRouter(),
 		leases:     newLeaseTable(),
@@ -99,12 +135,14 @@ func New(cfg Config) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	w, err := wal.Open(cfg.WAL)
 	if err != nil {
+		closeLns()
 		s.cancel()
 		return nil, err
 	}
 	s.wal = w
 	if err := s.build(); err != nil {
 		_ = w.Close()
+		closeLns()
 		s.cancel()
 		return nil, err
 	}
@@ -112,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 		_ = s.client.Close()
 		_ = s.tr.Close()
 		_ = w.Close()
+		closeLns()
 		s.cancel()
 		return nil, err
 	}
@@ -132,20 +171,8 @@ func (s *Server) build() error {
 		return err
 	}
 	empty := last == 0 && hs.Term == 0 && snap.Meta.Index == 0
-	if empty && !s.cfg.Join {
-		if len(s.cfg.InitialCluster) == 0 {
-			return ErrNoBootstrap
-		}
-		conf = consensus.ConfState{Addrs: map[consensus.NodeID]string{}}
-		for id, addr := range s.cfg.InitialCluster {
-			conf.Voters = append(conf.Voters, consensus.NodeID(id))
-			conf.Addrs[consensus.NodeID(id)] = addr
-		}
-		sort.Slice(conf.Voters, func(i, j int) bool { return conf.Voters[i] < conf.Voters[j] })
-		if err := raftnode.Bootstrap(s.wal, conf); err != nil {
-			return fmt.Errorf("server: bootstrap: %w", err)
-		}
-		s.log.Info("bootstrapped a new cluster", "voters", fmt.Sprint(conf.Voters))
+	if conf, err = s.identify(empty, conf); err != nil {
+		return err
 	}
 	machine, err := fsm.New(s.cfg.FSM)
 	if err != nil {
@@ -169,7 +196,18 @@ func (s *Server) build() error {
 	tr.SetStepper(node)
 	s.node = node
 	s.members = newMemberBook(consensus.NodeID(s.cfg.ID), s.log, s.cfg.InfoInterval, node, tr, conf,
-		s.cfg.ClientAddr, s.advertisedPeerAddr())
+		s.advertisedClientAddr(), s.advertisedPeerAddr(), bookIdentity{
+			incarnation: rand.Uint64() | 1, advertise: s.cfg.AdvertisePeerAddr, clusterID: s.ClusterID,
+			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused,
+		})
+	tr.SetIntroducer(s.members)
+	if err := tr.HandleStatus(func(ctx context.Context) (any, error) {
+		st, err := s.Status(ctx)
+		return &st, err
+	}); err != nil {
+		_ = tr.Close()
+		return err
+	}
 	if err := tr.HandleNodeInfo(s.members.handleInfo); err != nil {
 		_ = tr.Close()
 		return err
@@ -187,27 +225,16 @@ func (s *Server) build() error {
 	return nil
 }
 
-// Start listens on the peer and client addresses and starts the node and
+// Start serves the client and peer ports New bound and starts the node and
 // the server's background loops.
 func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("server: already started")
 	}
-	ca, err := s.client.Listen(s.cfg.ClientAddr)
-	if err != nil {
-		return err
-	}
-	s.addrMu.Lock()
-	s.clientAddr = ca.String()
-	s.addrMu.Unlock()
-	pa, err := s.tr.Listen(s.cfg.PeerAddr)
-	if err != nil {
-		return err
-	}
-	s.addrMu.Lock()
-	s.peerAddr = pa
-	s.addrMu.Unlock()
-	s.members.setSelf(ca.String(), s.advertisedPeerAddr())
+	ca, pa := s.ClientAddr(), s.PeerAddr()
+	serve(s.client, s.clientLn, s.log)
+	serve(s.tr, s.peerLn, s.log)
+	s.members.setSelf(s.advertisedClientAddr(), s.advertisedPeerAddr())
 	s.node.Start()
 	s.running.Store(true)
 	s.wg.Add(2)
@@ -216,21 +243,42 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.members.loop(s.ctx)
 	}()
-	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", pa, "client_addr", ca.String())
+	s.log.Info("server started", "id", s.cfg.ID, "peer_addr", pa, "client_addr", ca,
+		"advertised_client_addr", s.advertisedClientAddr(), "cluster_id", s.ClusterID())
 	return nil
+}
+
+// serve serves ln on srv in the background until srv closes.
+func serve(srv interface{ Serve(net.Listener) error }, ln net.Listener, log hclog.Logger) {
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, rpc.ErrClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Error("listener stopped", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
+}
+
+// ClusterID is the ID of the cluster this node's data directory belongs
+// to (see the package function ClusterID), or "" if it does not know: a
+// data directory written before lockd recorded it, or a joining node that
+// has not heard from a member yet.
+func (s *Server) ClusterID() string {
+	if p := s.clusterID.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // ID is this node's name.
 func (s *Server) ID() string { return s.cfg.ID }
 
-// PeerAddr is the bound peer address (after Start), else the configured one.
+// PeerAddr is the bound peer address.
 func (s *Server) PeerAddr() string {
 	s.addrMu.RLock()
 	defer s.addrMu.RUnlock()
 	return s.peerAddr
 }
 
-// ClientAddr is the bound client address (after Start), else the configured one.
+// ClientAddr is the bound client address.
 func (s *Server) ClientAddr() string {
 	s.addrMu.RLock()
 	defer s.addrMu.RUnlock()
@@ -281,7 +329,7 @@ func (s *Server) Status(ctx context.Context) (api.NodeStatus, error) {
 	}
 	ns := api.NodeStatus{
 		ID: string(st.ID), Role: st.Role.String(), Term: st.Term, Leader: string(st.Lead),
-		Commit: st.Commit, Applied: st.Applied,
+		Commit: st.Commit, Applied: st.Applied, ClusterID: s.ClusterID(),
 	}
 	if st.Lead != consensus.None {
 		ns.LeaderAddr = s.members.clientAddr(st.Lead)
@@ -300,46 +348,19 @@ func (s *Server) Status(ctx context.Context) (api.NodeStatus, error) {
 }
 
 // Shutdown stops the server gracefully: a leader first hands leadership to
-// its most caught-up voter and waits until that one leads (or ctx ends);
-// then client requests are drained and everything stops, the WAL synced
-// and closed.
+// a follower that is up and caught up (handOff: it gives up at once when
+// there is none, or when this node stops leading, and returns
+// ErrNoHandOff saying why); then client requests are drained and
+// everything stops, the WAL synced and closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var terr error
 	if s.running.Load() && s.node.IsLeader() {
 		terr = s.handOff(ctx)
-		if terr != nil {
-			s.log.Warn("leadership hand-off before shutdown failed", "error", terr)
-		}
 	}
 	if s.client != nil {
 		_ = s.client.Shutdown(ctx)
 	}
 	return errors.Join(terr, s.Close())
-}
-
-// handOff transfers leadership to the most caught-up voter and waits
-// until another node is known to lead.
-func (s *Server) handOff(ctx context.Context) error {
-	target, err := s.transferTarget(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.node.TransferLeader(ctx, target); err != nil {
-		return err
-	}
-	self := consensus.NodeID(s.cfg.ID)
-	for {
-		ch := s.node.LeaderChanged()
-		if lead := s.node.Leader(); lead != self && lead != consensus.None {
-			s.log.Info("handed leadership over before shutdown", "to", lead)
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("server: transfer to %s: %w", target, ctx.Err())
-		}
-	}
 }
 
 // Close stops everything at once (client connections, loops, node,
@@ -358,6 +379,10 @@ func (s *Server) Close() error {
 		if s.tr != nil {
 			_ = s.tr.Close()
 		}
+		// Bound by New; the rpc servers close them once served, but not
+		// if Start never ran.
+		_ = s.clientLn.Close()
+		_ = s.peerLn.Close()
 		s.closeErr = s.wal.Close()
 		s.metrics.unregister()
 	})

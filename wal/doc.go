@@ -9,7 +9,9 @@
 // one synced write (a snapshot in it replaces the whole log, as
 // consensus.Ready documents); SetConfState records the applied membership;
 // CreateSnapshot and Compact shrink the log once the application has a
-// snapshot.
+// snapshot; SetMeta and Meta keep small named records for the WAL's user
+// (the server's record of the cluster a data directory was bootstrapped
+// for) that the WAL never interprets.
 //
 // What wal owns:
 //   - durability: nothing returns before Badger's commit and the fsync of

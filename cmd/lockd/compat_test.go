@@ -98,6 +98,11 @@ func TestDataDirectoryOfTheFirstLayoutStillStarts(t *testing.T) {
 		ok := st.Role == "leader" && st.Leader == "n1" && st.Term > 2 && st.Applied > v1Applied
 		return ok, fmt.Sprintf("status %+v: want n1 leading in a term above 2, applied above %d", st, v1Applied)
 	})
+	// The old layout has no record of the cluster it was bootstrapped for,
+	// and none is made up: the cluster ID stays unknown.
+	if st, err := httpStatus(a[2]); err != nil || st.ClusterID != "" {
+		t.Fatalf("status %+v, %v: want no cluster ID for a data directory of the first layout", st, err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -119,8 +119,10 @@ type nodeSpec struct {
 }
 
 // checkNode validates a single-node command line (not --dev) and fills in
-// what the flags imply: the peer address from --initial-cluster, or a
-// one-node cluster when --initial-cluster is absent.
+// what the flags imply: the peer address from --initial-cluster. Without
+// --initial-cluster or --join the data directory must hold a node already:
+// a lone node never founds a cluster of itself unless --initial-cluster
+// names it alone.
 func checkNode(o options) (nodeSpec, error) {
 	bad := func(format string, args ...any) (nodeSpec, error) {
 		return nodeSpec{}, fmt.Errorf("%w: "+format, append([]any{errBadFlag}, args...)...)
@@ -143,6 +145,11 @@ func checkNode(o options) (nodeSpec, error) {
 	if err := checkAddr(o.ClientAddr, false); err != nil {
 		return bad("--client-addr: %v", err)
 	}
+	if o.AdvertiseClient != "" {
+		if err := checkAddr(o.AdvertiseClient, true); err != nil {
+			return bad("--advertise-client-addr: %v", err)
+		}
+	}
 	if o.HTTPAddr != "" {
 		if err := checkAddr(o.HTTPAddr, false); err != nil {
 			return bad("--http-addr: %v", err)
@@ -152,6 +159,9 @@ func checkNode(o options) (nodeSpec, error) {
 	if err != nil {
 		return bad("--initial-cluster: %v", err)
 	}
+	if o.ClusterToken != "" && cluster == nil {
+		return bad("--initial-cluster-token is only read with --initial-cluster")
+	}
 	adv, listed := cluster[o.ID]
 	switch {
 	case o.Join && listed:
@@ -159,13 +169,12 @@ func checkNode(o options) (nodeSpec, error) {
 	case o.Join:
 		// The cluster is learned from the leader that adds this node.
 	case cluster == nil:
+		if dataDirEmpty(o.DataDir) {
+			return nodeSpec{}, noBootstrapError(o)
+		}
 		if o.PeerAddr == "" {
 			return bad("--peer-addr is required without --initial-cluster")
 		}
-		if err := checkAddr(o.PeerAddr, true); err != nil {
-			return bad("--peer-addr: %v", err)
-		}
-		cluster = map[string]string{o.ID: o.PeerAddr}
 	case !listed:
 		return bad("--id %q is not in --initial-cluster (%s); use --join to join a running cluster",
 			o.ID, strings.Join(sortedKeys(cluster), ", "))
@@ -202,8 +211,8 @@ func checkDev(o options) error {
 	for flag, set := range map[string]bool{
 		"--id": o.ID != "", "--data-dir": o.DataDir != "", "--peer-addr": o.PeerAddr != "",
 		"--client-addr": o.ClientAddr != "", "--http-addr": o.HTTPAddr != "",
-		"--initial-cluster": o.InitialCluster != "", "--join": o.Join,
-		"--advertise-peer-addr": o.AdvertisePeer != "",
+		"--initial-cluster": o.InitialCluster != "", "--join": o.Join, "--initial-cluster-token": o.ClusterToken != "",
+		"--advertise-peer-addr": o.AdvertisePeer != "", "--advertise-client-addr": o.AdvertiseClient != "",
 	} {
 		if set {
 			return fmt.Errorf("%w: --dev chooses %s itself; drop one of them", errBadFlag, flag)
@@ -224,7 +233,9 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.PeerAddr = o.PeerAddr
 	cfg.AdvertisePeerAddr = o.AdvertisePeer
 	cfg.ClientAddr = o.ClientAddr
+	cfg.AdvertiseClientAddr = o.AdvertiseClient
 	cfg.InitialCluster = cluster
+	cfg.InitialClusterToken = o.ClusterToken
 	cfg.Join = o.Join
 	cfg.Node.ID = consensus.NodeID(o.ID)
 	cfg.Node.TickInterval = o.Tick
@@ -256,4 +267,46 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// dataDirEmpty reports whether dir does not exist or is an empty
+// directory.
+func dataDirEmpty(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0
+}
+
+// noBootstrapError refuses to found a cluster nobody asked for: an empty
+// data directory without --initial-cluster or --join.
+func noBootstrapError(o options) error {
+	addr := "HOST:PORT"
+	if o.PeerAddr != "" && checkAddr(o.PeerAddr, true) == nil {
+		addr = o.PeerAddr
+	}
+	return fmt.Errorf("%w: data directory %s is empty and neither --initial-cluster nor --join is given: "+
+		"for a one-node cluster give --initial-cluster %s=%s (this node alone, at the peer address other nodes would dial); "+
+		"to add this node to a running cluster give --join", errBadFlag, o.DataDir, o.ID, addr)
+}
+
+// openError turns the server's refusals of the data directory into
+// messages about the flags (exit 2); anything else is a runtime failure.
+func openError(o options, err error) error {
+	var me *server.ClusterMismatchError
+	switch {
+	case errors.Is(err, server.ErrNoBootstrap):
+		return noBootstrapError(o)
+	case errors.As(err, &me) && len(me.Recorded) == 0:
+		return fmt.Errorf("%w: data directory %s joined cluster %s; --initial-cluster %s names cluster %s: "+
+			"drop --initial-cluster to restart this node; to start afresh use an empty --data-dir",
+			errBadFlag, o.DataDir, me.RecordedID, server.FormatMembers(me.Given), me.GivenID)
+	case errors.As(err, &me) && me.TokenOnly():
+		return fmt.Errorf("%w: data directory %s was bootstrapped for cluster %s with --initial-cluster-token %q; "+
+			"--initial-cluster-token is %q: give the same token, or none, to restart it; to start afresh use an empty --data-dir",
+			errBadFlag, o.DataDir, server.FormatMembers(me.Recorded), me.RecordedToken, me.GivenToken)
+	case errors.As(err, &me):
+		return fmt.Errorf("%w: data directory %s was bootstrapped for cluster %s; --initial-cluster says %s: "+
+			"to grow the cluster use `lockctl members add`; to start afresh use an empty --data-dir",
+			errBadFlag, o.DataDir, server.FormatMembers(me.Recorded), server.FormatMembers(me.Given))
+	}
+	return fmt.Errorf("open node: %w", err)
 }

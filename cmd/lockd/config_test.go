@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"maps"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,15 +143,26 @@ func TestCheckNodeFillsWhatTheFlagsImply(t *testing.T) {
 			t.Fatalf("listen %s, advertise %s", cfg.PeerAddr, cfg.AdvertisePeerAddr)
 		}
 	})
-	t.Run("one-node cluster without --initial-cluster", func(t *testing.T) {
+	t.Run("no --initial-cluster: an empty data directory is refused", func(t *testing.T) {
 		o := validNode(t)
 		o.InitialCluster = ""
+		_, err := checkNode(o)
+		if !errors.Is(err, errBadFlag) || !strings.Contains(err.Error(), "--initial-cluster n1=127.0.0.1:7101") {
+			t.Fatalf("checkNode = %v, want a refusal that shows the one-node --initial-cluster", err)
+		}
+	})
+	t.Run("no --initial-cluster: a data directory with a node restarts it", func(t *testing.T) {
+		o := validNode(t)
+		o.InitialCluster = ""
+		if err := os.MkdirAll(filepath.Join(o.DataDir, "badger"), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		spec, err := checkNode(o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !maps.Equal(spec.cluster, map[string]string{"n1": "127.0.0.1:7101"}) {
-			t.Fatalf("cluster = %v", spec.cluster)
+		if spec.cluster != nil {
+			t.Fatalf("a restart bootstraps nothing, got cluster %v", spec.cluster)
 		}
 	})
 	t.Run("join without a cluster", func(t *testing.T) {

@@ -8,18 +8,26 @@
 // and to removal from the cluster. It never decides anything about the
 // cluster itself: it never proposes a membership change (a node never
 // leaves implicitly), never touches the data directory except through
-// server.New, and never reads the clock for the protocol.
+// server.New (it only looks whether the directory is empty), and never
+// reads the clock for the protocol.
 //
 // Process lifecycle of one node:
 //
 //	state     event                    next      effect
 //	parsing   bad flag or env value    exit 2    message on stderr, nothing started
+//	parsing   empty data directory     exit 2    neither --initial-cluster nor --join: nothing
+//	          without either flag                created, message says how to found one node
 //	parsing   flags valid              starting  logger, registry, HTTP listener
-//	starting  server.New/Start fails   exit 1    close what was opened
+//	starting  data directory records   exit 2    close what was opened; message says how to
+//	          another cluster                    grow the cluster or start afresh
+//	starting  server.New/Start fails   exit 1    close what was opened (a taken port fails
+//	                                             before the data directory is written)
 //	starting  started                  serving   log addresses, serve HTTP
 //	serving   SIGTERM / SIGINT         stopping  Shutdown(timeout): a leader first
 //	                                             hands leadership to a caught-up
-//	                                             follower, then stops and syncs
+//	                                             follower that answers (none: it
+//	                                             says why and goes on at once),
+//	                                             then stops and syncs
 //	serving   Removed() closes         stopping  log it, Close
 //	serving   Live() fails (polled)    exit 1    log it, Close
 //	stopping  node closed cleanly      exit 0    (a failed hand-off is only logged)

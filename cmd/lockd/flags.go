@@ -12,15 +12,17 @@ import (
 // options is the command line (flags and LOCKD_* environment variables)
 // after parsing and before validation.
 type options struct {
-	ID             string
-	DataDir        string
-	PeerAddr       string
-	AdvertisePeer  string
-	ClientAddr     string
-	HTTPAddr       string
-	InitialCluster string
-	Join           bool
-	Dev            bool
+	ID              string
+	DataDir         string
+	PeerAddr        string
+	AdvertisePeer   string
+	ClientAddr      string
+	AdvertiseClient string
+	HTTPAddr        string
+	InitialCluster  string
+	ClusterToken    string
+	Join            bool
+	Dev             bool
 
 	Tick            time.Duration
 	ElectionTicks   int
@@ -73,11 +75,15 @@ func cliFlags(d server.Config) []cli.Flag {
 			Usage: "host:port the other nodes reach --peer-addr at, when that differs (a proxy, NAT); it is this node's --initial-cluster address (default: --peer-addr)"},
 		&cli.StringFlag{Name: "client-addr", EnvVars: envFor("client-addr"), Category: catCluster,
 			Usage: "host:port for clients (lockctl, the Go SDK)"},
+		&cli.StringFlag{Name: "advertise-client-addr", EnvVars: envFor("advertise-client-addr"), Category: catCluster,
+			Usage: "host:port clients reach --client-addr at, when that differs (a published container port, NAT): what the other nodes give out for this node in leader hints and member lists (default: --client-addr as bound)"},
 		&cli.StringFlag{Name: "http-addr", EnvVars: envFor("http-addr"), Category: catCluster,
 			Usage: "host:port for /livez, /readyz, /metrics and the status page (empty: no HTTP)"},
 		&cli.StringFlag{Name: "initial-cluster", EnvVars: envFor("initial-cluster"), Category: catCluster,
-			Usage: "every founding member as id=host:port (peer addresses), comma-separated; " +
-				"only read when the data directory is empty (default: a one-node cluster of this node)"},
+			Usage: "every founding member as id=host:port (peer addresses), comma-separated; n1=host:port alone founds a one-node cluster. " +
+				"An empty data directory is bootstrapped with it and remembers it; a restart must give the same list, or none"},
+		&cli.StringFlag{Name: "initial-cluster-token", EnvVars: envFor("initial-cluster-token"), Category: catCluster,
+			Usage: "optional name mixed into the cluster ID with --initial-cluster, so that clusters founded on the same addresses differ"},
 		&cli.BoolFlag{Name: "join", EnvVars: envFor("join"), Category: catCluster,
 			Usage: "start empty and wait to be added to a running cluster (lockctl members add)"},
 		&cli.BoolFlag{Name: "dev", EnvVars: envFor("dev"), Category: catCluster,
@@ -130,8 +136,10 @@ func optionsFrom(c *cli.Context) options {
 		PeerAddr:          c.String("peer-addr"),
 		AdvertisePeer:     c.String("advertise-peer-addr"),
 		ClientAddr:        c.String("client-addr"),
+		AdvertiseClient:   c.String("advertise-client-addr"),
 		HTTPAddr:          c.String("http-addr"),
 		InitialCluster:    c.String("initial-cluster"),
+		ClusterToken:      c.String("initial-cluster-token"),
 		Join:              c.Bool("join"),
 		Dev:               c.Bool("dev"),
 		Tick:              c.Duration("tick"),

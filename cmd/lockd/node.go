@@ -29,7 +29,8 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 		return err
 	}
 	// Bind the HTTP port before the server starts, so a taken port fails
-	// the start instead of leaving a node without health checks.
+	// the start instead of leaving a node without health checks; server.New
+	// binds the other two before it writes anything.
 	var httpLn net.Listener
 	if o.HTTPAddr != "" {
 		if httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
@@ -39,7 +40,7 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	srv, err := server.New(cfg)
 	if err != nil {
 		closeListener(httpLn)
-		return fmt.Errorf("open node: %w", err)
+		return openError(o, err)
 	}
 	if err := srv.Start(); err != nil {
 		closeListener(httpLn)

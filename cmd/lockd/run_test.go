@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,15 +27,17 @@ func writeFile(t *testing.T, path string) {
 // was created.
 func TestBadCommandLinesExitTwoBeforeAnythingStarts(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "d1")
-	base := []string{"lockd", "--id", "n1", "--data-dir", dir, "--peer-addr", "127.0.0.1:7101",
+	bare := []string{"lockd", "--id", "n1", "--data-dir", dir, "--peer-addr", "127.0.0.1:7101",
 		"--client-addr", "127.0.0.1:7001"}
+	base := slices.Clip(append(slices.Clone(bare), "--initial-cluster", "n1=127.0.0.1:7101"))
+	bare = slices.Clip(bare)
 	cases := []struct {
 		name string
 		args []string
 		msg  string
 	}{
-		{"unparsable --initial-cluster", append(base, "--initial-cluster", "n1@127.0.0.1:7101"), "--initial-cluster"},
-		{"--id not in --initial-cluster", append(base, "--initial-cluster", "n2=127.0.0.1:7102,n3=127.0.0.1:7103"), "not in --initial-cluster"},
+		{"unparsable --initial-cluster", append(bare, "--initial-cluster", "n1@127.0.0.1:7101"), "--initial-cluster"},
+		{"--id not in --initial-cluster", append(bare, "--initial-cluster", "n2=127.0.0.1:7102,n3=127.0.0.1:7103"), "not in --initial-cluster"},
 		{"missing --data-dir", []string{"lockd", "--id", "n1", "--peer-addr", "127.0.0.1:7101", "--client-addr", "127.0.0.1:7001"}, "--data-dir is required"},
 		{"bad --client-addr", []string{"lockd", "--id", "n1", "--data-dir", dir, "--peer-addr", "127.0.0.1:7101", "--client-addr", "127.0.0.1:x"}, "--client-addr"},
 		{"bad --http-addr", append(base, "--http-addr", "nowhere"), "--http-addr"},
@@ -45,6 +48,11 @@ func TestBadCommandLinesExitTwoBeforeAnythingStarts(t *testing.T) {
 		{"heartbeat not below election", append(base, "--heartbeat-ticks", "20", "--election-ticks", "10"), "HeartbeatTick"},
 		{"--dev with --id", []string{"lockd", "--dev", "--id", "n1"}, "--dev chooses --id"},
 		{"nothing at all", []string{"lockd"}, "--id is required"},
+		{"lone start on an empty data directory", bare, "for a one-node cluster give --initial-cluster n1=127.0.0.1:7101"},
+		{"unspecified --advertise-client-addr", append(base, "--advertise-client-addr", "0.0.0.0:7001"), "--advertise-client-addr"},
+		{"unspecified IPv6 --advertise-client-addr", append(base, "--advertise-client-addr", "[::]:7001"), "unspecified host"},
+		{"--dev with --advertise-client-addr", []string{"lockd", "--dev", "--advertise-client-addr", "127.0.0.1:7001"}, "--dev chooses --advertise-client-addr"},
+		{"token without --initial-cluster", append(bare, "--initial-cluster-token", "t"), "--initial-cluster-token is only read with --initial-cluster"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -104,7 +112,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		"LOCKD_SESSION_TTL_DEFAULT": "9s", "LOCKD_MAX_FRAME_SIZE": "65536", "LOCKD_MAX_NAME_LEN": "77",
 		"LOCKD_MAX_VALUE_LEN": "88", "LOCKD_SHUTDOWN_TIMEOUT": "3s", "LOCKD_LOG_LEVEL": "debug",
 		"LOCKD_LOG_JSON": "true", "LOCKD_KEEP_TAIL": "321", "LOCKD_ADVERTISE_PEER_ADDR": "10.1.2.3:7102",
-		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_MAX_LOCKS_PER_SESSION": "56", "LOCKD_LEADER_WRITE_DELAY": "2ms",
+		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_INITIAL_CLUSTER_TOKEN": "tok", "LOCKD_ADVERTISE_CLIENT_ADDR": "10.1.2.3:7002", "LOCKD_MAX_LOCKS_PER_SESSION": "56", "LOCKD_LEADER_WRITE_DELAY": "2ms",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -112,9 +120,9 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 	got := parseArgs(t)
 	want := options{
 		ID: "n2", DataDir: "/var/lib/lockd", PeerAddr: "127.0.0.1:7102", ClientAddr: "127.0.0.1:7002",
-		HTTPAddr: "127.0.0.1:7202", InitialCluster: "n1=127.0.0.1:7101,n2=127.0.0.1:7102", Join: true,
+		HTTPAddr: "127.0.0.1:7202", InitialCluster: "n1=127.0.0.1:7101,n2=127.0.0.1:7102", ClusterToken: "tok", Join: true,
 		Tick: 20 * time.Millisecond, ElectionTicks: 30, HeartbeatTicks: 4, SnapshotEntries: 99, KeepTail: 321,
-		AdvertisePeer: "10.1.2.3:7102", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
+		AdvertisePeer: "10.1.2.3:7102", AdvertiseClient: "10.1.2.3:7002", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
 		MaxFrameSize: 65536, MaxNameLen: 77, MaxValueLen: 88, ShutdownTimeout: 3 * time.Second,
 		LogLevel: "debug", LogJSON: true, MaxSessions: 1234, MaxLocksPerSess: 56, WriteDelay: 2 * time.Millisecond,
 	}

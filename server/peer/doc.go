@@ -8,6 +8,15 @@
 // members learn each other's client addresses and a joining node learns
 // where the members are.
 //
+// Every connection a sender dials starts with an introduction (intro.go):
+// a node-info request that says who the dialer is (its advertised peer
+// address, a random incarnation, its cluster ID). The receiver's handler
+// may refuse it (a *Refusal; the connection's Raft frames are then dropped
+// and it is closed), and the dialer may refuse the answer; the service
+// layer (Introducer, the node-info handler) decides, the transport only
+// carries and logs the refusal. A peer that does not introduce itself is
+// served as before.
+//
 // Goroutines: one sender per peer, which dials, writes and backs off; the
 // rpc server's connection goroutines, which hand inbound messages to the
 // Stepper. None of them decides anything: a message that cannot be sent
@@ -26,7 +35,9 @@
 //	idle        message queued              dialing     dial with HandshakeTimeout
 //	dialing     dial fails                  backoff     report unreachable (and a MsgSnap failed)
 //	backoff     backoff elapses             idle        queued messages meanwhile are dropped
-//	dialing     dial succeeds               connected   backoff reset; Send's fast path uses the conn
+//	dialing     dial succeeds, introduction connected   backoff reset; Send's fast path uses the conn
+//	            accepted
+//	dialing     introduction refused        backoff     either side's refusal logged; as a failed dial
 //	connected   send fails (not queue full) idle        close the conn; report unreachable
 //	connected   MsgSnap                     connected   stream chunks, each acknowledged; report the outcome
 //	any         SetPeers drops the peer     stopped     signalled without waiting; Close waits for it

@@ -93,10 +93,21 @@ func (p *peerSender) run() {
 	}
 }
 
+// dial connects to the peer and introduces this node (intro.go); a
+// connection the peer refuses, or whose answer this node refuses, is
+// closed and the dial fails.
 func (p *peerSender) dial() (*rpc.ClientConn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.t.cfg.HandshakeTimeout)
 	defer cancel()
-	return rpc.Dial(ctx, p.addr, rpc.KindPeer, p.t.cfg)
+	conn, err := rpc.Dial(ctx, p.addr, rpc.KindPeer, p.t.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.t.introduce(ctx, conn, p.id, p.addr); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 func (p *peerSender) send(conn *rpc.ClientConn, m consensus.Message) error {

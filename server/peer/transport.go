@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 
@@ -36,6 +37,12 @@ type Transport struct {
 	stopping []*peerSender
 	recv     map[string]*rpc.Assembler // snapshot reassembly by sender id
 	closed   bool
+	intro    Introducer
+
+	// refused holds the inbound connections whose introduction was
+	// refused (*rpc.Conn -> struct{}), until they close.
+	refused sync.Map
+	warns   warnLog
 }
 
 // peerQueueLen bounds the messages waiting for one peer; beyond it messages
@@ -81,13 +88,20 @@ func (t *Transport) Listen(addr string) (string, error) {
 	return a.String(), nil
 }
 
+// Serve serves peers on ln, already bound, until Close.
+func (t *Transport) Serve(ln net.Listener) error { return t.srv.Serve(ln) }
+
 func (t *Transport) stepper() Stepper {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.node
 }
 
-func (t *Transport) handleRaft(_ context.Context, _ *rpc.Conn, w *wireMessage) (any, error) {
+func (t *Transport) handleRaft(_ context.Context, c *rpc.Conn, w *wireMessage) (any, error) {
+	if t.isRefused(c) {
+		_ = c.Close()
+		return nil, nil
+	}
 	if s := t.stepper(); s != nil {
 		s.Step(fromWire(*w, nil))
 	}
@@ -95,6 +109,10 @@ func (t *Transport) handleRaft(_ context.Context, _ *rpc.Conn, w *wireMessage) (
 }
 
 func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (any, error) {
+	if t.isRefused(c) {
+		_ = c.Close()
+		return nil, ErrRefused
+	}
 	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
 		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
 	}
