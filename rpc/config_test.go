@@ -26,6 +26,9 @@ func TestValidateRejectsOutOfRange(t *testing.T) {
 		"NodeID":             func(c *Config) { c.NodeID = strings.Repeat("x", 256) },
 		"WriteBufferSize":    func(c *Config) { c.WriteBufferSize = 10 },
 		"ReadTimeout":        func(c *Config) { c.ReadTimeout = -time.Second },
+		"MaxQueueBytes":      func(c *Config) { c.MaxQueueBytes = c.MaxFrameSize },
+		"MaxConns":           func(c *Config) { c.MaxConns = -1 },
+		"MaxConnsPerIP":      func(c *Config) { c.MaxConnsPerIP = -1 },
 	}
 	for field, mutate := range cases {
 		cfg := DefaultConfig()
