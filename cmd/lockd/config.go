@@ -241,9 +241,6 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.MaxSessions = o.MaxSessions
 	cfg.MaxLocksPerSession = o.MaxLocksPerSess
 	cfg.RPC.MaxFrameSize = o.MaxFrameSize
-	// The outbound byte budget must hold a largest frame; a larger
-	// --max-frame-size raises it to two such frames.
-	cfg.RPC.MaxQueueBytes = max(cfg.RPC.MaxQueueBytes, 2*o.MaxFrameSize)
 	cfg.Registerer = reg
 	cfg.Logger = logger
 	if err := cfg.Validate(); err != nil {

@@ -242,23 +242,3 @@ func TestServerConfigRefusesValuesTheServerRejects(t *testing.T) {
 		})
 	}
 }
-
-// A --max-frame-size beyond the default outbound byte budget raises the
-// budget, which must hold a largest frame, instead of failing validation.
-func TestLargeFrameSizeRaisesTheQueueBudget(t *testing.T) {
-	o := validNode(t)
-	o.Tick, o.ElectionTicks, o.HeartbeatTicks = 10*time.Millisecond, 15, 5
-	o.SessionTTLMin, o.SessionTTLMax, o.SessionTTLDefault = time.Second, time.Minute, 10*time.Second
-	o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 16<<20, 100, 100
-	spec, err := checkNode(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := serverConfig(spec.opts, spec.cluster, hclog.NewNullLogger(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.RPC.MaxQueueBytes != 32<<20 {
-		t.Fatalf("MaxQueueBytes %d, want 32 MiB", cfg.RPC.MaxQueueBytes)
-	}
-}
