@@ -80,7 +80,7 @@ func TestCallsAtTheInFlightLimitNeverTripTheServer(t *testing.T) {
 // MaxInFlight answers of a megabyte pile up.
 func TestSlowReaderOfAnswersIsCutAtTheByteBudget(t *testing.T) {
 	logs := &logBuffer{}
-	cfg := testConfig(logs) // MaxQueueBytes 8 MiB, MaxInFlight 256
+	cfg := testConfig(logs) // a queue budget of 8 MiB, MaxInFlight 256
 	s, ln := servePipes(t, cfg, KindClient)
 	big := bytes.Repeat([]byte{7}, 1<<20)
 	if err := Register(s, typEcho, func(context.Context, *Conn, *echoReq) (any, error) { return big, nil }); err != nil {
@@ -121,7 +121,7 @@ func TestSlowReaderOfPushesIsCutAtTheByteBudget(t *testing.T) {
 	pipeHandshake(t, nc, KindClient, "")
 	c := <-conns
 	payload := bytes.Repeat([]byte{1}, 64<<10)
-	limit := cfg.MaxQueueBytes/len(payload) + 2 // the budget, plus the frame the writer holds
+	limit := cfg.queueBudget()/len(payload) + 2 // the budget, plus the frame the writer holds
 	var err error
 	n := 0
 	for ; n < 1000 && err == nil; n++ {

@@ -9,6 +9,10 @@ import (
 	"github.com/lockd/lockd/internal/faults"
 )
 
+// DefaultMaxQueueBytes is the outbound byte budget of a connection whose
+// Config leaves MaxQueueBytes 0 (unless two largest frames need more).
+const DefaultMaxQueueBytes = 8 << 20
+
 // Bounds that Validate enforces.
 const (
 	minFrameSize = 1 << 10
@@ -45,8 +49,9 @@ type Config struct {
 	// pass it closes the connection as a slow reader (ErrSlowConsumer);
 	// on the dial side Send drops the message with ErrQueueFull. Requests
 	// and control frames count but are never refused (MaxInFlight and the
-	// ping interval bound them). At least MaxFrameSize + 13, so that one
-	// largest frame fits.
+	// ping interval bound them). 0 means DefaultMaxQueueBytes or two
+	// largest frames, whichever is more; otherwise at least MaxFrameSize
+	// + 13, so that one largest frame fits.
 	MaxQueueBytes int
 	// MaxConns bounds the connections a Server holds at once, counting
 	// those still in their handshake; one more is closed as soon as it is
@@ -93,7 +98,6 @@ func DefaultConfig() Config {
 		MaxInFlight:        256,
 		SendQueueLen:       8192,
 		PushQueueLen:       1024,
-		MaxQueueBytes:      8 << 20,
 		MaxConns:           10_000,
 		MaxConnsPerIP:      1_000,
 		HandshakeTimeout:   5 * time.Second,
@@ -120,8 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("rpc: config: SendQueueLen must be positive")
 	case c.PushQueueLen < 1:
 		return fmt.Errorf("rpc: config: PushQueueLen must be positive")
-	case c.MaxQueueBytes < c.MaxFrameSize+headerLen:
-		return fmt.Errorf("rpc: config: MaxQueueBytes %d must be at least MaxFrameSize + %d (%d)", c.MaxQueueBytes, headerLen, c.MaxFrameSize+headerLen)
+	case c.MaxQueueBytes < 0 || (c.MaxQueueBytes > 0 && c.MaxQueueBytes < c.MaxFrameSize+headerLen):
+		return fmt.Errorf("rpc: config: MaxQueueBytes %d must be 0 (the default) or at least MaxFrameSize + %d (%d)", c.MaxQueueBytes, headerLen, c.MaxFrameSize+headerLen)
 	case c.MaxConns < 0:
 		return fmt.Errorf("rpc: config: MaxConns must not be negative (0 is no limit)")
 	case c.MaxConnsPerIP < 0:
@@ -144,6 +148,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("rpc: config: WriteBufferSize must be at least 4096")
 	}
 	return nil
+}
+
+// queueBudget is the outbound byte budget of a connection: MaxQueueBytes,
+// or for 0 the default.
+func (c Config) queueBudget() int {
+	if c.MaxQueueBytes > 0 {
+		return c.MaxQueueBytes
+	}
+	return max(DefaultMaxQueueBytes, 2*c.MaxFrameSize)
 }
 
 func (c Config) logger() hclog.Logger {

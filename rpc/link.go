@@ -50,7 +50,7 @@ func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, 
 		log:      log,
 		kind:     kind,
 		remoteID: remoteID,
-		q:        newOutQueue(cfg.SendQueueLen, cfg.MaxQueueBytes),
+		q:        newOutQueue(cfg.SendQueueLen, cfg.queueBudget()),
 		done:     make(chan struct{}),
 	}
 }
