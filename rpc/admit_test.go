@@ -30,8 +30,11 @@ func TestServerRefusesConnectionsBeyondMaxConns(t *testing.T) {
 	s, addr := startServer(t, cfg, KindClient)
 	conns := make(chan *Conn, 2)
 	s.OnConnect(func(c *Conn) { conns <- c })
-	first := rawDial(t, addr, KindClient, "")
-	rawDial(t, addr, KindClient, "")
+	clients := map[string]net.Conn{}
+	for range 2 {
+		nc := rawDial(t, addr, KindClient, "")
+		clients[nc.LocalAddr().String()] = nc
+	}
 	third, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -45,8 +48,9 @@ func TestServerRefusesConnectionsBeyondMaxConns(t *testing.T) {
 	waitLog(t, logs, "reason=max_conns")
 
 	// A place freed by a close is free by the time the remote sees it.
-	(<-conns).Close()
-	waitClosedByServer(t, first)
+	sc := <-conns
+	sc.Close()
+	waitClosedByServer(t, clients[sc.RemoteAddr().String()])
 	rawDial(t, addr, KindClient, "")
 }
 
