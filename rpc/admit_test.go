@@ -9,7 +9,9 @@ import (
 )
 
 // refusedAtOnce checks that the server closed nc without a handshake
-// reply: a refused connection gets no bytes.
+// reply: a refused connection gets no bytes. Tests that use it give the
+// server an hour's HandshakeTimeout, so that a close can only be a
+// refusal.
 func refusedAtOnce(t testing.TB, nc net.Conn) {
 	t.Helper()
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -27,6 +29,7 @@ func TestServerRefusesConnectionsBeyondMaxConns(t *testing.T) {
 	logs := &logBuffer{}
 	cfg := testConfig(logs)
 	cfg.MaxConns = 2
+	cfg.HandshakeTimeout = time.Hour
 	s, addr := startServer(t, cfg, KindClient)
 	conns := make(chan *Conn, 2)
 	s.OnConnect(func(c *Conn) { conns <- c })
@@ -57,6 +60,7 @@ func TestServerRefusesConnectionsBeyondMaxConns(t *testing.T) {
 func TestServerRefusesConnectionsBeyondMaxConnsPerIP(t *testing.T) {
 	cfg := testConfig(nil)
 	cfg.MaxConnsPerIP = 2
+	cfg.HandshakeTimeout = time.Hour
 	s, ln := servePipes(t, cfg, KindClient)
 	for range 2 {
 		pipeHandshake(t, dialPipe(t, ln, "10.0.0.1"), KindClient, "")
@@ -103,6 +107,7 @@ func TestRefusalsAreLoggedAtMostOnceASecond(t *testing.T) {
 	logs := &logBuffer{}
 	cfg := testConfig(logs)
 	cfg.MaxConns = 1
+	cfg.HandshakeTimeout = time.Hour
 	s, ln := servePipes(t, cfg, KindClient)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.refusedLog.now = func() time.Time { return now } // read by the accept loop after each refusal below
@@ -126,7 +131,9 @@ func TestRefusalsAreLoggedAtMostOnceASecond(t *testing.T) {
 func TestDialToAFullServerFails(t *testing.T) {
 	cfg := testConfig(nil)
 	cfg.MaxConns = 1
+	cfg.HandshakeTimeout = time.Hour
 	_, addr := startServer(t, cfg, KindClient)
+	cfg = testConfig(nil)
 	dial(t, addr, KindClient, cfg)
 	// The server closes without a word: the dial side sees EOF or a reset.
 	if _, err := Dial(context.Background(), addr, KindClient, cfg); err == nil {

@@ -8,11 +8,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // A request keeps its in-flight slot until the writer takes up its
 // answer, so a client that pipelines requests and never reads is cut at
-// MaxInFlight instead of piling up answers.
+// MaxInFlight instead of piling up answers. Before, the slot was freed
+// when the handler returned, and such a client was never cut.
 func TestAnswersNotWrittenKeepTheirInFlightSlots(t *testing.T) {
 	cfg := testConfig(nil)
 	cfg.MaxInFlight = 2
@@ -20,7 +22,11 @@ func TestAnswersNotWrittenKeepTheirInFlightSlots(t *testing.T) {
 	// Answers larger than the write buffer: the writer blocks on the
 	// first one it takes up, as nobody reads the pipe.
 	big := make([]byte, 2*cfg.WriteBufferSize)
-	if err := Register(s, typEcho, func(context.Context, *Conn, *echoReq) (any, error) { return big, nil }); err != nil {
+	entered := make(chan struct{}, 8)
+	if err := Register(s, typEcho, func(context.Context, *Conn, *echoReq) (any, error) {
+		entered <- struct{}{}
+		return big, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	conns := make(chan *Conn, 1)
@@ -28,17 +34,28 @@ func TestAnswersNotWrittenKeepTheirInFlightSlots(t *testing.T) {
 	nc := dialPipe(t, ln, "")
 	pipeHandshake(t, nc, KindClient, "")
 	c := <-conns
-	// The writer frees the slot of the answer it is writing; the next two
-	// answers, queued behind it, hold both slots, so the fourth request is
-	// one too many, whatever the handlers' timing.
-	go func() {
-		body := mustEncode(t, echoReq{N: 1})
-		for id := uint64(1); id <= 6; id++ {
-			if _, err := nc.Write(rawFrame(typEcho, id, body)); err != nil {
-				return
-			}
+	handlersRunning := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.requests)
+	}
+	// One request at a time, each sent only when the previous handler
+	// has returned: never two handlers at once. The writer frees the slot
+	// of the answer it is writing; the next two answers, queued behind
+	// it, hold both slots, so the fourth request is one too many.
+	body := mustEncode(t, echoReq{N: 1})
+	for id := uint64(1); id <= 6; id++ {
+		if _, err := nc.Write(rawFrame(typEcho, id, body)); err != nil {
+			break // cut
 		}
-	}()
+		select {
+		case <-entered:
+		case <-c.Done():
+		}
+		for handlersRunning() > 0 && c.Err() == nil {
+			time.Sleep(time.Millisecond) // polls a condition; no timing is assumed
+		}
+	}
 	waitDone(t, c)
 	if !errors.Is(c.Err(), ErrTooManyInFlight) {
 		t.Fatalf("closed with %v, want ErrTooManyInFlight", c.Err())
