@@ -42,16 +42,15 @@ func (c *Conn) Push(typ MsgType, v any) error {
 	return err
 }
 
-// cutSlowReader closes the connection because its outbound queue is full
-// (err from the queue), counts the cut, and returns the error it closed
-// with, which wraps ErrSlowConsumer.
+// cutSlowReader closes the connection because its outbound queue refused
+// a frame (err from the queue), counts the cut, and returns the error it
+// closed with, which wraps ErrSlowConsumer.
 func (c *Conn) cutSlowReader(err error) error {
-	detail := err.Error()
-	var qf *queueFullError
-	if errors.As(err, &qf) {
-		detail = qf.detail()
+	if errors.Is(err, errQueueFrames) {
+		err = fmt.Errorf("%w: slow reader: %d pushes queued", ErrSlowConsumer, c.cfg.SendQueueLen)
+	} else {
+		err = fmt.Errorf("%w: slow reader: %d bytes queued, budget %d", ErrSlowConsumer, c.q.queued(), c.q.maxBytes)
 	}
-	err = fmt.Errorf("%w: slow reader: %s", ErrSlowConsumer, detail)
 	if c.failFirst(err) {
 		c.srv.stats.cutSlowReader.Add(1)
 	}

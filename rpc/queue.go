@@ -6,22 +6,12 @@ import (
 	"sync/atomic"
 )
 
-// queueFullError is put's refusal; it wraps ErrQueueFull.
-type queueFullError struct {
-	bytes, budget int64 // bytes queued and the budget, when the budget refused
-	frames        int   // bounded frames queued, when their number refused
-}
-
-func (e *queueFullError) Error() string { return ErrQueueFull.Error() + ": " + e.detail() }
-
-func (e *queueFullError) Unwrap() error { return ErrQueueFull }
-
-func (e *queueFullError) detail() string {
-	if e.frames > 0 {
-		return fmt.Sprintf("%d frames queued", e.frames)
-	}
-	return fmt.Sprintf("%d bytes queued, budget %d", e.bytes, e.budget)
-}
+// put's refusals, both wrapping ErrQueueFull. Static, so that a Send
+// that drops allocates nothing.
+var (
+	errQueueBytes  = fmt.Errorf("%w: byte budget reached", ErrQueueFull)
+	errQueueFrames = fmt.Errorf("%w: frame limit reached", ErrQueueFull)
+)
 
 // outFrame is one encoded frame waiting for the writer.
 type outFrame struct {
@@ -88,9 +78,9 @@ func newOutQueue(limit, maxBytes int) *outQueue {
 	return &outQueue{limit: limit, maxBytes: int64(maxBytes), wake: make(chan struct{}, 1)}
 }
 
-// put appends f. It returns an error wrapping ErrQueueFull if f is
-// bounded and the queue holds limit bounded frames, or if f is not free
-// and would take the queue past its byte budget; ErrClosed after close.
+// put appends f. It returns errQueueFrames if f is bounded and the queue
+// holds limit bounded frames, errQueueBytes if f is not free and would
+// take the queue past its byte budget; ErrClosed after close.
 func (q *outQueue) put(f outFrame, class frameClass) error {
 	n := f.size()
 	q.mu.Lock()
@@ -101,13 +91,13 @@ func (q *outQueue) put(f outFrame, class frameClass) error {
 	if class != classFree {
 		if queued := q.bytes.Load(); queued+n > q.maxBytes {
 			q.mu.Unlock()
-			return &queueFullError{bytes: queued, budget: q.maxBytes}
+			return errQueueBytes
 		}
 	}
 	if class == classBounded {
 		if q.bounded >= q.limit {
 			q.mu.Unlock()
-			return &queueFullError{frames: q.limit}
+			return errQueueFrames
 		}
 		q.bounded++
 	}
