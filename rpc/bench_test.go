@@ -114,6 +114,7 @@ func BenchmarkSendThroughput(b *testing.B) {
 	}
 	cfg := testConfig(nil)
 	cfg.SendQueueLen = 1 << 20
+	cfg.MaxQueueBytes = 1 << 30 // measure the writer, not the budget
 	c := dial(b, addr, KindPeer, cfg)
 	msg := fuzzMessage{Type: 3, From: "n1", To: "n2", Term: 7,
 		Entries: []fuzzEntry{{Term: 7, Index: 10, Data: make([]byte, 64)}}}

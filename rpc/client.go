@@ -196,14 +196,14 @@ func (c *ClientConn) Call(ctx context.Context, typ MsgType, req, resp any) error
 	// The slot and the pending entry are released by the reader when the
 	// answer arrives, even if this call has given up by then: the server
 	// counts the request until it answers.
-	if err := c.enqueueRaw(typ, id, body, false); err != nil {
+	if err := c.enqueueRaw(typ, id, body, classFree); err != nil {
 		return err
 	}
 	var f frame
 	select {
 	case f = <-ch:
 	case <-ctx.Done():
-		_ = c.enqueueRaw(TypeCancel, id, nil, false)
+		_ = c.enqueueRaw(TypeCancel, id, nil, classFree)
 		return ctx.Err()
 	case <-c.done:
 		select {
@@ -233,13 +233,14 @@ func (c *ClientConn) Call(ctx context.Context, typ MsgType, req, resp any) error
 // Send queues a one-way message and returns without waiting for it to be
 // written or handled (the Raft peer transport: fire and forget). Frames
 // queued together are written with one syscall. If SendQueueLen frames
-// are already waiting, Send drops v and returns ErrQueueFull; the
-// connection stays up.
+// are already waiting, or v would take the bytes queued past
+// MaxQueueBytes, Send drops v and returns an error wrapping ErrQueueFull;
+// the connection stays up.
 func (c *ClientConn) Send(typ MsgType, v any) error {
 	if !typ.user() {
 		return fmt.Errorf("%w: %d", ErrBadType, typ)
 	}
-	return c.enqueue(typ, 0, v, true)
+	return c.enqueue(typ, 0, v, classBounded)
 }
 
 func (c *ClientConn) readLoop() {
@@ -300,7 +301,7 @@ func (c *ClientConn) pingLoop() {
 	for {
 		select {
 		case <-t.C:
-			if err := c.enqueueRaw(TypePing, 0, nil, false); err != nil && !errors.Is(err, ErrQueueFull) {
+			if err := c.enqueueRaw(TypePing, 0, nil, classFree); err != nil && !errors.Is(err, ErrQueueFull) {
 				return
 			}
 		case <-c.done:

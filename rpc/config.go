@@ -9,6 +9,10 @@ import (
 	"github.com/lockd/lockd/internal/faults"
 )
 
+// DefaultMaxQueueBytes is the outbound byte budget of a connection whose
+// Config leaves MaxQueueBytes 0 (unless two largest frames need more).
+const DefaultMaxQueueBytes = 8 << 20
+
 // Bounds that Validate enforces.
 const (
 	minFrameSize = 1 << 10
@@ -38,7 +42,28 @@ type Config struct {
 	// PushQueueLen bounds the server-pushed frames waiting for the push
 	// handler on the dial side; overflow closes the connection.
 	PushQueueLen int
-	// HandshakeTimeout bounds the whole handshake, on both sides.
+	// MaxQueueBytes is the byte budget of one connection's outbound
+	// queue: every frame queued for the writer (answers, pushes, sends,
+	// requests, control frames) counts, header included, until the writer
+	// takes it up. On the server side an answer, push or pong that would
+	// pass it closes the connection as a slow reader (ErrSlowConsumer);
+	// on the dial side Send drops the message with ErrQueueFull. Requests
+	// and control frames count but are never refused (MaxInFlight and the
+	// ping interval bound them). 0 means DefaultMaxQueueBytes or two
+	// largest frames, whichever is more; otherwise at least MaxFrameSize
+	// + 13, so that one largest frame fits.
+	MaxQueueBytes int
+	// MaxConns bounds the connections a Server holds at once, counting
+	// those still in their handshake; one more is closed as soon as it is
+	// accepted, before any buffer is allocated for it. 0: no limit.
+	MaxConns int
+	// MaxConnsPerIP bounds a Server's connections from one remote IP
+	// address, counted like MaxConns. Clients behind one proxy or NAT
+	// share an address. 0: no limit.
+	MaxConnsPerIP int
+	// HandshakeTimeout bounds the whole handshake, on both sides. A
+	// Server allocates a connection's read and write buffers only after
+	// its handshake succeeded.
 	HandshakeTimeout time.Duration
 	// ReadTimeout closes a connection on which nothing arrived for this
 	// long. The dial side sends a ping every PingInterval to keep an idle
@@ -73,6 +98,8 @@ func DefaultConfig() Config {
 		MaxInFlight:        256,
 		SendQueueLen:       8192,
 		PushQueueLen:       1024,
+		MaxConns:           10_000,
+		MaxConnsPerIP:      1_000,
 		HandshakeTimeout:   5 * time.Second,
 		ReadTimeout:        30 * time.Second,
 		WriteTimeout:       10 * time.Second,
@@ -97,6 +124,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("rpc: config: SendQueueLen must be positive")
 	case c.PushQueueLen < 1:
 		return fmt.Errorf("rpc: config: PushQueueLen must be positive")
+	case c.MaxQueueBytes < 0 || (c.MaxQueueBytes > 0 && c.MaxQueueBytes < c.MaxFrameSize+headerLen):
+		return fmt.Errorf("rpc: config: MaxQueueBytes %d must be 0 (the default) or at least MaxFrameSize + %d (%d)", c.MaxQueueBytes, headerLen, c.MaxFrameSize+headerLen)
+	case c.MaxConns < 0:
+		return fmt.Errorf("rpc: config: MaxConns must not be negative (0 is no limit)")
+	case c.MaxConnsPerIP < 0:
+		return fmt.Errorf("rpc: config: MaxConnsPerIP must not be negative (0 is no limit)")
 	case c.HandshakeTimeout <= 0:
 		return fmt.Errorf("rpc: config: HandshakeTimeout must be positive")
 	case c.ReadTimeout < 0:
@@ -115,6 +148,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("rpc: config: WriteBufferSize must be at least 4096")
 	}
 	return nil
+}
+
+// queueBudget is the outbound byte budget of a connection: MaxQueueBytes,
+// or for 0 the default.
+func (c Config) queueBudget() int {
+	if c.MaxQueueBytes > 0 {
+		return c.MaxQueueBytes
+	}
+	return max(DefaultMaxQueueBytes, 2*c.MaxFrameSize)
 }
 
 func (c Config) logger() hclog.Logger {

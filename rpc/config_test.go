@@ -26,6 +26,9 @@ func TestValidateRejectsOutOfRange(t *testing.T) {
 		"NodeID":             func(c *Config) { c.NodeID = strings.Repeat("x", 256) },
 		"WriteBufferSize":    func(c *Config) { c.WriteBufferSize = 10 },
 		"ReadTimeout":        func(c *Config) { c.ReadTimeout = -time.Second },
+		"MaxQueueBytes":      func(c *Config) { c.MaxQueueBytes = c.MaxFrameSize },
+		"MaxConns":           func(c *Config) { c.MaxConns = -1 },
+		"MaxConnsPerIP":      func(c *Config) { c.MaxConnsPerIP = -1 },
 	}
 	for field, mutate := range cases {
 		cfg := DefaultConfig()
@@ -34,5 +37,25 @@ func TestValidateRejectsOutOfRange(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: got %v", field, err)
 		}
+	}
+}
+
+// MaxQueueBytes 0 is 8 MiB, or two largest frames when they need more, so
+// that raising MaxFrameSize alone never makes a Config invalid.
+func TestDefaultQueueBudgetHoldsTwoLargestFrames(t *testing.T) {
+	cfg := DefaultConfig()
+	if got := cfg.queueBudget(); got != 8<<20 {
+		t.Fatalf("default budget %d, want 8 MiB", got)
+	}
+	cfg.MaxFrameSize = 16 << 20
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.queueBudget(); got != 2*16<<20 {
+		t.Fatalf("budget %d with 16 MiB frames, want two frames", got)
+	}
+	cfg.MaxQueueBytes = 20 << 20
+	if got := cfg.queueBudget(); got != 20<<20 {
+		t.Fatalf("budget %d, want the 20 MiB set", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Conn is the server side of one accepted connection. Handlers receive it
@@ -17,21 +18,41 @@ type Conn struct {
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
-	requests map[uint64]context.CancelFunc // Invariant: len(requests) <= cfg.MaxInFlight
-	workers  *workerPool                   // run this connection's request handlers
+	requests map[uint64]context.CancelFunc // running handlers; Invariant: len(requests) <= inflight
+	// inflight counts the requests read whose answer the writer has not
+	// yet taken up: running handlers and queued answers. Incremented by
+	// the reader, decremented by the writer (link.freeSlot).
+	// Invariant: inflight <= cfg.MaxInFlight.
+	inflight atomic.Int64
+	workers  *workerPool // run this connection's request handlers
 }
 
 // Push sends a one-way message (an event) to the dial side. It never
-// blocks: if SendQueueLen frames are already waiting, the other side is
-// not keeping up and the connection is closed with ErrSlowConsumer.
+// blocks: if SendQueueLen frames are already waiting, or the push would
+// take the bytes queued for the writer past MaxQueueBytes, the other side
+// is not keeping up and the connection is closed with ErrSlowConsumer.
 func (c *Conn) Push(typ MsgType, v any) error {
 	if !typ.user() {
 		return fmt.Errorf("%w: %d", ErrBadType, typ)
 	}
-	err := c.enqueue(typ, 0, v, true)
+	err := c.enqueue(typ, 0, v, classBounded)
 	if errors.Is(err, ErrQueueFull) {
-		err = fmt.Errorf("%w: %d pushes queued", ErrSlowConsumer, c.cfg.SendQueueLen)
-		c.fail(err)
+		err = c.cutSlowReader(err)
+	}
+	return err
+}
+
+// cutSlowReader closes the connection because its outbound queue refused
+// a frame (err from the queue), counts the cut, and returns the error it
+// closed with, which wraps ErrSlowConsumer.
+func (c *Conn) cutSlowReader(err error) error {
+	if errors.Is(err, errQueueFrames) {
+		err = fmt.Errorf("%w: slow reader: %d pushes queued", ErrSlowConsumer, c.cfg.SendQueueLen)
+	} else {
+		err = fmt.Errorf("%w: slow reader: %d bytes queued, budget %d", ErrSlowConsumer, c.q.queued(), c.q.maxBytes)
+	}
+	if c.failFirst(err) {
+		c.srv.stats.cutSlowReader.Add(1)
 	}
 	return err
 }
@@ -66,8 +87,8 @@ func (c *Conn) readLoop() {
 func (c *Conn) dispatch(f frame) error {
 	switch {
 	case f.typ == TypePing:
-		if err := c.enqueueRaw(TypePong, f.id, nil, true); errors.Is(err, ErrQueueFull) {
-			return fmt.Errorf("%w: cannot queue pong", ErrSlowConsumer)
+		if err := c.enqueueRaw(TypePong, f.id, nil, classBounded); errors.Is(err, ErrQueueFull) {
+			return c.cutSlowReader(err)
 		}
 		return nil
 	case f.typ == TypeCancel:
@@ -101,16 +122,23 @@ func (c *Conn) dispatch(f frame) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: duplicate request id %d", ErrProtocol, f.id)
 	}
-	if len(c.requests) >= c.cfg.MaxInFlight {
+	// A request holds its slot until the writer takes up its answer, so
+	// MaxInFlight bounds the answers queued as well as the handlers
+	// running. The dial side frees its slot only when the answer arrives,
+	// after the writer freed ours, so it never exceeds the limit here.
+	if c.inflight.Load() >= int64(c.cfg.MaxInFlight) {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: limit %d", ErrTooManyInFlight, c.cfg.MaxInFlight)
 	}
 	if !c.srv.startRequest() {
 		c.mu.Unlock()
 		rbody, _ := c.codec.Encode(wireError{Code: CodeShuttingDown, Message: "rpc: server shutting down"})
-		_ = c.enqueueRaw(TypeError, f.id, rbody, false)
+		if err := c.enqueueRaw(TypeError, f.id, rbody, classAnswer); errors.Is(err, ErrQueueFull) {
+			return c.cutSlowReader(err)
+		}
 		return nil
 	}
+	c.inflight.Add(1)
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.requests[f.id] = cancel
 	c.mu.Unlock()
@@ -142,14 +170,16 @@ func (c *Conn) serveRequest(ctx context.Context, h HandlerFunc, typ MsgType, id 
 		rtyp = TypeError
 		rbody, _ = c.codec.Encode(toWireError(herr)) // a struct of a uint and a string always encodes
 	}
-	// Free the slot before the answer can reach the caller, who may then
-	// reuse it at once.
+	// The handler is done: a cancel for id has nothing left to stop. The
+	// in-flight slot stays taken until the writer takes up the answer.
 	c.mu.Lock()
 	cancel := c.requests[id]
 	delete(c.requests, id)
 	c.mu.Unlock()
 	cancel()
-	_ = c.enqueueRaw(rtyp, id, rbody, false)
+	if err := c.enqueueFrame(rtyp, id, rbody, classAnswer, true); errors.Is(err, ErrQueueFull) {
+		_ = c.cutSlowReader(err)
+	}
 }
 
 func toWireError(err error) wireError {

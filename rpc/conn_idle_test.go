@@ -66,6 +66,7 @@ func TestReaderThatStallsIsDisconnectedAfterWriteTimeout(t *testing.T) {
 	logs := &logBuffer{}
 	cfg := testConfig(logs)
 	cfg.SendQueueLen = 1000
+	cfg.MaxQueueBytes = 64 << 20 // the write timeout, not the byte budget, must end it
 	cfg.WriteTimeout = 50 * time.Millisecond
 	s, addr := startServer(t, cfg, KindClient)
 	conns := make(chan *Conn, 1)

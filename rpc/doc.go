@@ -37,6 +37,8 @@
 // # Connection states
 //
 //	state       event                               next     effect
+//	accepted    over MaxConns or MaxConnsPerIP      closed   no reply; counted; warned at most once a second
+//	accepted    hello late (HandshakeTimeout)       closed   counted in Stats.HandshakesFailed
 //	dialing     handshake accepted                  open     reader, writer, pinger start
 //	dialing     bad magic/version/kind/id, refused  closed   typed error from Dial
 //	open        frame over MaxFrameSize             closed   ErrFrameTooLarge, logged
@@ -44,8 +46,9 @@
 //	open        body malformed / too deep           closed   ErrDecode / ErrTooDeep, logged
 //	open        handler returns ErrDecode           closed   logged
 //	open        request beyond MaxInFlight          closed   ErrTooManyInFlight, logged
-//	open        push queue full (either side)       closed   ErrSlowConsumer, logged
-//	open        Send with full queue                open     ErrQueueFull to caller, frame dropped
+//	open        answer/push/pong past MaxQueueBytes closed   ErrSlowConsumer ("slow reader"), logged, counted
+//	open        push queue full (either side)       closed   ErrSlowConsumer, logged (counted on the server)
+//	open        Send with full queue or budget      open     ErrQueueFull to caller, frame dropped
 //	open        no frame for ReadTimeout            closed   timeout, logged
 //	open        write blocked for WriteTimeout      closed   timeout, logged
 //	open        fault injector blocks the remote    closed   ErrConnLost (wrapping faults.ErrBlocked)
@@ -68,6 +71,22 @@
 // decode amplification: one input byte (a nil) can become one element of
 // the target slice, so a slice of large structs can cost up to
 // MaxFrameSize × element size. Keep wire types' repeated elements small.
+//
+// Outbound, every connection has a byte budget (MaxQueueBytes): a frame
+// counts, header included, from the moment it is queued until the writer
+// takes it up. A request's in-flight slot on the server is held until the
+// writer takes up its answer (not when the handler returns), so
+// MaxInFlight bounds the answers waiting as well as the handlers running,
+// and a remote that pipelines requests without reading the answers is cut
+// at MaxInFlight or at the budget, whichever comes first. The writer
+// uncounts a frame before writing it, so the remote can never see an
+// answer whose slot is still taken; what it has uncounted and not yet
+// written is at most its write buffer and one frame.
+//
+// A Server holds at most MaxConns connections, and MaxConnsPerIP from one
+// remote address, counting those in their handshake; one beyond is closed
+// on accept. A connection's 128 KiB of read and write buffers are
+// allocated only after its handshake, which HandshakeTimeout bounds.
 //
 // # Large payloads
 //

@@ -39,11 +39,13 @@ var (
 	// an unknown request id, a duplicate request id, a body where none is
 	// allowed).
 	ErrProtocol = errors.New("rpc: protocol violation")
-	// ErrQueueFull: a one-way Send found the outbound queue full; the
-	// message was dropped and the connection stays up.
+	// ErrQueueFull: a one-way Send found the outbound queue full
+	// (SendQueueLen frames or MaxQueueBytes bytes); the message was
+	// dropped and the connection stays up.
 	ErrQueueFull = errors.New("rpc: outbound queue full")
-	// ErrSlowConsumer: the other side does not read fast enough (a full
-	// push queue on either side); the connection is closed.
+	// ErrSlowConsumer: the other side does not read fast enough (answers
+	// and pushes past the server's MaxQueueBytes, or a full push queue on
+	// either side); the connection is closed.
 	ErrSlowConsumer = errors.New("rpc: slow consumer disconnected")
 	// ErrClosed: the connection or server was closed locally.
 	ErrClosed = errors.New("rpc: connection closed")

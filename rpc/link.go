@@ -27,6 +27,10 @@ type link struct {
 	remoteID string
 	q        *outQueue
 	onClose  func() // optional, run once by fail
+	// freeSlot, if set, is run by the writer as it takes up the answer to
+	// a request, before any byte of it is written (the server's
+	// in-flight slots; see Conn.dispatch).
+	freeSlot func()
 	// forgetFaults removes the link from the fault injector it registered
 	// with (see registerFaults); nil if none. Atomic: an injector may cut
 	// the link (fail) while it is being registered.
@@ -46,15 +50,19 @@ func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, 
 		log:      log,
 		kind:     kind,
 		remoteID: remoteID,
-		q:        newOutQueue(cfg.SendQueueLen),
+		q:        newOutQueue(cfg.SendQueueLen, cfg.queueBudget()),
 		done:     make(chan struct{}),
 	}
 }
 
 // fail closes the link once. cause nil or ErrClosed means a local Close;
 // anything else is logged and recorded as ErrConnLost wrapping the cause.
-func (l *link) fail(cause error) {
+func (l *link) fail(cause error) { l.failFirst(cause) }
+
+// failFirst is fail, reporting whether this call closed the link.
+func (l *link) failFirst(cause error) (first bool) {
 	l.closeOnce.Do(func() {
+		first = true
 		switch {
 		case cause == nil || errors.Is(cause, ErrClosed):
 			l.err = ErrClosed
@@ -80,6 +88,7 @@ func (l *link) fail(cause error) {
 			(*forget)()
 		}
 	})
+	return first
 }
 
 func isEOF(err error) bool {
@@ -110,7 +119,7 @@ func (l *link) RemoteID() string { return l.remoteID }
 func (l *link) Kind() Kind { return l.kind }
 
 // enqueue encodes v as a frame body and queues it.
-func (l *link) enqueue(typ MsgType, id uint64, v any, bounded bool) error {
+func (l *link) enqueue(typ MsgType, id uint64, v any, class frameClass) error {
 	body, err := l.codec.Encode(v)
 	if err != nil {
 		return err
@@ -118,14 +127,19 @@ func (l *link) enqueue(typ MsgType, id uint64, v any, bounded bool) error {
 	if len(body) > l.cfg.MaxFrameSize {
 		return ErrFrameTooLarge
 	}
-	return l.enqueueRaw(typ, id, body, bounded)
+	return l.enqueueRaw(typ, id, body, class)
 }
 
-func (l *link) enqueueRaw(typ MsgType, id uint64, body []byte, bounded bool) error {
-	var f outFrame
+func (l *link) enqueueRaw(typ MsgType, id uint64, body []byte, class frameClass) error {
+	return l.enqueueFrame(typ, id, body, class, false)
+}
+
+// enqueueFrame queues a frame; slot marks the answer to a request whose
+// in-flight slot the writer frees.
+func (l *link) enqueueFrame(typ MsgType, id uint64, body []byte, class frameClass, slot bool) error {
+	f := outFrame{body: body, slot: slot}
 	putHeader(&f.hdr, typ, id, len(body))
-	f.body = body
-	if err := l.q.put(f, bounded); err != nil {
+	if err := l.q.put(f, class); err != nil {
 		if errors.Is(err, ErrClosed) {
 			return l.closedErr()
 		}
@@ -163,6 +177,13 @@ func (l *link) writeLoop() {
 			continue
 		}
 		for i := range batch {
+			// Uncount the frame before writing it: once its first byte
+			// may reach the remote, the remote may answer it at once
+			// (reuse the in-flight slot of a request it sees answered).
+			l.q.release(&batch[i])
+			if batch[i].slot && l.freeSlot != nil {
+				l.freeSlot()
+			}
 			if b := batch[i].barrier; b != nil {
 				if err := l.flush(bw); err != nil {
 					l.fail(err)
@@ -209,7 +230,7 @@ func (l *link) readFrame(br *bufio.Reader, hdr *[headerLen]byte) (frame, error) 
 // written and flushed, or the link or ctx is done.
 func (l *link) drainWrites(ctx context.Context) {
 	b := make(chan struct{})
-	if l.q.put(outFrame{barrier: b}, false) != nil {
+	if l.q.put(outFrame{barrier: b}, classFree) != nil {
 		return
 	}
 	select {

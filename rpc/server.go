@@ -57,6 +57,15 @@ type Server struct {
 	onConnect   func(*Conn)
 	closed      bool
 	draining    bool // Shutdown began: new requests are refused
+	// admitted counts the connections that hold a place (admitLocked):
+	// from accept until their handshake fails or their link closes;
+	// perSource counts them by remote IP. Invariant: admitted is the sum
+	// of perSource.
+	admitted  int
+	perSource map[string]int
+
+	stats      serverStats
+	refusedLog logLimiter
 
 	handlers sync.WaitGroup // running request handlers
 	running  sync.WaitGroup // accept loops and per-connection goroutines
@@ -79,6 +88,8 @@ func NewServer(cfg Config, kind Kind) (*Server, error) {
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*Conn]struct{}),
 		handshaking: make(map[net.Conn]struct{}),
+		perSource:   make(map[string]int),
+		refusedLog:  logLimiter{interval: time.Second, now: time.Now},
 	}, nil
 }
 
@@ -176,31 +187,45 @@ func (s *Server) serve(ln net.Listener) error {
 			return fmt.Errorf("rpc: accept: %w", err)
 		}
 		backoff = 0
+		src := sourceOf(nc.RemoteAddr())
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			_ = nc.Close()
 			return ErrClosed
 		}
+		if reason := s.admitLocked(src); reason != "" {
+			s.mu.Unlock()
+			s.refuse(nc, src, reason)
+			continue
+		}
 		s.running.Add(1)
 		s.handshaking[nc] = struct{}{}
 		s.mu.Unlock()
-		go s.accept(nc)
+		go s.accept(nc, src)
 	}
 }
 
-// accept runs the handshake, then the connection's reader and writer.
-func (s *Server) accept(nc net.Conn) {
+// accept runs the handshake, then the connection's reader and writer. The
+// connection's place (admitLocked) is given back before its socket closes,
+// so a remote that sees the close may connect again at once.
+func (s *Server) accept(nc net.Conn, src string) {
 	defer s.running.Done()
 	remoteID, err := s.handshake(nc)
 	s.mu.Lock()
 	delete(s.handshaking, nc)
+	if err != nil {
+		s.leaveLocked(src)
+	}
 	s.mu.Unlock()
 	if err != nil {
+		s.stats.handshakesFailed.Add(1)
 		s.log.Info("handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
 		_ = nc.Close()
 		return
 	}
+	// Only now, after the handshake, do the connection's buffers exist:
+	// the queue here, the read and write buffers in readLoop and writeLoop.
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		link:     newLink(nc, s.cfg, s.codec, s.kind, remoteID, s.log),
@@ -210,8 +235,10 @@ func (s *Server) accept(nc net.Conn) {
 		requests: make(map[uint64]context.CancelFunc),
 		workers:  newWorkerPool(workerIdle),
 	}
+	c.freeSlot = func() { c.inflight.Add(-1) }
 	s.mu.Lock()
 	if s.closed {
+		s.leaveLocked(src)
 		s.mu.Unlock()
 		cancel()
 		_ = nc.Close()
@@ -222,6 +249,7 @@ func (s *Server) accept(nc net.Conn) {
 	c.onClose = func() {
 		s.mu.Lock()
 		delete(s.conns, c)
+		s.leaveLocked(src)
 		s.mu.Unlock()
 	}
 	s.mu.Unlock()

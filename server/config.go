@@ -12,6 +12,7 @@ import (
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/server/fsm"
+	"github.com/lockd/lockd/server/peer"
 	"github.com/lockd/lockd/server/raftnode"
 	"github.com/lockd/lockd/wal"
 )
@@ -104,6 +105,16 @@ type Config struct {
 	// MaxLocksPerSession bounds the locks one session holds or waits for,
 	// checked like MaxSessions. 0: no limit.
 	MaxLocksPerSession int
+	// MaxSnapshotBytes bounds a snapshot another member may send this
+	// node; a larger one is refused at its first chunk (the leader
+	// reports it failed and retries). It must exceed the state's
+	// snapshot size, or a node that falls behind the log never catches
+	// up. Give every node the same value.
+	MaxSnapshotBytes uint64
+	// SnapshotIdleTimeout drops an inbound snapshot transfer, and the
+	// memory it holds, after this long without a chunk. At least
+	// RPC.DefaultCallTimeout, the longest a sender waits on one chunk.
+	SnapshotIdleTimeout time.Duration
 }
 
 // DefaultConfig returns production defaults; ID, DataDir, addresses and
@@ -122,6 +133,9 @@ func DefaultConfig() Config {
 		BackupRetention:    time.Minute,
 		MaxSessions:        1_000_000,
 		MaxLocksPerSession: 10_000,
+		MaxSnapshotBytes:   peer.DefaultMaxSnapshotBytes,
+		// SnapshotIdleTimeout: three times the longest wait on one chunk.
+		SnapshotIdleTimeout: peer.DefaultSnapshotIdleTimeout,
 	}
 }
 
@@ -187,6 +201,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: BackupRetention must be positive", ErrInvalidConfig)
 	case c.MaxSessions < 0 || c.MaxLocksPerSession < 0:
 		return fmt.Errorf("%w: MaxSessions and MaxLocksPerSession must not be negative (0 is no limit)", ErrInvalidConfig)
+	case c.MaxSnapshotBytes == 0:
+		return fmt.Errorf("%w: MaxSnapshotBytes must be positive", ErrInvalidConfig)
+	case c.SnapshotIdleTimeout < c.RPC.DefaultCallTimeout || c.SnapshotIdleTimeout <= 0:
+		return fmt.Errorf("%w: SnapshotIdleTimeout %v must be positive and at least RPC.DefaultCallTimeout %v", ErrInvalidConfig, c.SnapshotIdleTimeout, c.RPC.DefaultCallTimeout)
 	}
 	if _, ok := c.InitialCluster[c.ID]; len(c.InitialCluster) > 0 && !ok && !c.Join {
 		return fmt.Errorf("%w: InitialCluster does not name %q", ErrInvalidConfig, c.ID)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/server/fsm"
 )
 
@@ -67,9 +68,9 @@ func newMetrics() *metrics {
 func (m *metrics) peerRefused(kind string) { m.peersRefused.WithLabelValues(kind).Inc() }
 
 // register publishes the metrics in reg (nil: a private registry), with
-// gauges that read node and state at scrape time. On error nothing stays
-// registered.
-func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state stateReader) error {
+// gauges that read node and state at scrape time, and the rpc servers'
+// connection counts by listener name. On error nothing stays registered.
+func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state stateReader, conns map[string]func() rpc.Stats) error {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -93,6 +94,7 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 			held:     prometheus.NewDesc("lockd_locks_held", "Locks with at least one holder.", nil, nil),
 			waiters:  prometheus.NewDesc("lockd_lock_waiters", "Acquire requests waiting in lock queues.", nil, nil),
 		},
+		newRPCCollector(conns),
 	}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {

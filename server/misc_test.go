@@ -134,12 +134,36 @@ func TestMetricsReportClusterState(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"lockd_proposals_total", "lockd_wal_fsync_duration_seconds", "lockd_term",
-		"lockd_commit_index", "lockd_applied_index", "lockd_leader_changes_total"} {
+		"lockd_commit_index", "lockd_applied_index", "lockd_leader_changes_total", "lockd_rpc_connections"} {
 		if metricValue(t, reg, name) <= 0 {
 			t.Errorf("%s is not positive", name)
 		}
 	}
 	mfs, _ := reg.Gather()
+	// The rpc connection counters, by listener and reason.
+	series := map[string]bool{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := mf.GetName()
+			for _, lp := range m.GetLabel() {
+				labels += " " + lp.GetName() + "=" + lp.GetValue()
+			}
+			series[labels] = true
+		}
+	}
+	for _, listener := range []string{"client", "peer"} {
+		for _, want := range []string{
+			"lockd_rpc_connections listener=" + listener,
+			"lockd_rpc_connections_refused_total listener=" + listener + " reason=max_conns",
+			"lockd_rpc_connections_refused_total listener=" + listener + " reason=max_conns_per_ip",
+			"lockd_rpc_connections_cut_total listener=" + listener + " reason=slow_reader",
+			"lockd_rpc_handshakes_failed_total listener=" + listener,
+		} {
+			if !series[want] {
+				t.Errorf("no series %q", want)
+			}
+		}
+	}
 	for _, mf := range mfs {
 		if !strings.HasPrefix(mf.GetName(), "lockd_") {
 			t.Errorf("metric %s lacks the lockd_ prefix", mf.GetName())
@@ -231,6 +255,9 @@ func TestConfigValidate(t *testing.T) {
 		"write delay of a heartbeat": func(c *Config) { c.Node.LeaderWriteDelay = c.Node.TickInterval * time.Duration(c.Node.HeartbeatTick) },
 		"bad FSM":                    func(c *Config) { c.FSM.Sessions.MinTTL = 0 },
 		"bad rpc":                    func(c *Config) { c.RPC.MaxFrameSize = 1 },
+		"zero snapshot size":         func(c *Config) { c.MaxSnapshotBytes = 0 },
+		"snapshot idle below a call": func(c *Config) { c.SnapshotIdleTimeout = c.RPC.DefaultCallTimeout - 1 },
+		"negative connection limit":  func(c *Config) { c.RPC.MaxConnsPerIP = -1 },
 	}
 	for name, mut := range bad {
 		cfg := good

@@ -113,7 +113,8 @@ func (s *Server) listSessions(ctx context.Context, req *api.ListSessionsRequest)
 	return resp, nil
 }
 
-// observe subscribes the connection to holder changes of req.Name and
+// observe subscribes the connection to holder changes of req.Name (a
+// valid lock name, CodeInvalidName otherwise) and
 // pushes the current holders first if they changed since SinceRevision.
 // Registration and the first push happen under the FSM read lock, so no
 // change falls between them.
@@ -121,11 +122,14 @@ func (s *Server) observe(_ context.Context, c *rpc.Conn, req *api.ObserveRequest
 	if err := s.serving(); err != nil {
 		return nil, err
 	}
-	if req.Name == "" {
-		return nil, api.Errorf(api.CodeInvalidName, "empty lock name")
-	}
 	var subscribed bool
+	var bad error
 	s.app.read(func(f *fsm.Machine) {
+		// The name is checked as an acquire checks it, so an observer
+		// cannot make the server keep names no lock could have.
+		if bad = f.ValidateName(req.Name); bad != nil {
+			return
+		}
 		if subscribed = s.events.observe(c, req.Name); !subscribed {
 			return
 		}
@@ -134,6 +138,9 @@ func (s *Server) observe(_ context.Context, c *rpc.Conn, req *api.ObserveRequest
 				Revision: in.Revision, Holders: holderInfos(in.Holders)})
 		}
 	})
+	if bad != nil {
+		return nil, refusal(bad)
+	}
 	if !subscribed {
 		return nil, api.Errorf(api.CodeInvalidRequest, "too many subscriptions on one connection")
 	}

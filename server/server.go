@@ -146,7 +146,8 @@ func New(cfg Config) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
-	if err := s.metrics.register(cfg.Registerer, s.node, s.app); err != nil {
+	conns := map[string]func() rpc.Stats{"client": s.client.Stats, "peer": s.tr.RPCStats}
+	if err := s.metrics.register(cfg.Registerer, s.node, s.app, conns); err != nil {
 		_ = s.client.Close()
 		_ = s.tr.Close()
 		_ = w.Close()
@@ -181,6 +182,10 @@ func (s *Server) build() error {
 	s.app = &applier{fsm: machine, events: s.events, leases: s.leases, clock: s.clock, expired: s.metrics.sessionsExpired}
 	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
 	if err != nil {
+		return err
+	}
+	if err := tr.LimitSnapshots(s.cfg.MaxSnapshotBytes, s.cfg.SnapshotIdleTimeout); err != nil {
+		_ = tr.Close()
 		return err
 	}
 	s.tr = tr

@@ -210,6 +210,8 @@ func TestBadInputGetsTypedCodesAndChangesNothing(t *testing.T) {
 		{"get unknown session", cl.call(api.MsgGetSession, &api.GetSessionRequest{Session: 424242}, nil), api.CodeUnknownSession},
 		{"close unknown session", cl.call(api.MsgCloseSession, &api.CloseSessionRequest{Session: 424242}, nil), api.CodeUnknownSession},
 		{"observe empty name", cl.call(api.MsgObserve, &api.ObserveRequest{}, nil), api.CodeInvalidName},
+		{"observe over-long name", cl.call(api.MsgObserve, &api.ObserveRequest{Name: long}, nil), api.CodeInvalidName},
+		{"observe name with NUL", cl.call(api.MsgObserve, &api.ObserveRequest{Name: "a\x00b"}, nil), api.CodeInvalidName},
 	}
 	for _, tc := range cases {
 		if got := codeOf(t, tc.err); got != tc.want {

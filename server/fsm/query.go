@@ -36,6 +36,10 @@ func (f *Machine) Sessions() []sessions.Info { return f.sessions.List() }
 // counted afresh from now (its election time).
 func (f *Machine) SessionDeadlines(now int64) []sessions.Deadline { return f.sessions.Deadlines(now) }
 
+// ValidateName checks a lock name as an acquire would: an error wrapping
+// locks.ErrInvalidName if it is empty, too long, not UTF-8 or holds a NUL.
+func (f *Machine) ValidateName(name string) error { return f.locks.ValidateName(name) }
+
 // Lock returns one lock (a free lock has no holders).
 func (f *Machine) Lock(name string) locks.Info { return f.locks.Get(name) }
 

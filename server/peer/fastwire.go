@@ -15,6 +15,11 @@ import (
 // snapshot metadata, or any layout but go-msgpack's, is left to
 // go-msgpack on the way in.
 
+// minEntryLen is the fewest bytes an encoded entry takes: a fixarray
+// header, three one-byte uints and a nil. A wireEntry is 48 bytes, so the
+// entries of a message cost at most 48/minEntryLen times its size.
+const minEntryLen = 5
+
 // AppendMsgpack appends the message's msgpack encoding to b.
 func (w wireMessage) AppendMsgpack(b []byte) []byte {
 	b = mp.AppendArrayLen(b, 13)
@@ -91,7 +96,10 @@ func (w *wireMessage) DecodeMsgpack(data []byte) bool {
 	v.Index = r.Uint(math.MaxUint64)
 	if !r.Nil() {
 		n := r.ArrayLen()
-		if !r.OK() || n > len(data) { // each entry takes at least a byte
+		// A count that the input cannot hold is refused before anything
+		// is allocated for it: the slice is then at most what decoding
+		// the whole input into entries of the least size would build.
+		if !r.OK() || n > len(data)/minEntryLen {
 			return false
 		}
 		v.Entries = make([]wireEntry, n)

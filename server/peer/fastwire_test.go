@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"testing"
 
+	"github.com/lockd/lockd/internal/mp"
 	"github.com/lockd/lockd/internal/mp/mptest"
 	"github.com/lockd/lockd/rpc"
 )
@@ -98,4 +100,40 @@ func FuzzTransportWireDecode(f *testing.F) {
 			t.Fatalf("%x: fast %+v, go-msgpack %+v", data, got, want)
 		}
 	})
+}
+
+// A message that claims more entries than its bytes can hold is refused
+// before the entries are allocated: the fast path allocates in proportion
+// to the bytes that arrived, never to a claimed count (an entry is 48
+// bytes in memory, one byte of nil on the wire).
+func TestFastDecodeAllocatesByBytesNotByClaimedCount(t *testing.T) {
+	const n = 1 << 20
+	b := mp.AppendArrayLen(nil, 13)
+	b = mp.AppendUint(b, 3)
+	b = mp.AppendStr(b, "n1")
+	b = mp.AppendStr(b, "n2")
+	for range 3 {
+		b = mp.AppendUint(b, 1)
+	}
+	b = mp.AppendArrayLen(b, n)
+	b = append(b, bytes.Repeat([]byte{0xc0}, n)...) // n nils: not entries, but one byte each
+	b = mp.AppendUint(b, 0)
+	b = mp.AppendBool(b, false)
+	b = mp.AppendUint(b, 0)
+	b = mp.AppendUint(b, 0)
+	b = mp.AppendNil(b)
+	b = mp.AppendNil(b)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var w wireMessage
+	ok := w.DecodeMsgpack(b)
+	runtime.ReadMemStats(&after)
+	if ok {
+		t.Fatal("decoded nils as entries")
+	}
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(len(b))*48/minEntryLen; got > limit {
+		t.Fatalf("allocated %d bytes for a %d-byte message, want at most %d", got, len(b), limit)
+	}
 }

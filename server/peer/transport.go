@@ -35,7 +35,7 @@ type Transport struct {
 	// stopping are senders of removed peers told to stop, until they have
 	// exited (Close waits for them).
 	stopping []*peerSender
-	recv     map[string]*rpc.Assembler // snapshot reassembly by sender id
+	snaps    *snapReceiver // inbound snapshot reassembly
 	closed   bool
 	intro    Introducer
 
@@ -62,7 +62,7 @@ func New(id consensus.NodeID, cfg rpc.Config) (*Transport, error) {
 		log = hclog.NewNullLogger()
 	}
 	t := &Transport{id: id, cfg: cfg, log: log.Named("transport"), srv: srv,
-		peers: make(map[consensus.NodeID]*peerSender), recv: make(map[string]*rpc.Assembler)}
+		peers: make(map[consensus.NodeID]*peerSender), snaps: newSnapReceiver()}
 	if err := rpc.Register(srv, msgRaft, t.handleRaft); err != nil {
 		return nil, err
 	}
@@ -116,31 +116,18 @@ func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (
 	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
 		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
 	}
-	from := c.RemoteID()
-	t.mu.Lock()
-	a := t.recv[from]
-	if a == nil || sc.Chunk.Offset == 0 {
-		a = rpc.NewAssembler(maxSnapshotBytes)
-		t.recv[from] = a
-	}
-	done, err := a.Add(sc.Chunk)
-	if err != nil || done {
-		delete(t.recv, from)
-	}
-	t.mu.Unlock()
+	data, done, err := t.snaps.add(c, c.RemoteID(), sc.Chunk)
 	if err != nil {
+		t.log.Warn("refusing snapshot chunk", "from", c.RemoteID(), "remote", c.RemoteAddr().String(), "error", err)
 		return nil, err
 	}
 	if done {
 		if s := t.stepper(); s != nil {
-			s.Step(fromWire(sc.Msg, a.Bytes()))
+			s.Step(fromWire(sc.Msg, data))
 		}
 	}
 	return true, nil
 }
-
-// maxSnapshotBytes bounds one snapshot a peer may send us.
-const maxSnapshotBytes = 4 << 30
 
 // Send queues msgs for their peers without blocking.
 func (t *Transport) Send(msgs []consensus.Message) {
@@ -214,5 +201,7 @@ func (t *Transport) Close() error {
 	for _, p := range peers {
 		p.close()
 	}
-	return t.srv.Close()
+	err := t.srv.Close()
+	t.snaps.close()
+	return err
 }
