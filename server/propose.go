@@ -10,10 +10,10 @@ import (
 	"github.com/lockd/lockd/server/raftnode"
 )
 
-// stamp returns the time for a new command: the leader's clock, but never
-// earlier than the last applied command's time.
+// stamp returns the time for a new command: the leader's wall clock, but
+// never earlier than the last applied command's time.
 func (s *Server) stamp() int64 {
-	return max(s.clock().UnixNano(), s.app.lastTime.Load())
+	return max(s.clock.Now().UnixNano(), s.app.lastTime.Load())
 }
 
 // propose replicates cmd (with body) through this node, which must be the

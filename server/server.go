@@ -7,7 +7,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -39,7 +38,7 @@ var ErrNoBootstrap = errors.New("server: empty data directory needs InitialClust
 type Server struct {
 	cfg   Config
 	log   hclog.Logger
-	clock func() time.Time
+	clock Clock
 	codec *fsm.Codec
 
 	wal    *wal.WAL

@@ -184,7 +184,7 @@ func TestLeaseTableExpiresInDeadlineOrder(t *testing.T) {
 	}
 	// Renew every even session far into the future.
 	var ids []uint64
-	var ats []int64
+	var ats []time.Duration
 	for i := 2; i <= n; i += 2 {
 		ids, ats = append(ids, uint64(i)), append(ats, 5_000_000)
 	}
@@ -207,7 +207,7 @@ func TestLeaseTableExpiresInDeadlineOrder(t *testing.T) {
 		}
 	}
 	// An expiring session cannot be renewed; a new generation forgets all.
-	if ok, _ := lt.renew(gen, []uint64{got[0]}, []int64{9_000_000}); ok[0] {
+	if ok, _ := lt.renew(gen, []uint64{got[0]}, []time.Duration{9_000_000}); ok[0] {
 		t.Fatal("renewed a session whose expiry is under way")
 	}
 	if lt.deactivate(); lt.len() != 0 || lt.isActive() {
