@@ -28,7 +28,7 @@ type applier struct {
 	clock   Clock
 	expired prometheus.Counter
 	// lastTime is the FSM time after the last apply; proposals are stamped
-	// no earlier than it.
+	// no earlier than it (stamp.go).
 	lastTime atomic.Int64
 }
 

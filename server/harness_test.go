@@ -94,6 +94,10 @@ func (n nodeClock) Monotonic() time.Duration {
 	return n.c.origins[n.id] + n.c.mono
 }
 
+// replicatedNow is the replicated time a command s proposed now would be
+// stamped with (what its lock-delays are compared with).
+func replicatedNow(s *Server) int64 { return s.stamps.now() }
+
 // svcCluster is an in-process lockd cluster on 127.0.0.1 with real WALs.
 type svcCluster struct {
 	t       testing.TB

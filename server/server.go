@@ -36,10 +36,11 @@ var ErrNoBootstrap = errors.New("server: empty data directory needs InitialClust
 //	any       Close                          closed    stop everything at once, close WAL
 //	any       WAL write fails                failed    node loop ends; Live() errs; requests CodeUnavailable
 type Server struct {
-	cfg   Config
-	log   hclog.Logger
-	clock Clock
-	codec *fsm.Codec
+	cfg    Config
+	log    hclog.Logger
+	clock  Clock
+	stamps *stampClock // the time of proposed commands (stamp.go)
+	codec  *fsm.Codec
 
 	wal    *wal.WAL
 	tr     *peer.Transport
@@ -151,6 +152,7 @@ func (s *Server) build() error {
 		return err
 	}
 	s.app = &applier{fsm: machine, events: s.events, leases: s.leases, clock: s.clock, expired: s.metrics.sessionsExpired}
+	s.stamps = newStampClock(s.clock, &s.app.lastTime)
 	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
 	if err != nil {
 		return err
@@ -371,8 +373,11 @@ func (s *Server) onLeaderChanged(lead consensus.NodeID, term uint64, self bool) 
 	s.metrics.leaderChanges.Inc()
 	gen := s.leases.deactivate()
 	if self {
+		s.stamps.takeOffice()
 		s.wg.Add(1)
 		go s.becomeLeader(gen)
+	} else {
+		s.stamps.leaveOffice()
 	}
 	s.wg.Add(1)
 	go s.announceLeader(lead, term, gen)

@@ -46,7 +46,7 @@ func (s *Server) becomeLeader(gen uint64) {
 }
 
 // leaseLoop is the leader's one timer goroutine: session expiries (by the
-// monotonic clock) and lock-delay ticks.
+// monotonic clock) and lock-delay ticks (by replicated time, stamp.go).
 func (s *Server) leaseLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.LeaseScanInterval)
@@ -76,7 +76,9 @@ func (s *Server) scan() {
 	var next int64
 	var ok bool
 	s.app.read(func(f *fsm.Machine) { next, ok = f.NextLockDeadline() })
-	if ok && next <= s.clock.Now().UnixNano() && s.tickInFlight.CompareAndSwap(false, true) {
+	// Lock-delays end in replicated time: tick once a stamp taken now
+	// would reach the earliest end.
+	if ok && next <= s.stamps.now() && s.tickInFlight.CompareAndSwap(false, true) {
 		s.wg.Add(1)
 		go s.tick()
 	}

@@ -83,8 +83,9 @@ func TestLockDelayHonouredAfterExpiry(t *testing.T) {
 	if len(in.Waiters) != 1 || in.Waiters[0].Session != sb {
 		t.Fatalf("lock during its delay: %+v", in)
 	}
-	// The delay counts from the expiry's stamp: stop 10 ms short of it.
-	if left := time.Duration(in.DelayUntil - c.clock.Now().UnixNano()); left <= 0 || left > 5*time.Second {
+	// The delay counts from the expiry's stamp, in replicated time: stop
+	// 10 ms short of it.
+	if left := time.Duration(in.DelayUntil - replicatedNow(c.leader())); left <= 0 || left > 5*time.Second {
 		t.Fatalf("delay ends in %v, want within 5 s", left)
 	} else {
 		c.clock.Advance(left - 10*time.Millisecond)
