@@ -79,9 +79,10 @@
 // applied is the state machine's time after the last applied entry;
 // (base, anchor) is the replicated time and the monotonic reading when
 // this node took office (base = applied; the wall clock only if nothing
-// was ever applied: the first leader of a fresh cluster has no earlier
-// time to continue), moved up to (applied, now) when an earlier leader's
-// later stamp is applied. Stamps thus never go backwards and never leap:
+// was applied yet: the first leader of a fresh cluster has no earlier
+// time to continue, and a node that only had not applied its log yet
+// switches to the applied time at its read-index confirmation), moved up
+// to (applied, now) when an earlier leader's later stamp is applied. Stamps thus never go backwards and never leap:
 // a step of the leader's wall clock, or a new leader whose wall clock is
 // an hour off (it may have been partitioned), changes no session expiry
 // and no lock-delay, and a lock-delay (expiry stamp + delay) ends after

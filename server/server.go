@@ -373,7 +373,7 @@ func (s *Server) onLeaderChanged(lead consensus.NodeID, term uint64, self bool) 
 	s.metrics.leaderChanges.Inc()
 	gen := s.leases.deactivate()
 	if self {
-		s.stamps.takeOffice()
+		s.stamps.takeOffice(gen)
 		s.wg.Add(1)
 		go s.becomeLeader(gen)
 	} else {

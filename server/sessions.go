@@ -18,8 +18,9 @@ const maxExpiriesInFlight = 1024
 const expiryRetryDelay = time.Second
 
 // becomeLeader confirms leadership with a ReadIndex (so every earlier
-// entry is applied), then activates the lease table with fresh deadlines:
-// every session's TTL counted from the monotonic reading now.
+// entry is applied), then settles the stamp clock (stamp.go) and activates
+// the lease table with fresh deadlines: every session's TTL counted from
+// the monotonic reading now.
 func (s *Server) becomeLeader(gen uint64) {
 	defer s.wg.Done()
 	for s.leases.generation() == gen && s.node.IsLeader() {
@@ -27,6 +28,7 @@ func (s *Server) becomeLeader(gen uint64) {
 		err := s.node.ReadIndex(ctx)
 		cancel()
 		if err == nil {
+			s.stamps.confirmed(gen)
 			s.app.read(func(f *fsm.Machine) {
 				if s.leases.activate(gen, f.SessionDeadlines(int64(s.clock.Monotonic()))) {
 					s.log.Info("leader lease table active", "sessions", len(f.Sessions()))

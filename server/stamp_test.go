@@ -20,7 +20,7 @@ func newTestStamps() (*stampClock, *fakeClock, *atomic.Int64) {
 func TestFirstStampOfAFreshClusterIsTheLeadersWallClock(t *testing.T) {
 	sc, fc, _ := newTestStamps()
 	fc.StepNodeWall("n1", time.Hour)
-	sc.takeOffice()
+	sc.takeOffice(1)
 	if got, want := sc.stamp(), fc.Now().Add(time.Hour).UnixNano(); got != want {
 		t.Fatalf("first stamp %d, want the wall clock %d", got, want)
 	}
@@ -31,7 +31,7 @@ func TestFirstStampOfAFreshClusterIsTheLeadersWallClock(t *testing.T) {
 func TestStampsAdvanceByMonotonicTimeOnly(t *testing.T) {
 	sc, fc, applied := newTestStamps()
 	applied.Store(1_000)
-	sc.takeOffice()
+	sc.takeOffice(1)
 	if got := sc.stamp(); got != 1_000 {
 		t.Fatalf("stamp on taking office %d, want the applied time 1000", got)
 	}
@@ -52,14 +52,14 @@ func TestStampsAdvanceByMonotonicTimeOnly(t *testing.T) {
 func TestStampsContinueFromAppliedTimeOnTakingOffice(t *testing.T) {
 	sc, fc, applied := newTestStamps()
 	applied.Store(1_000)
-	sc.takeOffice()
+	sc.takeOffice(1)
 	sc.leaveOffice()
 	fc.Advance(time.Hour)
 	applied.Store(2_000) // what the other leader stamped meanwhile
 	if got := sc.stamp(); got != 2_000 {
 		t.Fatalf("stamp out of office %d, want the applied time 2000", got)
 	}
-	sc.takeOffice()
+	sc.takeOffice(1)
 	fc.Advance(time.Second)
 	if got, want := sc.stamp(), 2_000+int64(time.Second); got != want {
 		t.Fatalf("stamp a second into the new term %d, want %d", got, want)
@@ -71,7 +71,7 @@ func TestStampsContinueFromAppliedTimeOnTakingOffice(t *testing.T) {
 func TestStampsCatchUpWithALaterAppliedTimeAndNeverGoBack(t *testing.T) {
 	sc, fc, applied := newTestStamps()
 	applied.Store(1_000)
-	sc.takeOffice()
+	sc.takeOffice(1)
 	fc.Advance(10)
 	if got := sc.stamp(); got != 1_010 {
 		t.Fatalf("stamp %d, want 1010", got)
@@ -95,5 +95,39 @@ func TestStampsCatchUpWithALaterAppliedTimeAndNeverGoBack(t *testing.T) {
 		} else {
 			last = got
 		}
+	}
+}
+
+// A node that takes office with nothing applied starts from its wall
+// clock, provisionally: once its read index confirms it leads (and the
+// earlier terms' entries are applied), it continues from their time, so
+// a wall clock an hour ahead does not carry over. In a fresh cluster,
+// where nothing else was stamped, the wall clock stays.
+func TestProvisionalStartFromTheWallClockGivesWayToTheAppliedTime(t *testing.T) {
+	sc, fc, applied := newTestStamps()
+	fc.StepNodeWall("n1", time.Hour)
+	sc.takeOffice(1)
+	wall := fc.Now().Add(time.Hour).UnixNano()
+	if got := sc.stamp(); got != wall {
+		t.Fatalf("provisional stamp %d, want the wall clock %d", got, wall)
+	}
+	earlier := fc.Now().Add(-time.Minute).UnixNano() // what earlier leaders stamped
+	applied.Store(earlier)
+	sc.confirmed(2) // another office: changes nothing
+	if got := sc.stamp(); got != wall {
+		t.Fatalf("stamp after another office's confirmation %d, want %d", got, wall)
+	}
+	sc.confirmed(1)
+	fc.Advance(time.Second)
+	if got, want := sc.stamp(), earlier+int64(time.Second); got != want {
+		t.Fatalf("stamp a second after confirmation %d, want the applied time plus 1s, %d", got, want)
+	}
+
+	fresh, fc2, _ := newTestStamps()
+	fresh.takeOffice(1)
+	fresh.confirmed(1)
+	fc2.Advance(time.Second)
+	if got, want := fresh.stamp(), fc2.Now().UnixNano(); got != want {
+		t.Fatalf("fresh cluster's stamp after confirmation %d, want the wall clock %d", got, want)
 	}
 }
