@@ -197,7 +197,8 @@ type LockInfo struct {
 	Holders  []HolderInfo
 	Waiters  []WaiterInfo
 	Revision uint64
-	// DelayUntil is the end of a lock-delay (unix ns), 0 if none.
+	// DelayUntil is the end of a lock-delay (replicated time, unix ns; see
+	// PROTOCOL.md), 0 if none.
 	DelayUntil int64
 }
 

@@ -301,7 +301,7 @@ func TestIntegrationPairsAcrossALeaderStopApplyOnce(t *testing.T) {
 // keep-alive renews a lease behind the test's back.
 func TestIntegrationCandidateWinsAtLeaderExpiryOnlyAfterTheChosenLockDelay(t *testing.T) {
 	srvClk := newFakeClock()
-	tc := newTestClusterWith(t, 1, func(cfg *server.Config) { cfg.Clock = srvClk.Now })
+	tc := newTestClusterWith(t, 1, func(cfg *server.Config) { cfg.Clock = server.FuncClock(srvClk.Now) })
 	frozen := func() Config {
 		cfg := integrationConfig(tc)
 		cfg.clock = newFakeClock()

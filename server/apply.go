@@ -22,13 +22,13 @@ type applier struct {
 	fsm *fsm.Machine
 	// events receives every entry's events; leases the opened and expired
 	// sessions (it ignores them unless this node leads), with deadlines
-	// from clock; expired counts expiries.
+	// from clock's monotonic reading; expired counts expiries.
 	events  *eventRouter
 	leases  *leaseTable
-	clock   func() time.Time
+	clock   Clock
 	expired prometheus.Counter
 	// lastTime is the FSM time after the last apply; proposals are stamped
-	// no earlier than it.
+	// no earlier than it (stamp.go).
 	lastTime atomic.Int64
 }
 
@@ -42,7 +42,7 @@ func (a *applier) Apply(index uint64, data []byte) any {
 	if res.Err == nil && res.Session != 0 && res.TTL > 0 {
 		// Only CmdOpenSession answers with a session and TTL; a retried
 		// open with a known key renews the lease, which is harmless.
-		a.leases.opened(res.Session, res.TTL, a.clock().UnixNano())
+		a.leases.opened(res.Session, time.Duration(res.TTL), a.clock.Monotonic())
 	}
 	for _, ev := range evs {
 		if se, ok := ev.(fsm.SessionExpired); ok {

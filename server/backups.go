@@ -16,7 +16,7 @@ type backup struct {
 	index, term uint64
 	data        []byte
 	crc         uint32
-	until       time.Time // forgotten after this
+	until       time.Duration // forgotten after this Clock.Monotonic reading
 }
 
 // backupStore keeps the latest backup while its chunks are fetched.
@@ -25,10 +25,10 @@ type backupStore struct {
 	latest *backup
 }
 
-func (b *backupStore) get(index uint64, now time.Time) *backup {
+func (b *backupStore) get(index uint64, now time.Duration) *backup {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.latest == nil || now.After(b.latest.until) {
+	if b.latest == nil || now > b.latest.until {
 		b.latest = nil
 		return nil
 	}
@@ -68,9 +68,9 @@ func (s *Server) snapshotSave(ctx context.Context, req *api.SnapshotSaveRequest)
 		}
 		term, _ := s.wal.Term(index) // 0 if compacted away; the index is what matters
 		bk = &backup{index: index, term: term, data: data,
-			crc: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)), until: s.clock().Add(s.cfg.BackupRetention)}
+			crc: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)), until: s.clock.Monotonic() + s.cfg.BackupRetention}
 		s.backups.put(bk)
-	} else if bk = s.backups.get(req.Index, s.clock()); bk == nil {
+	} else if bk = s.backups.get(req.Index, s.clock.Monotonic()); bk == nil {
 		return nil, api.Errorf(api.CodeSnapshotGone, "backup at index %d is no longer kept", req.Index)
 	}
 	if req.Offset > uint64(len(bk.data)) {

@@ -73,9 +73,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives structured logs; nil discards them.
 	Logger hclog.Logger
-	// Clock is the wall clock of the leader's timers and command stamps;
-	// nil means time.Now. Tests inject a fake one.
-	Clock func() time.Time
+	// Clock is the time of the leader's timers and command stamps (see
+	// Clock: leases run on its monotonic reading, stamps advance by it);
+	// nil means SystemClock(). Tests inject a fake one.
+	Clock Clock
 	// RequestTimeout bounds the server's work on one client request
 	// (proposal or read confirmation); a proposal that does not commit in
 	// time is answered CodeNoQuorum.
@@ -159,7 +160,7 @@ func (c Config) withDerived() Config {
 		c.RPC.Logger = c.Logger.Named("rpc")
 	}
 	if c.Clock == nil {
-		c.Clock = time.Now
+		c.Clock = SystemClock()
 	}
 	return c
 }

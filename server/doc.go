@@ -15,12 +15,13 @@
 // membership.go, backups.go), the path of a proposal and a linearizable
 // read (propose.go), the applier that serialises the state machine with
 // reads and routes each entry's events (apply.go, events.go), the
-// leader's session leases (leases.go, sessions.go), the membership and
+// leader's session leases (leases.go, sessions.go), the time stamped on
+// commands (stamp.go) and the node's Clock (clock.go), the membership and
 // every member's client address (members.go), the one table from domain
 // errors to wire codes (codes.go), the record of the cluster a data
 // directory was bootstrapped for and its cluster ID (identity.go), metrics
 // (metrics.go) and the HTTP endpoints (http.go). State tables: Server in server.go, the lease table
-// in leases.go, the member book in members.go.
+// in leases.go, the stamp clock in stamp.go, the member book in members.go.
 //
 // It exports Config, DefaultConfig, New, Server (Start, Shutdown, Close,
 // ID, ClusterID, PeerAddr, ClientAddr, Removed, Live, Ready, Status),
@@ -28,7 +29,7 @@
 // and its errors; cmd/lockd is its user.
 //
 // Nothing here applies anything with the wall clock: commands carry the
-// leader's stamp (Config.Clock), and the replicated state changes only
+// leader's stamp (see Time below), and the replicated state changes only
 // when the raftnode loop applies a committed entry, whose outcome the
 // state machine decides. What the other goroutines decide is leader-side
 // and local (which commands to propose, the lease deadlines, who is told
@@ -63,4 +64,32 @@
 // that outlives its term changes nothing of the next. Close ends them all:
 // it cancels the server's context, closes the client rpc server, stops
 // the node and the transport, and waits for the server's own goroutines.
+//
+// Time. A node's Clock (Config.Clock) has two readings: the wall clock,
+// which NTP or an operator may step by any amount, and a monotonic one,
+// which only counts elapsed time. The leader times what is its own on the
+// monotonic one: a session expires once its TTL of real time has passed
+// since its last keep-alive (or since the leader's read-index
+// confirmation), at the next scan; expiry retries and backup retention
+// likewise. The stamp on a command is replicated time, which advances at
+// the rate of real time while a leader is in office and is never read
+// from the wall clock (stamp.go):
+//
+//	stamp = max(applied, base + (Monotonic() - anchor))
+//
+// applied is the state machine's time after the last applied entry;
+// (base, anchor) is the replicated time and the monotonic reading when
+// this node took office (base = applied; the wall clock only if nothing
+// was applied yet: the first leader of a fresh cluster has no earlier
+// time to continue, and a node that only had not applied its log yet
+// switches to the applied time at its read-index confirmation), moved up
+// to (applied, now) when an earlier leader's later stamp is applied. Stamps thus never go backwards and never leap:
+// a step of the leader's wall clock, or a new leader whose wall clock is
+// an hour off (it may have been partitioned), changes no session expiry
+// and no lock-delay, and a lock-delay (expiry stamp + delay) ends after
+// its real duration. Replicated time stands still from one leader's last
+// stamp to the next leader's election and while the cluster is down, so
+// it falls behind wall time by those gaps: the times clients see
+// (OpenedAt, DelayUntil) are unix nanoseconds in scale but not wall-clock
+// readings, and a lock-delay spanning a failover lasts longer by the gap.
 package server

@@ -17,26 +17,86 @@ import (
 	"github.com/lockd/lockd/rpc"
 )
 
-// fakeClock is the injected wall clock of the servers under test: leases
-// and command stamps move only when a test advances it.
+// fakeClock is the injected time of the servers under test: leases and
+// command stamps move only when a test moves it. Advance lets real time
+// pass (every node's wall and monotonic readings move by d); StepWall and
+// StepNodeWall step wall clocks alone, as NTP or an operator may. Each
+// node gets its own Clock (node) with its own monotonic origin, so a
+// server that compared monotonic readings across nodes would show it.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu      sync.Mutex
+	wall    time.Time     // the true wall time
+	mono    time.Duration // real time elapsed since the start
+	skew    map[string]time.Duration
+	origins map[string]time.Duration
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+func newFakeClock() *fakeClock {
+	return &fakeClock{wall: time.Unix(1_700_000_000, 0), skew: map[string]time.Duration{}, origins: map[string]time.Duration{}}
+}
 
+// Now is the true wall time (no node's skew).
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return c.wall
 }
 
+// Advance lets d of real time pass on every node.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
+	c.wall = c.wall.Add(d)
+	c.mono += d
 	c.mu.Unlock()
 }
+
+// StepWall steps every node's wall clock by d; no real time passes.
+func (c *fakeClock) StepWall(d time.Duration) {
+	c.mu.Lock()
+	for id := range c.origins {
+		c.skew[id] += d
+	}
+	c.mu.Unlock()
+}
+
+// StepNodeWall steps node id's wall clock by d; no real time passes.
+func (c *fakeClock) StepNodeWall(id string, d time.Duration) {
+	c.mu.Lock()
+	c.skew[id] += d
+	c.mu.Unlock()
+}
+
+// node returns node id's Clock.
+func (c *fakeClock) node(id string) Clock {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.origins[id]; !ok {
+		c.origins[id] = time.Duration(len(c.origins)+1) * 1000 * time.Hour
+	}
+	return nodeClock{c: c, id: id}
+}
+
+// nodeClock is one node's view of a fakeClock.
+type nodeClock struct {
+	c  *fakeClock
+	id string
+}
+
+func (n nodeClock) Now() time.Time {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return n.c.wall.Add(n.c.skew[n.id])
+}
+
+func (n nodeClock) Monotonic() time.Duration {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return n.c.origins[n.id] + n.c.mono
+}
+
+// replicatedNow is the replicated time a command s proposed now would be
+// stamped with (what its lock-delays are compared with).
+func replicatedNow(s *Server) int64 { return s.stamps.now() }
 
 // svcCluster is an in-process lockd cluster on 127.0.0.1 with real WALs.
 type svcCluster struct {
@@ -77,7 +137,7 @@ func (c *svcCluster) baseConfig(id, peer, client string) Config {
 	cfg.ID = id
 	cfg.DataDir = c.t.TempDir()
 	cfg.PeerAddr, cfg.ClientAddr = peer, client
-	cfg.Clock = c.clock.Now
+	cfg.Clock = c.clock.node(id)
 	cfg.WAL.UnsafeNoSync = false
 	c.faults[id] = faults.New()
 	faults.AttachRPC(&cfg.RPC, c.faults[id])

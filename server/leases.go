@@ -3,6 +3,7 @@ package server
 import (
 	"container/heap"
 	"sync"
+	"time"
 
 	"github.com/lockd/lockd/sessions"
 )
@@ -13,6 +14,13 @@ import (
 // one passes. A new leader first confirms its leadership with a ReadIndex
 // (so its FSM holds every session opened before its term), then gives
 // every session a fresh deadline of now+TTL.
+//
+// Deadlines are readings of the node's monotonic clock
+// (Clock.Monotonic): "now" below is that reading, never the wall clock,
+// so a step of the wall clock neither expires a session early nor keeps
+// one alive late. A session expires once TTL of real time has passed on
+// the leader since its last renewal (or since the leader's read-index
+// confirmation), at the first scan after.
 //
 //	state     event                      next      effect
 //	inactive  became leader, read index  active    deadlines = now+TTL for all sessions
@@ -26,8 +34,8 @@ import (
 // lease is one session's deadline in the heap.
 type lease struct {
 	id  uint64
-	at  int64 // unix ns
-	pos int   // index in leaseHeap
+	at  time.Duration // Clock.Monotonic reading
+	pos int           // index in leaseHeap
 }
 
 type leaseHeap []*lease
@@ -93,7 +101,7 @@ func (t *leaseTable) activate(gen uint64, ds []sessions.Deadline) bool {
 	}
 	t.heap = make(leaseHeap, 0, len(ds))
 	for _, d := range ds {
-		l := &lease{id: uint64(d.ID), at: d.At, pos: len(t.heap)}
+		l := &lease{id: uint64(d.ID), at: time.Duration(d.At), pos: len(t.heap)}
 		t.heap = append(t.heap, l)
 		t.byID[l.id] = l
 	}
@@ -124,7 +132,7 @@ func (t *leaseTable) len() int {
 }
 
 // set gives id the deadline at. Caller holds mu.
-func (t *leaseTable) set(id uint64, at int64) {
+func (t *leaseTable) set(id uint64, at time.Duration) {
 	if l, ok := t.byID[id]; ok {
 		l.at = at
 		heap.Fix(&t.heap, l.pos)
@@ -135,8 +143,9 @@ func (t *leaseTable) set(id uint64, at int64) {
 	t.byID[id] = l
 }
 
-// opened records a session opened while active.
-func (t *leaseTable) opened(id uint64, ttl int64, now int64) {
+// opened records a session opened while active; now is a monotonic
+// reading.
+func (t *leaseTable) opened(id uint64, ttl, now time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.active {
@@ -145,14 +154,14 @@ func (t *leaseTable) opened(id uint64, ttl int64, now int64) {
 	if _, ok := t.expiring[id]; ok {
 		return
 	}
-	t.set(id, addNanos(now, ttl))
+	t.set(id, deadline(now, ttl))
 }
 
 // renew moves the deadlines of ids to ats[i] (0: not open); ok[i] reports
 // false for such a session or one whose expiry is already under way.
 // current is false if the table is no longer active for gen: nothing was
 // renewed.
-func (t *leaseTable) renew(gen uint64, ids []uint64, ats []int64) (ok []bool, current bool) {
+func (t *leaseTable) renew(gen uint64, ids []uint64, ats []time.Duration) (ok []bool, current bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.active || gen != t.gen {
@@ -183,9 +192,9 @@ func (t *leaseTable) remove(id uint64) {
 	}
 }
 
-// due pops at most limit sessions whose deadline is at or before now and
-// marks them expiring.
-func (t *leaseTable) due(now int64, limit int) []uint64 {
+// due pops at most limit sessions whose deadline is at or before now (a
+// monotonic reading) and marks them expiring.
+func (t *leaseTable) due(now time.Duration, limit int) []uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []uint64
@@ -200,7 +209,7 @@ func (t *leaseTable) due(now int64, limit int) []uint64 {
 
 // retry puts an expiring session back with deadline at (its expiry
 // proposal failed but this node still leads).
-func (t *leaseTable) retry(gen, id uint64, at int64) {
+func (t *leaseTable) retry(gen, id uint64, at time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if gen != t.gen || !t.active {
@@ -219,6 +228,12 @@ func (t *leaseTable) generation() uint64 {
 	return t.gen
 }
 
+// deadline is now + ttl, saturating.
+func deadline(now, ttl time.Duration) time.Duration {
+	return time.Duration(addNanos(int64(now), int64(ttl)))
+}
+
+// addNanos is now + d, saturating at the largest int64.
 func addNanos(now, d int64) int64 {
 	const maxInt64 = 1<<63 - 1
 	if d > 0 && now > maxInt64-d {

@@ -330,4 +330,3 @@ func TestNodeErrorsMapToClientCodes(t *testing.T) {
 		t.Fatal("a cancelled request should stay cancelled")
 	}
 }
-

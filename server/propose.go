@@ -10,12 +10,6 @@ import (
 	"github.com/lockd/lockd/server/raftnode"
 )
 
-// stamp returns the time for a new command: the leader's clock, but never
-// earlier than the last applied command's time.
-func (s *Server) stamp() int64 {
-	return max(s.clock().UnixNano(), s.app.lastTime.Load())
-}
-
 // propose replicates cmd (with body) through this node, which must be the
 // leader, and returns the FSM's Result, or an *api.Error.
 func (s *Server) propose(ctx context.Context, cmd fsm.Command, body any) (fsm.Result, error) {
@@ -25,7 +19,7 @@ func (s *Server) propose(ctx context.Context, cmd fsm.Command, body any) (fsm.Re
 	if !s.node.IsLeader() {
 		return fsm.Result{}, s.notLeader(ctx)
 	}
-	cmd.Time = s.stamp()
+	cmd.Time = s.stamps.stamp()
 	data, err := s.codec.Encode(cmd, body)
 	if err != nil {
 		return fsm.Result{}, api.Errorf(api.CodeInvalidRequest, "%v", err)

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -42,10 +41,11 @@ var ErrNoBootstrap = errors.New("server: empty data directory needs InitialClust
 //	any       Close                          closed    stop everything at once, close WAL
 //	any       WAL write fails                failed    node loop ends; Live() errs; requests CodeUnavailable
 type Server struct {
-	cfg   Config
-	log   hclog.Logger
-	clock func() time.Time
-	codec *fsm.Codec
+	cfg    Config
+	log    hclog.Logger
+	clock  Clock
+	stamps *stampClock // the time of proposed commands (stamp.go)
+	codec  *fsm.Codec
 
 	wal    *wal.WAL
 	tr     *peer.Transport
@@ -180,6 +180,7 @@ func (s *Server) build() error {
 		return err
 	}
 	s.app = &applier{fsm: machine, events: s.events, leases: s.leases, clock: s.clock, expired: s.metrics.sessionsExpired}
+	s.stamps = newStampClock(s.clock, &s.app.lastTime)
 	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
 	if err != nil {
 		return err
@@ -402,8 +403,11 @@ func (s *Server) onLeaderChanged(lead consensus.NodeID, term uint64, self bool) 
 	s.metrics.leaderChanges.Inc()
 	gen := s.leases.deactivate()
 	if self {
+		s.stamps.takeOffice(gen)
 		s.wg.Add(1)
 		go s.becomeLeader(gen)
+	} else {
+		s.stamps.leaveOffice()
 	}
 	s.wg.Add(1)
 	go s.announceLeader(lead, term, gen)

@@ -18,7 +18,9 @@ const maxExpiriesInFlight = 1024
 const expiryRetryDelay = time.Second
 
 // becomeLeader confirms leadership with a ReadIndex (so every earlier
-// entry is applied), then activates the lease table with fresh deadlines.
+// entry is applied), then settles the stamp clock (stamp.go) and activates
+// the lease table with fresh deadlines: every session's TTL counted from
+// the monotonic reading now.
 func (s *Server) becomeLeader(gen uint64) {
 	defer s.wg.Done()
 	for s.leases.generation() == gen && s.node.IsLeader() {
@@ -26,8 +28,9 @@ func (s *Server) becomeLeader(gen uint64) {
 		err := s.node.ReadIndex(ctx)
 		cancel()
 		if err == nil {
+			s.stamps.confirmed(gen)
 			s.app.read(func(f *fsm.Machine) {
-				if s.leases.activate(gen, f.SessionDeadlines(s.clock().UnixNano())) {
+				if s.leases.activate(gen, f.SessionDeadlines(int64(s.clock.Monotonic()))) {
 					s.log.Info("leader lease table active", "sessions", len(f.Sessions()))
 				}
 			})
@@ -44,8 +47,8 @@ func (s *Server) becomeLeader(gen uint64) {
 	}
 }
 
-// leaseLoop is the leader's one timer goroutine: session expiries and
-// lock-delay ticks.
+// leaseLoop is the leader's one timer goroutine: session expiries (by the
+// monotonic clock) and lock-delay ticks (by replicated time, stamp.go).
 func (s *Server) leaseLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.LeaseScanInterval)
@@ -65,10 +68,9 @@ func (s *Server) scan() {
 		return
 	}
 	defer s.scans.Add(1)
-	now := s.clock().UnixNano()
 	gen := s.leases.generation()
 	free := maxExpiriesInFlight - int(s.expiriesInFlight.Load())
-	for _, id := range s.leases.due(now, free) {
+	for _, id := range s.leases.due(s.clock.Monotonic(), free) {
 		s.expiriesInFlight.Add(1)
 		s.wg.Add(1)
 		go s.expire(gen, id)
@@ -76,7 +78,9 @@ func (s *Server) scan() {
 	var next int64
 	var ok bool
 	s.app.read(func(f *fsm.Machine) { next, ok = f.NextLockDeadline() })
-	if ok && next <= now && s.tickInFlight.CompareAndSwap(false, true) {
+	// Lock-delays end in replicated time: tick once a stamp taken now
+	// would reach the earliest end.
+	if ok && next <= s.stamps.now() && s.tickInFlight.CompareAndSwap(false, true) {
 		s.wg.Add(1)
 		go s.tick()
 	}
@@ -102,7 +106,7 @@ func (s *Server) expire(gen, id uint64) {
 		s.leases.remove(id) // the FSM refused: the session is gone already
 	default:
 		s.log.Debug("expiry proposal failed", "session", id, "error", err)
-		s.leases.retry(gen, id, s.clock().Add(expiryRetryDelay).UnixNano())
+		s.leases.retry(gen, id, s.clock.Monotonic()+expiryRetryDelay)
 	}
 }
 
@@ -140,14 +144,14 @@ func (s *Server) keepAlive(ctx context.Context, req *api.KeepAliveRequest) (*api
 	if err := s.node.ReadIndex(ctx); err != nil {
 		return nil, s.nodeError(ctx, err)
 	}
-	now := s.clock().UnixNano()
+	now := s.clock.Monotonic()
 	ttls := make([]int64, len(req.Sessions))
-	ats := make([]int64, len(req.Sessions))
+	ats := make([]time.Duration, len(req.Sessions))
 	s.app.read(func(f *fsm.Machine) {
 		for i, id := range req.Sessions {
 			if info, ok := f.Session(id); ok {
 				ttls[i] = int64(info.TTL)
-				ats[i] = addNanos(now, ttls[i])
+				ats[i] = deadline(now, info.TTL)
 			}
 		}
 	})

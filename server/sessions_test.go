@@ -83,8 +83,9 @@ func TestLockDelayHonouredAfterExpiry(t *testing.T) {
 	if len(in.Waiters) != 1 || in.Waiters[0].Session != sb {
 		t.Fatalf("lock during its delay: %+v", in)
 	}
-	// The delay counts from the expiry's stamp: stop 10 ms short of it.
-	if left := time.Duration(in.DelayUntil - c.clock.Now().UnixNano()); left <= 0 || left > 5*time.Second {
+	// The delay counts from the expiry's stamp, in replicated time: stop
+	// 10 ms short of it.
+	if left := time.Duration(in.DelayUntil - replicatedNow(c.leader())); left <= 0 || left > 5*time.Second {
 		t.Fatalf("delay ends in %v, want within 5 s", left)
 	} else {
 		c.clock.Advance(left - 10*time.Millisecond)
@@ -184,7 +185,7 @@ func TestLeaseTableExpiresInDeadlineOrder(t *testing.T) {
 	}
 	// Renew every even session far into the future.
 	var ids []uint64
-	var ats []int64
+	var ats []time.Duration
 	for i := 2; i <= n; i += 2 {
 		ids, ats = append(ids, uint64(i)), append(ats, 5_000_000)
 	}
@@ -207,7 +208,7 @@ func TestLeaseTableExpiresInDeadlineOrder(t *testing.T) {
 		}
 	}
 	// An expiring session cannot be renewed; a new generation forgets all.
-	if ok, _ := lt.renew(gen, []uint64{got[0]}, []int64{9_000_000}); ok[0] {
+	if ok, _ := lt.renew(gen, []uint64{got[0]}, []time.Duration{9_000_000}); ok[0] {
 		t.Fatal("renewed a session whose expiry is under way")
 	}
 	if lt.deactivate(); lt.len() != 0 || lt.isActive() {

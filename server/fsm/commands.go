@@ -66,8 +66,10 @@ type Command struct {
 	// LowestUnanswered is the client's lowest sequence number not yet
 	// answered: the session forgets the responses below it.
 	LowestUnanswered uint64
-	// Time is the leader's timestamp (unix nanoseconds). The FSM applies
-	// max(last applied time, Time), so time never runs backwards.
+	// Time is the leader's stamp: replicated time, in unix nanoseconds,
+	// advanced by real elapsed time (not read from a wall clock; see
+	// package server). The FSM applies max(last applied time, Time), so
+	// time never runs backwards.
 	Time int64
 	// Body is the msgpack encoding of the type's body struct, if any.
 	Body []byte

@@ -27,7 +27,9 @@
 // one; keep session deadlines in memory (SessionDeadlines on election,
 // then SessionOpened / SessionClosed / SessionExpired events of every
 // applied entry) and propose CmdExpireSession when one passes; propose
-// CmdTick at NextLockDeadline.
+// CmdTick at NextLockDeadline. (The server advances stamps from the last
+// applied time by the real time elapsed on its monotonic clock, so the
+// Machine's time, and every lock-delay, moves at the rate of real time.)
 //
 // A deduplicated write (Acquire, Release, CancelWait, Proclaim), by its
 // session's sequence number:
