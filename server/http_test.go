@@ -282,7 +282,7 @@ func TestHTTPStatusJSONKeysAreSnakeCase(t *testing.T) {
 		sort.Strings(ks)
 		return ks
 	}
-	if want := []string{"applied", "commit", "id", "leader", "leader_addr", "progress", "role", "term"}; !reflect.DeepEqual(keys(got), want) {
+	if want := []string{"applied", "cluster_id", "commit", "id", "leader", "leader_addr", "progress", "role", "term"}; !reflect.DeepEqual(keys(got), want) {
 		t.Errorf("/status keys %v, want %v", keys(got), want)
 	}
 	if got["leader_addr"] != "127.0.0.1:7009" {
