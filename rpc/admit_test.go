@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 // refusedAtOnce checks that the server closed nc without a handshake
@@ -26,7 +28,7 @@ func refusedAtOnce(t testing.TB, nc net.Conn) {
 }
 
 func TestServerRefusesConnectionsBeyondMaxConns(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(logs)
 	cfg.MaxConns = 2
 	cfg.HandshakeTimeout = time.Hour
@@ -104,7 +106,7 @@ func TestSilentHandshakesHoldAPlaceUntilTheirDeadline(t *testing.T) {
 // A flood of refusals logs one warning a second, with the number held
 // back; the rest go to debug.
 func TestRefusalsAreLoggedAtMostOnceASecond(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(logs)
 	cfg.MaxConns = 1
 	cfg.HandshakeTimeout = time.Hour

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 // Each bad frame closes only the connection that sent it, with a logged
@@ -31,7 +33,7 @@ func TestBadFrameClosesOnlyItsConnection(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &syncbuf.Buffer{}
 			s, addr := startServer(t, testConfig(logs), KindClient)
 			registerEcho(t, s)
 			release := make(chan struct{})

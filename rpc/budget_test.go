@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 // A request keeps its in-flight slot until the writer takes up its
@@ -96,7 +98,7 @@ func TestCallsAtTheInFlightLimitNeverTripTheServer(t *testing.T) {
 // read the answers is cut once MaxQueueBytes are queued, long before
 // MaxInFlight answers of a megabyte pile up.
 func TestSlowReaderOfAnswersIsCutAtTheByteBudget(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(logs) // a queue budget of 8 MiB, MaxInFlight 256
 	s, ln := servePipes(t, cfg, KindClient)
 	big := bytes.Repeat([]byte{7}, 1<<20)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 func TestCallRoundTrip(t *testing.T) {
@@ -236,7 +238,7 @@ func TestCallWaitsForAnInFlightSlot(t *testing.T) {
 }
 
 func TestServerEnforcesInFlightLimit(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(logs)
 	cfg.MaxInFlight = 2
 	s, addr := startServer(t, cfg, KindClient)

@@ -7,10 +7,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 func TestSilentConnectionIsClosedAfterReadTimeout(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(logs)
 	cfg.ReadTimeout = 50 * time.Millisecond
 	cfg.PingInterval = 10 * time.Millisecond
@@ -63,7 +65,7 @@ func TestPingsKeepAnIdleConnectionAlive(t *testing.T) {
 }
 
 func TestReaderThatStallsIsDisconnectedAfterWriteTimeout(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(logs)
 	cfg.SendQueueLen = 1000
 	cfg.MaxQueueBytes = 64 << 20 // the write timeout, not the byte budget, must end it

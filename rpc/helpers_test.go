@@ -1,36 +1,18 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
-
-// logBuffer collects log output from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func testConfig(logs io.Writer) Config {
 	cfg := DefaultConfig()
@@ -129,7 +111,7 @@ func waitClosedByServer(t testing.TB, nc net.Conn) {
 // waitLog waits until the server's log mentions want (the close reason is
 // logged just before the socket closes, so it is there once the client
 // has seen the close).
-func waitLog(t testing.TB, logs *logBuffer, want string) {
+func waitLog(t testing.TB, logs *syncbuf.Buffer, want string) {
 	t.Helper()
 	if !strings.Contains(logs.String(), want) {
 		t.Fatalf("log does not mention %q:\n%s", want, logs.String())

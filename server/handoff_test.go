@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -10,36 +9,20 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
-
-// logBuffer collects one server's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // loggedCluster is a svcCluster whose nodes log into buffers, each tweaked
 // further by tweak (may be nil).
-func loggedCluster(t *testing.T, n int, tweak func(*Config)) (*svcCluster, map[string]*logBuffer) {
-	logs := map[string]*logBuffer{}
+func loggedCluster(t *testing.T, n int, tweak func(*Config)) (*svcCluster, map[string]*syncbuf.Buffer) {
+	logs := map[string]*syncbuf.Buffer{}
 	var mu sync.Mutex
 	c := newSvcCluster(t, n, func(cfg *Config) {
 		mu.Lock()
 		b := logs[cfg.ID]
 		if b == nil {
-			b = &logBuffer{}
+			b = &syncbuf.Buffer{}
 			logs[cfg.ID] = b
 		}
 		mu.Unlock()

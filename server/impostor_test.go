@@ -10,6 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lockd/lockd/consensus"
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 // A second node n1, at another address, with n2 and n3 in its
@@ -22,7 +23,7 @@ func TestImpostorWithAMembersIDIsRefusedAndTheClusterServes(t *testing.T) {
 	lead := c.leader()
 
 	a := svcFreeAddrs(t, 2)
-	impLog := &logBuffer{}
+	impLog := &syncbuf.Buffer{}
 	cfg := DefaultConfig()
 	cfg.ID, cfg.DataDir = "n1", filepath.Join(t.TempDir(), "impostor")
 	cfg.PeerAddr, cfg.ClientAddr = a[0], a[1]

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/internal/freeport"
+	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -72,29 +72,11 @@ func lockdBinary(t *testing.T) string {
 	return bin
 }
 
-// lockedBuffer collects a child's output from two pipes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one running lockd process.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *syncbuf.Buffer
 	done chan struct{}
 	err  error // set before done closes
 }
@@ -115,7 +97,7 @@ func cleanEnv() []string {
 // and prints its log if the test failed.
 func startProc(t *testing.T, name, bin string, args, env []string, stdout io.Writer) *proc {
 	t.Helper()
-	p := &proc{name: name, log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, log: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(cleanEnv(), env...)
 	p.cmd.Stderr = p.log

@@ -11,14 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/server"
 )
 
 // runAsync runs main's body in-process; the returned func cancels its
 // context (a "signal") and waits for the exit code.
-func runAsync(args []string) (stop func() int, stderr *lockedBuffer) {
+func runAsync(args []string) (stop func() int, stderr *syncbuf.Buffer) {
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr = &lockedBuffer{}
+	stderr = &syncbuf.Buffer{}
 	var code int
 	var wg sync.WaitGroup
 	wg.Add(1)
