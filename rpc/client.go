@@ -3,6 +3,7 @@ package rpc
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -84,7 +85,21 @@ func Dial(ctx context.Context, addr string, kind Kind, cfg Config, opts ...DialO
 	if err != nil {
 		return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
 	}
+	var tc *tls.Conn
+	if cfg.TLS != nil || cfg.ClientTLS != nil {
+		if d, ok := ctx.Deadline(); ok {
+			_ = nc.SetDeadline(d)
+		}
+		if tc, err = dialTLS(ctx, nc, addr, cfg); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+		nc = tc
+	}
 	remoteID, err := clientHandshake(ctx, nc, kind, cfg.NodeID)
+	if err == nil {
+		err = verifyIdentity(cfg, tc, remoteID)
+	}
 	if err != nil {
 		_ = nc.Close()
 		return nil, err

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -81,6 +82,22 @@ type Config struct {
 	// WriteBufferSize is the size of the buffered writer that batches
 	// frames into syscalls.
 	WriteBufferSize int
+	// TLS, if set, wraps every connection in TLS (see tls.go): on a
+	// Server it is the server configuration (certificates, ClientAuth,
+	// ClientCAs), on the dial side the client configuration. A dial side
+	// whose TLS.ServerName is empty checks the server's certificate
+	// against the host of the address it dials.
+	TLS *tls.Config
+	// ClientTLS, if set, gives the dial side's TLS configuration for the
+	// host it dials, at each Dial (so that certificates reloaded in
+	// between are used); it takes precedence over TLS on the dial side.
+	ClientTLS func(serverName string) *tls.Config
+	// VerifyIdentity, if set with TLS, is called after the TLS handshake
+	// with the verified connection state and the node id the other side
+	// sent in the lockd handshake (a server sees the dial side's, a dial
+	// side the server's). An error refuses the connection
+	// (ErrUnauthenticated) before any frame is read.
+	VerifyIdentity func(state tls.ConnectionState, remoteID string) error
 	// Logger receives one line per closed connection, with the reason.
 	// Nil means no logging.
 	Logger hclog.Logger

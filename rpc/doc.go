@@ -24,6 +24,14 @@
 // its idLen is '\n', so an HTTP server answers the hello at once, and an
 // "HTTP/" reply is ErrHTTPPort.
 //
+// With Config.TLS, the connection is TLS first (the configuration decides
+// versions and certificates) and the handshake above runs inside it;
+// Config.VerifyIdentity then judges the other side's certificate against
+// the node id it sent (status 6, ErrUnauthenticated). A plain hello that
+// reaches a TLS listener is answered in plain with status 7
+// (ErrTLSRequired); a TLS dial side that meets a plain lockd hello or an
+// HTTP reply reports ErrServerNotTLS or ErrHTTPPort (see tls.go).
+//
 // Then frames, big-endian:
 //
 //	length uint32 (of body) | type uint8 | request id uint64 | msgpack body
@@ -39,6 +47,8 @@
 //	state       event                               next     effect
 //	accepted    over MaxConns or MaxConnsPerIP      closed   no reply; counted; warned at most once a second
 //	accepted    hello late (HandshakeTimeout)       closed   counted in Stats.HandshakesFailed
+//	accepted    TLS handshake fails or is late      closed   counted in Stats.HandshakesFailed
+//	accepted    certificate's identity refused      closed   status 6; ErrUnauthenticated on both sides
 //	dialing     handshake accepted                  open     reader, writer, pinger start
 //	dialing     bad magic/version/kind/id, refused  closed   typed error from Dial
 //	open        frame over MaxFrameSize             closed   ErrFrameTooLarge, logged

@@ -23,6 +23,18 @@ var (
 	// ErrRefused: the server refused the handshake (it is closing, or a
 	// test's fault injector blocks this peer).
 	ErrRefused = errors.New("rpc: connection refused by server")
+	// ErrTLSRequired: a plain connection reached a server that requires
+	// TLS (Config.TLS is set on the server and not on the dial side).
+	ErrTLSRequired = errors.New("rpc: the server requires TLS; give this side a TLS configuration (CA, certificate and key)")
+	// ErrServerNotTLS: a TLS dial side reached a lockd server that does
+	// not use TLS.
+	ErrServerNotTLS = errors.New("rpc: the server does not use TLS (it was started without certificates)")
+	// ErrUnauthenticated: the certificate is valid, but the identity it
+	// names may not use the node id sent in the handshake (a peer claiming
+	// another node's id), or names no identity of the kind this port
+	// serves. Returned on the side that decided, and on the dial side when
+	// the server decided.
+	ErrUnauthenticated = errors.New("rpc: identity not accepted")
 	// ErrFrameTooLarge: a frame's declared body length exceeds MaxFrameSize.
 	ErrFrameTooLarge = errors.New("rpc: frame too large")
 	// ErrUnknownType: a frame type that this side does not accept.

@@ -49,6 +49,8 @@ const (
 	statusBadKind         uint8 = 3
 	statusBadNodeID       uint8 = 4
 	statusRefused         uint8 = 5
+	statusUnauthenticated uint8 = 6
+	statusTLSRequired     uint8 = 7
 )
 
 // anonymousClientID is the id a client connection without a node id
@@ -137,6 +139,10 @@ func replyError(h hello) error {
 		return fmt.Errorf("%w: refused by server", ErrBadNodeID)
 	case statusRefused:
 		return ErrRefused
+	case statusUnauthenticated:
+		return fmt.Errorf("%w: the server refused the identity of our certificate", ErrUnauthenticated)
+	case statusTLSRequired:
+		return ErrTLSRequired
 	}
 	return fmt.Errorf("%w: unknown handshake status %d", ErrProtocol, h.b)
 }

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ type link struct {
 	log      hclog.Logger
 	kind     Kind
 	remoteID string
+	tlsState *tls.ConnectionState // nil without TLS; fixed after the handshake
 	q        *outQueue
 	onClose  func() // optional, run once by fail
 	// freeSlot, if set, is run by the writer as it takes up the answer to
@@ -43,7 +45,13 @@ type link struct {
 }
 
 func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, log hclog.Logger) *link {
+	var st *tls.ConnectionState
+	if tc, ok := nc.(*tls.Conn); ok {
+		s := tc.ConnectionState()
+		st = &s
+	}
 	return &link{
+		tlsState: st,
 		nc:       nc,
 		cfg:      cfg,
 		codec:    codec,
@@ -114,6 +122,11 @@ func (l *link) RemoteAddr() net.Addr { return l.nc.RemoteAddr() }
 
 // RemoteID is the node id the other side sent in its handshake.
 func (l *link) RemoteID() string { return l.remoteID }
+
+// TLSState is the connection's TLS state (its verified peer certificates
+// among it), or nil for a connection without TLS.
+// The caller must not modify it.
+func (l *link) TLSState() *tls.ConnectionState { return l.tlsState }
 
 // Kind is the connection kind agreed in the handshake.
 func (l *link) Kind() Kind { return l.kind }

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -211,9 +212,10 @@ func (s *Server) serve(ln net.Listener) error {
 // so a remote that sees the close may connect again at once.
 func (s *Server) accept(nc net.Conn, src string) {
 	defer s.running.Done()
-	remoteID, err := s.handshake(nc)
+	raw := nc
+	remoteID, nc, err := s.handshake(nc)
 	s.mu.Lock()
-	delete(s.handshaking, nc)
+	delete(s.handshaking, raw)
 	if err != nil {
 		s.leaveLocked(src)
 	}
@@ -264,18 +266,39 @@ func (s *Server) accept(nc net.Conn, src string) {
 	c.workers.close() // handlers see their context cancelled
 }
 
-func (s *Server) handshake(nc net.Conn) (string, error) {
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+// handshake runs the TLS handshake (with Config.TLS) and the lockd
+// hello on an accepted connection, all within HandshakeTimeout. It
+// returns the remote's node id and the connection to use from then on
+// (the TLS one, with TLS).
+func (s *Server) handshake(nc net.Conn) (string, net.Conn, error) {
+	deadline := time.Now().Add(s.cfg.HandshakeTimeout)
+	_ = nc.SetDeadline(deadline)
 	defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	var tc *tls.Conn
+	if s.cfg.TLS != nil {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		var err error
+		tc, err = s.serverTLS(ctx, nc)
+		cancel()
+		if err != nil {
+			return "", nc, err
+		}
+		nc = tc
+	}
 	h, err := readHello(nc)
 	var status uint8
 	switch {
 	case errors.Is(err, ErrBadMagic):
 		status = statusBadMagic
 	case err != nil:
-		return "", err
+		return "", nc, err
 	default:
 		status, err = judgeHello(h, s.kind)
+	}
+	if err == nil {
+		if err = verifyIdentity(s.cfg, tc, h.id); err != nil {
+			status = statusUnauthenticated
+		}
 	}
 	if err == nil && s.cfg.faults != nil {
 		if ferr := s.cfg.faults.Blocked(h.id, nc.RemoteAddr().String()); ferr != nil {
@@ -285,7 +308,7 @@ func (s *Server) handshake(nc net.Conn) (string, error) {
 	if werr := writeHello(nc, hello{version: ProtocolVersion, b: status, id: s.cfg.NodeID}); werr != nil && err == nil {
 		err = fmt.Errorf("rpc: handshake reply: %w", werr)
 	}
-	return h.id, err
+	return h.id, nc, err
 }
 
 // Conns returns the open connections.
