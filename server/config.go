@@ -69,6 +69,9 @@ type Config struct {
 	// RPC configures both the peer and the client connections; NodeID is
 	// set from ID.
 	RPC rpc.Config
+	// TLS, if set, secures the peer and client ports with mutual TLS
+	// (see TLSConfig); nil serves them in plain TCP.
+	TLS *TLSConfig
 	// Registerer receives the lockd_ metrics; nil uses a private registry.
 	Registerer prometheus.Registerer
 	// Logger receives structured logs; nil discards them.
@@ -206,6 +209,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxSnapshotBytes must be positive", ErrInvalidConfig)
 	case c.SnapshotIdleTimeout < c.RPC.DefaultCallTimeout || c.SnapshotIdleTimeout <= 0:
 		return fmt.Errorf("%w: SnapshotIdleTimeout %v must be positive and at least RPC.DefaultCallTimeout %v", ErrInvalidConfig, c.SnapshotIdleTimeout, c.RPC.DefaultCallTimeout)
+	}
+	if c.TLS != nil {
+		if err := c.TLS.validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
 	}
 	if _, ok := c.InitialCluster[c.ID]; len(c.InitialCluster) > 0 && !ok && !c.Join {
 		return fmt.Errorf("%w: InitialCluster does not name %q", ErrInvalidConfig, c.ID)

@@ -247,6 +247,7 @@ type svcClient struct {
 	seq      map[uint64]uint64 // session -> last seq used
 	sessions []uint64          // opened here; re-attached after a reconnect
 	opens    int
+	cfg      rpc.Config // of every dial
 }
 
 type pushed struct {
@@ -256,7 +257,13 @@ type pushed struct {
 
 func dialClient(t testing.TB, addr string) *svcClient {
 	t.Helper()
-	cl := &svcClient{t: t, seq: map[uint64]uint64{}}
+	return dialClientWith(t, addr, rpc.DefaultConfig())
+}
+
+// dialClientWith is dialClient with the rpc configuration cfg (TLS, say).
+func dialClientWith(t testing.TB, addr string, cfg rpc.Config) *svcClient {
+	t.Helper()
+	cl := &svcClient{t: t, seq: map[uint64]uint64{}, cfg: cfg}
 	if err := cl.connect(addr); err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -272,7 +279,7 @@ func dialClient(t testing.TB, addr string) *svcClient {
 func (cl *svcClient) connect(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, rpc.DefaultConfig(), rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
+	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, cl.cfg, rpc.WithPushHandler(func(typ rpc.MsgType, body rpc.Body) {
 		cl.mu.Lock()
 		cl.push = append(cl.push, pushed{typ: api.PushType(typ), body: body})
 		cl.mu.Unlock()

@@ -209,7 +209,7 @@ func (s *Server) memberStatus(ctx context.Context, id consensus.NodeID) api.Clus
 		out.Error = lerr.Error()
 		return out
 	}
-	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, s.cfg.RPC)
+	conn, err := rpc.Dial(ctx, addr, rpc.KindClient, s.cfg.peerRPC())
 	if err != nil {
 		out.Error = err.Error()
 		return out

@@ -181,7 +181,7 @@ func (s *Server) build() error {
 	}
 	s.app = &applier{fsm: machine, events: s.events, leases: s.leases, clock: s.clock, expired: s.metrics.sessionsExpired}
 	s.stamps = newStampClock(s.clock, &s.app.lastTime)
-	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.RPC)
+	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.peerRPC())
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (s *Server) build() error {
 		_ = tr.Close()
 		return err
 	}
-	client, err := rpc.NewServer(s.cfg.RPC, rpc.KindClient)
+	client, err := rpc.NewServer(s.cfg.clientRPC(), rpc.KindClient)
 	if err != nil {
 		_ = tr.Close()
 		return err
