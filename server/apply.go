@@ -27,6 +27,8 @@ type applier struct {
 	leases  *leaseTable
 	clock   Clock
 	expired prometheus.Counter
+	// recent keeps the last events for the web view.
+	recent *eventLog
 	// lastTime is the FSM time after the last apply; proposals are stamped
 	// no earlier than it (stamp.go).
 	lastTime atomic.Int64
@@ -38,6 +40,7 @@ func (a *applier) Apply(index uint64, data []byte) any {
 	res, evs := a.fsm.Apply(index, data)
 	a.lastTime.Store(a.fsm.Time())
 	a.events.route(evs)
+	a.recent.recordApplied(index, a.fsm.Time(), evs)
 	a.mu.Unlock()
 	if res.Err == nil && res.Session != 0 && res.TTL > 0 {
 		// Only CmdOpenSession answers with a session and TTL; a retried

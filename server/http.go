@@ -40,7 +40,11 @@ const httpStatusTimeout = 2 * time.Second
 //	GET /metrics  the Prometheus metrics gathered from g
 //	GET /status   the node's api.NodeStatus as JSON, snake_case keys
 //	              (statusJSON)
-//	GET /         a small HTML status page
+//	GET /node     a small HTML page of this node's Raft state
+//	GET /         the cluster page (webview.go), if n is a ClusterViewer;
+//	              else the node page
+//	GET /cluster  the ClusterView as JSON (ClusterViewer only)
+//	GET /web/...  the cluster page's script and style
 //
 // Other paths get 404 and other methods 405. A nil logger discards logs.
 func NewHTTPHandler(n NodeHealth, g prometheus.Gatherer, logger hclog.Logger) http.Handler {
@@ -52,7 +56,12 @@ func NewHTTPHandler(n NodeHealth, g prometheus.Gatherer, logger hclog.Logger) ht
 	mux.HandleFunc("GET /livez", h.livez)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.HandleFunc("GET /status", h.status)
-	mux.HandleFunc("GET /{$}", h.page)
+	mux.HandleFunc("GET /node", h.page)
+	if cv, ok := n.(ClusterViewer); ok {
+		h.routeClusterView(mux, cv)
+	} else {
+		mux.HandleFunc("GET /{$}", h.page)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorLog:      logger.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
 		ErrorHandling: promhttp.ContinueOnError,
@@ -62,6 +71,7 @@ func NewHTTPHandler(n NodeHealth, g prometheus.Gatherer, logger hclog.Logger) ht
 
 type httpHandler struct {
 	node   NodeHealth
+	view   ClusterViewer // nil: no cluster page
 	logger hclog.Logger
 }
 
@@ -228,6 +238,6 @@ th{background:#f3f3f3}
 {{range .Progress}}<tr><td>{{.ID}}</td><td>{{if .Learner}}learner{{else}}voter{{end}}</td><td>{{.Match}}</td><td>{{.Next}}</td><td>{{.State}}</td><td>{{.Behind}}</td></tr>
 {{end}}</table>{{else}}<p>Member progress is shown on the leader{{with .Status.Leader}} ({{.}}){{end}}.</p>{{end}}
 {{end}}
-<p><a href="/metrics">metrics</a> · <a href="/readyz">readyz</a> · <a href="/livez">livez</a> · <a href="/status">status JSON</a></p>
+<p><a href="/">cluster</a> · <a href="/metrics">metrics</a> · <a href="/readyz">readyz</a> · <a href="/livez">livez</a> · <a href="/status">status JSON</a></p>
 </body></html>
 `))

@@ -120,7 +120,7 @@ func TestHTTPReadyzIsUnavailableWithAReasonWhileNoLeaderIsKnown(t *testing.T) {
 	if code, body := httpGetT(t, web, "/livez"); code != http.StatusOK {
 		t.Fatalf("/livez = %d %s: a node without a leader is still live", code, body)
 	}
-	code, page := httpGetT(t, web, "/")
+	code, page := httpGetT(t, web, "/node")
 	if code != http.StatusOK || !strings.Contains(page, "not ready: "+p.Reason) || !strings.Contains(page, "none known") {
 		t.Fatalf("/ = %d:\n%s", code, page)
 	}
@@ -188,9 +188,9 @@ func TestHTTPStatusPageAndJSONShowRoleTermLeaderAndMemberProgress(t *testing.T) 
 		t.Fatalf("/status cluster ID %q (body %s), want %q under cluster_id", st.ClusterID, body, want)
 	}
 
-	code, page := httpGetT(t, web, "/")
+	code, page := httpGetT(t, web, "/node")
 	if code != http.StatusOK {
-		t.Fatalf("/ = %d", code)
+		t.Fatalf("/node = %d", code)
 	}
 	for _, want := range []string{"<h1>lockd node " + lead.ID() + "</h1>", "<td>leader</td>",
 		"<h2>Members</h2>", "<td>" + st.ClusterID + "</td>", "<td>n1</td>", "<td>n2</td>", "<td>n3</td>", `href="/metrics"`} {
@@ -199,7 +199,7 @@ func TestHTTPStatusPageAndJSONShowRoleTermLeaderAndMemberProgress(t *testing.T) 
 		}
 	}
 	f := c.follower()
-	if _, page := httpGetT(t, c.web[f.ID()], "/"); !strings.Contains(page, "Member progress is shown on the leader ("+lead.ID()+")") {
+	if _, page := httpGetT(t, c.web[f.ID()], "/node"); !strings.Contains(page, "Member progress is shown on the leader ("+lead.ID()+")") {
 		t.Errorf("follower page does not point at the leader:\n%s", page)
 	}
 }

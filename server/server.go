@@ -58,6 +58,7 @@ type Server struct {
 	members *memberBook
 	backups *backupStore
 	metrics *metrics
+	recent  *eventLog // the web view's recent events
 
 	addrMu     sync.RWMutex // guards peerAddr and clientAddr, set by New
 	peerAddr   string
@@ -131,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 		leases:     newLeaseTable(),
 		backups:    &backupStore{},
 		metrics:    newMetrics(),
+		recent:     newEventLog(recentEvents),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	w, err := wal.Open(cfg.WAL)
@@ -179,7 +181,7 @@ func (s *Server) build() error {
 	if err != nil {
 		return err
 	}
-	s.app = &applier{fsm: machine, events: s.events, leases: s.leases, clock: s.clock, expired: s.metrics.sessionsExpired}
+	s.app = &applier{fsm: machine, events: s.events, leases: s.leases, clock: s.clock, expired: s.metrics.sessionsExpired, recent: s.recent}
 	s.stamps = newStampClock(s.clock, &s.app.lastTime)
 	tr, err := peer.New(consensus.NodeID(s.cfg.ID), s.cfg.peerRPC())
 	if err != nil {
@@ -401,6 +403,7 @@ func (s *Server) onConfChanged(cs consensus.ConfState) { s.members.setConf(cs) }
 // onLeaderChanged runs on the node loop at every leadership change.
 func (s *Server) onLeaderChanged(lead consensus.NodeID, term uint64, self bool) {
 	s.metrics.leaderChanges.Inc()
+	s.recent.recordLeader(lead, term, s.app.lastTime.Load())
 	gen := s.leases.deactivate()
 	if self {
 		s.stamps.takeOffice(gen)
