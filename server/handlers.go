@@ -14,14 +14,22 @@ import (
 // RequestTimeout and turns errors into rpc remote errors whose code is
 // the api code and whose message is the api.Error's bare message (for
 // CodeNotLeader: the leader's client address).
+//
+// Each answer is counted in lockd_requests_total and timed in
+// lockd_request_duration_seconds (callmetrics.go).
 func handle[Req any, Resp any](s *Server, typ api.MsgType, fn func(ctx context.Context, c *rpc.Conn, req *Req) (Resp, error)) error {
+	s.metrics.calls.initMethod(typ)
 	return rpc.Register(s.client, rpc.MsgType(typ), func(ctx context.Context, c *rpc.Conn, req *Req) (any, error) {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
 		resp, err := fn(ctx, c, req)
 		if err != nil {
-			return nil, wireError(err)
+			err = wireError(err)
+			s.metrics.calls.observeRequest(typ, err, time.Since(start))
+			return nil, err
 		}
+		s.metrics.calls.observeRequest(typ, nil, time.Since(start))
 		return resp, nil
 	})
 }

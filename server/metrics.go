@@ -25,6 +25,7 @@ type metrics struct {
 	sessionsExpired prometheus.Counter
 	acquireDuration prometheus.Histogram
 	peersRefused    *prometheus.CounterVec
+	calls           callMetrics // per request, commit, snapshot (callmetrics.go)
 }
 
 // raftGauges is what the gauges read of the Raft node (*raftnode.Node).
@@ -61,6 +62,7 @@ func newMetrics() *metrics {
 	m.peersRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_peers_refused_total",
 		Help: "Peers refused by this node, or whose answers it refused: claiming this node's ID (self), a member's ID at another address (address), another cluster (cluster), answering under another ID (id)."},
 		[]string{"reason"})
+	m.calls = newCallMetrics()
 	return m
 }
 
@@ -93,9 +95,15 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 			sessions: prometheus.NewDesc("lockd_sessions_open", "Open sessions.", nil, nil),
 			held:     prometheus.NewDesc("lockd_locks_held", "Locks with at least one holder.", nil, nil),
 			waiters:  prometheus.NewDesc("lockd_lock_waiters", "Acquire requests waiting in lock queues.", nil, nil),
+			byState: prometheus.NewDesc("lockd_locks", "Locks by state: held exclusive, held shared, or free in a lock-delay (delayed).",
+				[]string{"state"}, nil),
+			sessionsByState: prometheus.NewDesc("lockd_sessions", "Open sessions by state: holding a lock, waiting only, or idle.",
+				[]string{"state"}, nil),
+			queues: prometheus.NewDesc("lockd_lock_queue_length", "Waiters per lock, over the locks that are held or waited for.", nil, nil),
 		},
 		newRPCCollector(conns),
 	}
+	cs = append(cs, m.calls.collectors()...)
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -121,19 +129,25 @@ func (m *metrics) unregister() {
 
 // stateCollector counts sessions, held locks and waiters at scrape time.
 type stateCollector struct {
-	state                   stateReader
-	sessions, held, waiters *prometheus.Desc
+	state                            stateReader
+	sessions, held, waiters          *prometheus.Desc
+	byState, sessionsByState, queues *prometheus.Desc
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sessions
 	ch <- c.held
 	ch <- c.waiters
+	ch <- c.byState
+	ch <- c.sessionsByState
+	ch <- c.queues
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	var sessions, held, waiters int
+	var counts stateCounts
 	c.state.read(func(f *fsm.Machine) {
+		counts = countStates(f)
 		sessions, _ = f.SessionCount("")
 		for _, in := range f.Locks() {
 			if len(in.Holders) > 0 {
@@ -145,4 +159,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(sessions))
 	ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(held))
 	ch <- prometheus.MustNewConstMetric(c.waiters, prometheus.GaugeValue, float64(waiters))
+	for _, st := range lockStates {
+		ch <- prometheus.MustNewConstMetric(c.byState, prometheus.GaugeValue, float64(counts.locks[st]), st)
+	}
+	for _, st := range sessionStates {
+		ch <- prometheus.MustNewConstMetric(c.sessionsByState, prometheus.GaugeValue, float64(counts.sessions[st]), st)
+	}
+	ch <- prometheus.MustNewConstHistogram(c.queues, counts.queueN, counts.queueSum, counts.queues)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/consensus"
@@ -25,11 +26,13 @@ func (s *Server) propose(ctx context.Context, cmd fsm.Command, body any) (fsm.Re
 		return fsm.Result{}, api.Errorf(api.CodeInvalidRequest, "%v", err)
 	}
 	s.metrics.proposals.Inc()
+	start := time.Now()
 	a, err := s.node.Propose(ctx, data)
 	if err != nil {
 		s.metrics.proposalsFailed.Inc()
 		return fsm.Result{}, s.nodeError(ctx, err)
 	}
+	s.metrics.calls.commit.Observe(time.Since(start).Seconds())
 	res, ok := a.Result.(fsm.Result)
 	if !ok {
 		return fsm.Result{}, api.Errorf(api.CodeUnavailable, "no result for entry %d", a.Index)

@@ -196,6 +196,7 @@ func (s *Server) build() error {
 		LeaderChanged: s.onLeaderChanged,
 		ConfChanged:   s.onConfChanged,
 		Fsync:         s.metrics.observeFsync,
+		Snapshot:      s.metrics.calls.observeSnapshot,
 	})
 	if err != nil {
 		_ = tr.Close()

@@ -217,12 +217,16 @@ func (n *Node) handleReady() error {
 // installSnapshot persists a Ready carrying a snapshot, restores the state
 // machine from it and finishes the Ready, all before anything else.
 func (n *Node) installSnapshot(rd consensus.Ready) error {
+	start := time.Now()
 	hs, _ := n.toWrite(rd)
 	if err := n.save(hs, rd.Entries, rd.Snapshot); err != nil {
 		return err
 	}
 	if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
 		return fmt.Errorf("raftnode: restore snapshot at %d: %w", rd.Snapshot.Meta.Index, err)
+	}
+	if n.hooks.Snapshot != nil {
+		n.hooks.Snapshot("installed", len(rd.Snapshot.Data), time.Since(start))
 	}
 	n.applied = rd.Snapshot.Meta.Index
 	n.snapIndex = rd.Snapshot.Meta.Index
@@ -431,6 +435,7 @@ func (n *Node) maybeSnapshot() error {
 			return err
 		}
 	}
+	start := time.Now()
 	data, err := n.sm.Snapshot()
 	if err != nil {
 		return fmt.Errorf("raftnode: state machine snapshot: %w", err)
@@ -442,6 +447,9 @@ func (n *Node) maybeSnapshot() error {
 		return fmt.Errorf("raftnode: compact to %d: %w", n.applied, err)
 	}
 	n.log.Debug("snapshot taken", "index", n.applied, "bytes", len(data))
+	if n.hooks.Snapshot != nil {
+		n.hooks.Snapshot("taken", len(data), time.Since(start))
+	}
 	n.snapIndex = n.applied
 	return nil
 }

@@ -118,6 +118,10 @@ type Hooks struct {
 	ConfChanged func(cs consensus.ConfState)
 	// Fsync observes the duration of each synced WAL write.
 	Fsync func(d time.Duration)
+	// Snapshot observes each snapshot this node took (kind "taken": state
+	// machine capture, store and compaction) or installed from the leader
+	// ("installed": store and restore): its size and duration.
+	Snapshot func(kind string, bytes int, d time.Duration)
 }
 
 type proposal struct {
