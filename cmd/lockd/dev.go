@@ -145,7 +145,7 @@ func (n *devNode) start(o options, cluster map[string]string, dir string, logger
 	}
 	n.srv = srv
 	n.addrs.client, n.addrs.peer = srv.ClientAddr(), srv.PeerAddr()
-	n.web = serveHTTP(ln, server.NewHTTPHandler(srv, reg, l.Named("http")), l)
+	n.web = serveHTTP(ln, withPprof(server.NewHTTPHandler(srv, reg, l.Named("http")), o.PProf), l)
 	return nil
 }
 

@@ -43,6 +43,7 @@ type options struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogJSON         bool
+	PProf           bool
 }
 
 // envFor names the environment variable that stands in for a flag:
@@ -125,6 +126,8 @@ func cliFlags(d server.Config) []cli.Flag {
 			Value: "info", Usage: "trace, debug, info, warn or error"},
 		&cli.BoolFlag{Name: "log-json", EnvVars: envFor("log-json"), Category: catProcess,
 			Usage: "log JSON lines instead of text"},
+		&cli.BoolFlag{Name: "pprof", EnvVars: envFor("pprof"), Category: catProcess,
+			Usage: "serve Go's profiler at /debug/pprof/ on --http-addr (off by default: it exposes internals and costs CPU while profiling)"},
 	}
 }
 
@@ -159,5 +162,6 @@ func optionsFrom(c *cli.Context) options {
 		MaxLocksPerSess:   c.Int("max-locks-per-session"),
 		LogLevel:          c.String("log-level"),
 		LogJSON:           c.Bool("log-json"),
+		PProf:             c.Bool("pprof"),
 	}
 }

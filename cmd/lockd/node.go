@@ -49,7 +49,7 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	var web *httpEndpoint
 	httpAddr := ""
 	if httpLn != nil {
-		web = serveHTTP(httpLn, server.NewHTTPHandler(srv, reg, logger.Named("http")), logger)
+		web = serveHTTP(httpLn, withPprof(server.NewHTTPHandler(srv, reg, logger.Named("http")), o.PProf), logger)
 		httpAddr = httpLn.Addr().String()
 	}
 	logger.Info("node serving", "id", srv.ID(), "client_addr", srv.ClientAddr(),
