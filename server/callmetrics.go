@@ -45,7 +45,15 @@ func newCallMetrics() callMetrics {
 	}
 }
 
+// snapshotKinds are the values of the kind label of the snapshot
+// histograms; their series exist from the start.
+var snapshotKinds = []string{"taken", "installed"}
+
 func (m callMetrics) collectors() []prometheus.Collector {
+	for _, k := range snapshotKinds {
+		m.snapshotBytes.WithLabelValues(k)
+		m.snapshotSecs.WithLabelValues(k)
+	}
 	return []prometheus.Collector{m.requests, m.requestDuration, m.commit, m.snapshotBytes, m.snapshotSecs}
 }
 
