@@ -82,6 +82,7 @@ func (l *lockctl) app() *cli.App {
 		Before: l.parseGlobals,
 		Commands: []*cli.Command{
 			l.statusCommand(),
+			l.topCommand(),
 			l.membersCommand(),
 			l.leaderCommand(),
 			l.snapshotCommand(),
