@@ -20,7 +20,9 @@
 // every member's client address (members.go), the one table from domain
 // errors to wire codes (codes.go), the record of the cluster a data
 // directory was bootstrapped for and its cluster ID (identity.go), metrics
-// (metrics.go) and the HTTP endpoints (http.go). State tables: Server in server.go, the lease table
+// (metrics.go, callmetrics.go) and the HTTP endpoints (http.go; the
+// cluster page in webview.go and clusterview.go, its recent events in
+// eventlog.go). State tables: Server in server.go, the lease table
 // in leases.go, the stamp clock in stamp.go, the member book in members.go.
 //
 // It exports Config, DefaultConfig, New, Server (Start, Shutdown, Close,
