@@ -165,10 +165,15 @@ func TestSnapshotsAndLeaderChangesAreMeasured(t *testing.T) {
 	})
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
-		if mf.GetName() == "lockd_snapshot_size_bytes" {
-			h := mf.GetMetric()[0].GetHistogram()
-			if h.GetSampleCount() == 0 || h.GetSampleSum() <= 0 {
-				t.Fatalf("snapshot sizes: %d samples, sum %v", h.GetSampleCount(), h.GetSampleSum())
+		if mf.GetName() != "lockd_snapshot_size_bytes" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() != "taken" {
+				continue
+			}
+			if h := m.GetHistogram(); h.GetSampleCount() == 0 || h.GetSampleSum() <= 0 {
+				t.Fatalf("snapshots taken: %d sizes, sum %v", h.GetSampleCount(), h.GetSampleSum())
 			}
 			return
 		}
