@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // chromiumBinary finds a headless-capable Chromium: $LOCKD_CHROMIUM, or
@@ -123,4 +126,41 @@ func TestClusterPageInHeadlessChromiumShowsTheCluster(t *testing.T) {
 		t.Fatalf("no screenshot at %s: %v", shot, err)
 	}
 	t.Logf("screenshot of the cluster page: %s (%d bytes)", shot, st.Size())
+}
+
+// ownedView is a node whose view has sessions with owners, as a cluster
+// that records who opened each session reports them.
+type ownedView struct{ staticHealth }
+
+func (ownedView) ClusterView(context.Context) (ClusterView, error) {
+	var s SessionsView
+	s.List = []SessionView{}
+	for i, o := range []string{"alice", "alice", "<i>bob</i>"} {
+		s.add(SessionView{ID: uint64(i + 1), Owner: o, Held: []string{}, Waiting: []string{}})
+	}
+	return ClusterView{Node: "n9", Members: []MemberView{}, Sessions: s, Locks: []LockView{}, Events: []EventView{}}, nil
+}
+
+// When sessions carry owners the page shows an owner column and a count
+// per owner (as text); without owners neither appears (the first test).
+func TestClusterPageInHeadlessChromiumShowsOwners(t *testing.T) {
+	bin, ok := chromiumBinary()
+	if !ok {
+		t.Skip("no chromium binary found (apt-get install chromium, or set LOCKD_CHROMIUM): the cluster page is not tested in a browser")
+	}
+	web := httptest.NewServer(NewHTTPHandler(ownedView{staticHealth{ready: true}}, prometheus.NewRegistry(), nil))
+	defer web.Close()
+	dom := runChromium(t, bin, web.URL+"/", "", 3*time.Second)
+	for _, w := range []string{`<table id="owners"><thead>`, "<td>alice</td><td>2</td>", "<td>&lt;i&gt;bob&lt;/i&gt;</td><td>1</td>",
+		`<th class="owner-col">owner</th>`, "<td>1</td><td>alice</td>"} {
+		if !strings.Contains(dom, w) {
+			t.Errorf("the page lacks %q", w)
+		}
+	}
+	if strings.Contains(dom, "<i>bob</i>") {
+		t.Error("an owner injected markup")
+	}
+	if t.Failed() {
+		t.Logf("rendered DOM:\n%s", dom)
+	}
 }
