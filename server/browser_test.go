@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,14 +145,26 @@ func (ownedView) ClusterView(context.Context) (ClusterView, error) {
 
 // When sessions carry owners the page shows an owner column and a count
 // per owner (as text); without owners neither appears (the first test).
+// The page refreshes itself by polling /cluster.
 func TestClusterPageInHeadlessChromiumShowsOwners(t *testing.T) {
 	bin, ok := chromiumBinary()
 	if !ok {
 		t.Skip("no chromium binary found (apt-get install chromium, or set LOCKD_CHROMIUM): the cluster page is not tested in a browser")
 	}
-	web := httptest.NewServer(NewHTTPHandler(ownedView{staticHealth{ready: true}}, prometheus.NewRegistry(), nil))
+	h := NewHTTPHandler(ownedView{staticHealth{ready: true}}, prometheus.NewRegistry(), nil)
+	var polls atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cluster" {
+			polls.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
 	defer web.Close()
-	dom := runChromium(t, bin, web.URL+"/", "", 3*time.Second)
+	dom := runChromium(t, bin, web.URL+"/", "", 7*time.Second)
+	// The page polls every 2 s: 7 s of its (virtual) time is 4 polls.
+	if n := polls.Load(); n < 3 {
+		t.Errorf("the page fetched /cluster %d times in 7 s, want it refreshed every 2 s", n)
+	}
 	for _, w := range []string{`<table id="owners"><thead>`, "<td>alice</td><td>2</td>", "<td>&lt;i&gt;bob&lt;/i&gt;</td><td>1</td>",
 		`<th class="owner-col">owner</th>`, "<td>1</td><td>alice</td>"} {
 		if !strings.Contains(dom, w) {

@@ -232,3 +232,39 @@ func TestHolderValueShownAsTextOrHex(t *testing.T) {
 		t.Fatalf("len %d hex %v cut %v", len(s), h, cut)
 	}
 }
+
+// The view needs no quorum: a follower left alone still shows the locks
+// it applied, with the members it cannot reach marked unreachable.
+func TestClusterViewWorksOnAFollowerWithoutAQuorum(t *testing.T) {
+	c := newHTTPCluster(t)
+	sc := populateView(t, c.svcCluster)
+	f := c.follower()
+	web := c.web[f.ID()]
+	svcWait(t, "the follower to apply the scene", 20*time.Second, func() bool {
+		_, v, _ := fetchView(t, web)
+		d, ok := lockOf(v, "delayed")
+		return ok && d.Delayed
+	})
+	for _, id := range c.ids() {
+		if id != f.ID() {
+			c.stop(id)
+		}
+	}
+	code, v, body := fetchView(t, web)
+	if code != http.StatusOK {
+		t.Fatalf("/cluster alone = %d %s", code, body)
+	}
+	n, ok := lockOf(v, "jobs/nightly")
+	if !ok || len(n.Holders) != 1 || n.Holders[0].Token != sc.token || len(n.Waiters) != 2 {
+		t.Fatalf("jobs/nightly on the lone follower = %+v", n)
+	}
+	unreachable := 0
+	for _, m := range v.Members {
+		if m.Health == "unreachable" && m.Error != "" {
+			unreachable++
+		}
+	}
+	if len(v.Members) != 3 || unreachable != 2 {
+		t.Fatalf("members %+v, want the two stopped ones unreachable", v.Members)
+	}
+}
