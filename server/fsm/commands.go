@@ -66,6 +66,18 @@ type Command struct {
 	// LowestUnanswered is the client's lowest sequence number not yet
 	// answered: the session forgets the responses below it.
 	LowestUnanswered uint64
+	// Principal is who proposes the request: the authenticated client
+	// principal ("" without authentication). For CmdOpenSession it becomes
+	// the session's owner; every other client command on a session must
+	// come from that owner. Absent (empty) in entries written before
+	// sessions had owners.
+	Principal string
+	// SecretHash is the SHA-256 of the session secret the client sent
+	// (sessions.HashSecret), never the secret itself. For CmdOpenSession it
+	// is stored with the session; every other client command on the
+	// session must carry the same. Absent in entries written before
+	// sessions had secrets.
+	SecretHash []byte
 	// Time is the leader's stamp: replicated time, in unix nanoseconds,
 	// advanced by real elapsed time (not read from a wall clock; see
 	// package server). The FSM applies max(last applied time, Time), so

@@ -102,7 +102,7 @@ func (f *Machine) openSession(index uint64, cmd Command) (Result, []Event) {
 	if err := f.codec.DecodeBody(cmd, &body); err != nil {
 		return refused(err), nil
 	}
-	info, existing, err := f.sessions.Open(index, f.now, body.Key, time.Duration(body.TTL))
+	info, existing, err := f.sessions.Open(index, f.now, body.Key, time.Duration(body.TTL), ownerOf(cmd))
 	if err != nil {
 		return refused(err), nil
 	}
@@ -114,10 +114,18 @@ func (f *Machine) openSession(index uint64, cmd Command) (Result, []Event) {
 }
 
 // endSession closes or expires cmd.Session and releases its locks. Closing
-// a closed session succeeds again (a retried close).
+// a closed session succeeds again (a retried close). Only the session's
+// owner may close it; the leader's expiry needs no owner.
 func (f *Machine) endSession(index uint64, cmd Command, reason sessions.EndReason) (Result, []Event) {
 	id := sessions.ID(cmd.Session)
-	if _, err := f.sessions.End(id, reason); err != nil {
+	err := error(nil)
+	if reason == sessions.Closed {
+		err = f.sessions.Authorize(id, ownerOf(cmd))
+	}
+	if err == nil {
+		_, err = f.sessions.End(id, reason)
+	}
+	if err != nil {
 		if reason == sessions.Closed && errors.Is(err, sessions.ErrSessionClosed) {
 			return Result{Duplicate: true}, nil
 		}
@@ -132,8 +140,9 @@ func (f *Machine) endSession(index uint64, cmd Command, reason sessions.EndReaso
 	return Result{}, appendEffects(evs, f.locks.ReleaseSession(index, f.now, cmd.Session, lost))
 }
 
-// applyWrite runs a deduplicated command: a retry gets the stored Result
-// and applies nothing; a new command is applied and, if it succeeded, its
+// applyWrite runs a deduplicated command of the session's owner (auth.go):
+// a retry gets the stored Result and applies nothing (the same sequence
+// number with another request is refused); a new command is applied and, if it succeeded, its
 // Result is stored in the session. A refused command is not stored: it
 // changed nothing, so its retry may be applied afresh.
 func (f *Machine) applyWrite(index uint64, cmd Command) (Result, []Event) {
@@ -142,7 +151,11 @@ func (f *Machine) applyWrite(index uint64, cmd Command) (Result, []Event) {
 		return refused(err), nil
 	}
 	id := sessions.ID(cmd.Session)
-	stored, dup, err := f.sessions.Begin(id, cmd.Seq, cmd.LowestUnanswered)
+	if err := f.sessions.Authorize(id, ownerOf(cmd)); err != nil {
+		return refused(err), nil
+	}
+	digest := digestOf(cmd)
+	stored, dup, err := f.sessions.Begin(id, cmd.Seq, cmd.LowestUnanswered, digest)
 	if err != nil {
 		return refused(err), nil
 	}
@@ -160,7 +173,7 @@ func (f *Machine) applyWrite(index uint64, cmd Command) (Result, []Event) {
 		return refused(err), nil
 	}
 	enc := f.codec.encodeResult(storedResultOf(res))
-	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, enc)
+	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, digest, enc)
 	return res, appendEffects(nil, eff)
 }
 

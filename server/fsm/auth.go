@@ -1,0 +1,34 @@
+package fsm
+
+import (
+	"crypto/sha256"
+
+	"github.com/lockd/lockd/sessions"
+)
+
+// Who may act on a session, and which request a kept answer belongs to.
+//
+// Every client command on a session (close, and the deduplicated writes)
+// is checked at apply against the session's owner: the proposing
+// principal and the hash of the secret, both carried by the envelope,
+// must be the ones the session was opened with. The check is part of the
+// replicated state machine, so every replica decides it alike, and a
+// refused command changes nothing but the applied index and time.
+
+// ownerOf is the proposer of cmd, as the session table compares it.
+func ownerOf(cmd Command) sessions.Owner {
+	return sessions.Owner{Principal: cmd.Principal, SecretHash: cmd.SecretHash}
+}
+
+// digestOf identifies a deduplicated request by its type and body (the
+// body's encoding is deterministic): the first 16 bytes of the SHA-256 of
+// the type byte followed by the body. A retry has the same digest; another
+// request with the same sequence number has another.
+func digestOf(cmd Command) sessions.Digest {
+	h := sha256.New()
+	h.Write([]byte{byte(cmd.Type)})
+	h.Write(cmd.Body)
+	var d sessions.Digest
+	copy(d[:], h.Sum(nil))
+	return d
+}
