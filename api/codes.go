@@ -55,37 +55,53 @@ const (
 	// CodeLimitExceeded: the cluster holds as many sessions, or the
 	// session as many locks, as the server allows; close some first.
 	CodeLimitExceeded Code = 208
+	// CodeSessionNotOwned: the session was opened by another principal;
+	// nothing was done.
+	CodeSessionNotOwned Code = 210
+	// CodeBadSessionSecret: the request did not carry the session's
+	// secret; nothing was done.
+	CodeBadSessionSecret Code = 211
+	// CodeSequenceReused: the sequence number already answered a different
+	// request in this session; nothing was done.
+	CodeSequenceReused Code = 212
+	// CodeSequenceOutOfRange: the sequence number lies 2^32 or more above
+	// the session's lowest kept one; nothing was done.
+	CodeSequenceOutOfRange Code = 213
 )
 
 // Sentinel errors the codes map to. The client SDK re-exports them; match
 // them with errors.Is.
 var (
-	ErrBadCommand        = errors.New("lockd: bad command")
-	ErrUnknownSession    = errors.New("lockd: unknown session")
-	ErrSessionExpired    = errors.New("lockd: session expired")
-	ErrSessionClosed     = errors.New("lockd: session closed")
-	ErrResponseForgotten = errors.New("lockd: response already forgotten")
-	ErrTooManyResponses  = errors.New("lockd: too many unanswered requests in session")
-	ErrInvalidKey        = errors.New("lockd: invalid idempotency key")
-	ErrInvalidName       = errors.New("lockd: invalid lock name")
-	ErrValueTooLarge     = errors.New("lockd: value too large")
-	ErrInvalidMode       = errors.New("lockd: invalid lock mode")
-	ErrInvalidLockDelay  = errors.New("lockd: invalid lock delay")
-	ErrLockHeld          = errors.New("lockd: lock held")
-	ErrNotHolder         = errors.New("lockd: not the lock holder")
-	ErrNotWaiting        = errors.New("lockd: not waiting for the lock")
-	ErrAlreadyHolder     = errors.New("lockd: already holds the lock")
-	ErrAlreadyWaiting    = errors.New("lockd: already waiting for the lock")
-	ErrNotLeader         = errors.New("lockd: not the leader")
-	ErrNoQuorum          = errors.New("lockd: no quorum")
-	ErrInvalidRequest    = errors.New("lockd: invalid request")
-	ErrUnavailable       = errors.New("lockd: node unavailable")
-	ErrUnknownMember     = errors.New("lockd: unknown member")
-	ErrUnsafeChange      = errors.New("lockd: unsafe membership change")
-	ErrChangeInProgress  = errors.New("lockd: membership change in progress")
-	ErrSnapshotGone      = errors.New("lockd: snapshot replaced")
-	ErrLimitExceeded     = errors.New("lockd: limit exceeded")
-	ErrUnknownCode       = errors.New("lockd: unknown error code")
+	ErrBadCommand         = errors.New("lockd: bad command")
+	ErrUnknownSession     = errors.New("lockd: unknown session")
+	ErrSessionExpired     = errors.New("lockd: session expired")
+	ErrSessionClosed      = errors.New("lockd: session closed")
+	ErrResponseForgotten  = errors.New("lockd: response already forgotten")
+	ErrTooManyResponses   = errors.New("lockd: too many unanswered requests in session")
+	ErrInvalidKey         = errors.New("lockd: invalid idempotency key")
+	ErrInvalidName        = errors.New("lockd: invalid lock name")
+	ErrValueTooLarge      = errors.New("lockd: value too large")
+	ErrInvalidMode        = errors.New("lockd: invalid lock mode")
+	ErrInvalidLockDelay   = errors.New("lockd: invalid lock delay")
+	ErrLockHeld           = errors.New("lockd: lock held")
+	ErrNotHolder          = errors.New("lockd: not the lock holder")
+	ErrNotWaiting         = errors.New("lockd: not waiting for the lock")
+	ErrAlreadyHolder      = errors.New("lockd: already holds the lock")
+	ErrAlreadyWaiting     = errors.New("lockd: already waiting for the lock")
+	ErrNotLeader          = errors.New("lockd: not the leader")
+	ErrNoQuorum           = errors.New("lockd: no quorum")
+	ErrInvalidRequest     = errors.New("lockd: invalid request")
+	ErrUnavailable        = errors.New("lockd: node unavailable")
+	ErrUnknownMember      = errors.New("lockd: unknown member")
+	ErrUnsafeChange       = errors.New("lockd: unsafe membership change")
+	ErrChangeInProgress   = errors.New("lockd: membership change in progress")
+	ErrSnapshotGone       = errors.New("lockd: snapshot replaced")
+	ErrLimitExceeded      = errors.New("lockd: limit exceeded")
+	ErrSessionNotOwned    = errors.New("lockd: session not owned by the caller")
+	ErrBadSessionSecret   = errors.New("lockd: wrong session secret")
+	ErrSequenceReused     = errors.New("lockd: sequence number reused for a different request")
+	ErrSequenceOutOfRange = errors.New("lockd: sequence number out of range")
+	ErrUnknownCode        = errors.New("lockd: unknown error code")
 )
 
 // sentinels maps every code to its sentinel. It is built once, at package
@@ -103,7 +119,9 @@ var sentinels = map[Code]error{
 	CodeInvalidRequest: ErrInvalidRequest, CodeUnavailable: ErrUnavailable,
 	CodeUnknownMember: ErrUnknownMember, CodeUnsafeChange: ErrUnsafeChange,
 	CodeChangeInProgress: ErrChangeInProgress, CodeSnapshotGone: ErrSnapshotGone,
-	CodeLimitExceeded: ErrLimitExceeded,
+	CodeLimitExceeded:   ErrLimitExceeded,
+	CodeSessionNotOwned: ErrSessionNotOwned, CodeBadSessionSecret: ErrBadSessionSecret,
+	CodeSequenceReused: ErrSequenceReused, CodeSequenceOutOfRange: ErrSequenceOutOfRange,
 }
 
 // Codes returns every code with its sentinel, in a map of the caller's
