@@ -68,7 +68,7 @@ func sessionInfo(f *fsm.Machine, id uint64) (api.SessionInfo, bool) {
 	if !ok {
 		return api.SessionInfo{}, false
 	}
-	out := api.SessionInfo{Session: id, TTL: int64(si.TTL), OpenedAt: si.OpenedAt}
+	out := api.SessionInfo{Session: id, TTL: int64(si.TTL), OpenedAt: si.OpenedAt, Owner: si.Owner}
 	for _, in := range f.SessionLocks(id) {
 		held := false
 		for _, h := range in.Holders {

@@ -32,3 +32,12 @@ func digestOf(cmd Command) sessions.Digest {
 	copy(d[:], h.Sum(nil))
 	return d
 }
+
+// AuthorizeSession reports whether who may act on session id, by the
+// applied state: nil, the session's Check error if it is not open, or
+// sessions.ErrSessionNotOwned or sessions.ErrBadSessionSecret. The server
+// uses it for what is not logged (keep-alives, attaching a session's
+// events to a connection) and to refuse a stranger early.
+func (f *Machine) AuthorizeSession(id uint64, who sessions.Owner) error {
+	return f.sessions.Authorize(sessions.ID(id), who)
+}
