@@ -25,11 +25,11 @@ func ownerOf(cmd Command) sessions.Owner {
 // the type byte followed by the body. A retry has the same digest; another
 // request with the same sequence number has another.
 func digestOf(cmd Command) sessions.Digest {
-	h := sha256.New()
-	h.Write([]byte{byte(cmd.Type)})
-	h.Write(cmd.Body)
+	var scratch [512]byte // most bodies fit: no allocation on the apply path
+	b := append(append(scratch[:0], byte(cmd.Type)), cmd.Body...)
+	sum := sha256.Sum256(b)
 	var d sessions.Digest
-	copy(d[:], h.Sum(nil))
+	copy(d[:], sum[:])
 	return d
 }
 

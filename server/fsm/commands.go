@@ -200,20 +200,25 @@ func (c *Codec) Encode(cmd Command, body any) ([]byte, error) {
 	switch b := body.(type) {
 	case *AcquireBody:
 		cmd.Body = appendAcquireBody(scratch[:0], b)
-		return appendCommand(make([]byte, 0, len(cmd.Body)+64), &cmd), nil
+		return appendCommand(make([]byte, 0, len(cmd.Body)+envelopeSize(&cmd)), &cmd), nil
 	case *ReleaseBody:
 		cmd.Body = appendReleaseBody(scratch[:0], b)
-		return appendCommand(make([]byte, 0, len(cmd.Body)+64), &cmd), nil
+		return appendCommand(make([]byte, 0, len(cmd.Body)+envelopeSize(&cmd)), &cmd), nil
 	case nil:
-		return appendCommand(make([]byte, 0, 64), &cmd), nil
+		return appendCommand(make([]byte, 0, envelopeSize(&cmd)), &cmd), nil
 	}
 	b, err := c.encode(body)
 	if err != nil {
 		return nil, fmt.Errorf("fsm: encode %v body: %w", cmd.Type, err)
 	}
 	cmd.Body = b
-	return appendCommand(make([]byte, 0, len(b)+64), &cmd), nil
+	return appendCommand(make([]byte, 0, len(b)+envelopeSize(&cmd)), &cmd), nil
 }
+
+// envelopeSize bounds the bytes of cmd's envelope besides its body: the
+// field names and integers (under 128 bytes) and the principal and secret
+// hash.
+func envelopeSize(cmd *Command) int { return 128 + len(cmd.Principal) + len(cmd.SecretHash) }
 
 // encodeResult encodes a stored Result in a slice of exactly its length.
 func (c *Codec) encodeResult(res *storedResult) []byte {
