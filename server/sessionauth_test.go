@@ -251,3 +251,17 @@ func TestSequenceNumberOutOfWindowIsRefused(t *testing.T) {
 		t.Errorf("lockd_session_refusals_total{reason=sequence_out_of_range} = %v, want 2", n)
 	}
 }
+
+// Nobody can attach to a session before it exists (to receive the events
+// of whoever opens it later), nor to one that ended; the owner can.
+func TestAttachNeedsAnOpenSessionOfTheCaller(t *testing.T) {
+	c := newSvcCluster(t, 1, nil)
+	lead := c.leader()
+	cl := dialClient(t, lead.ClientAddr())
+	sess := cl.open(time.Minute)
+	wantCode(t, cl.call(api.MsgAttach, &api.AttachRequest{Sessions: []uint64{sess + 1000}}, nil), api.CodeUnknownSession)
+	wantCode(t, cl.call(api.MsgAttach, &api.AttachRequest{Sessions: []uint64{sess}, Secrets: [][]byte{}}, nil), api.CodeInvalidRequest)
+	cl.must(api.MsgAttach, &api.AttachRequest{Sessions: []uint64{sess}}, nil)
+	cl.must(api.MsgCloseSession, &api.CloseSessionRequest{Session: sess}, nil)
+	wantCode(t, cl.call(api.MsgAttach, &api.AttachRequest{Sessions: []uint64{sess}}, nil), api.CodeSessionClosed)
+}
