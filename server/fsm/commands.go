@@ -37,11 +37,18 @@ const (
 	// CmdTick ends the lock-delays that are over by Command.Time (proposed
 	// by the leader at Machine.NextLockDeadline).
 	CmdTick
+	// CmdGrant adds a grant to the policy (body Grant); Command.Principal
+	// must be an administrator. Granting an existing grant succeeds again.
+	CmdGrant
+	// CmdRevoke removes a grant from the policy (body Grant);
+	// Command.Principal must be an administrator. Revoking an absent grant
+	// succeeds again.
+	CmdRevoke
 	cmdLimit // first invalid value
 )
 
 func (t CommandType) String() string {
-	names := [...]string{"Noop", "OpenSession", "CloseSession", "ExpireSession", "Acquire", "Release", "CancelWait", "Proclaim", "Tick"}
+	names := [...]string{"Noop", "OpenSession", "CloseSession", "ExpireSession", "Acquire", "Release", "CancelWait", "Proclaim", "Tick", "Grant", "Revoke"}
 	if t < cmdLimit {
 		return names[t]
 	}
@@ -73,6 +80,12 @@ type Command struct {
 	Time int64
 	// Body is the msgpack encoding of the type's body struct, if any.
 	Body []byte
+	// Principal is the authenticated client the command acts for, whose
+	// permission the FSM checks at apply (policy.go); "" on a cluster
+	// without TLS, where authorization is off, and for leader commands.
+	// Omitted from the encoding when empty, so such entries keep the
+	// layout they always had.
+	Principal string `codec:",omitempty"`
 }
 
 // OpenSessionBody is the body of CmdOpenSession.

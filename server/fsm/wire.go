@@ -21,9 +21,16 @@ import (
 // remains the definition of what decodes.
 
 func appendCommand(b []byte, c *Command) []byte {
-	b = mp.AppendMapLen(b, 6)
+	n := 6
+	if c.Principal != "" {
+		n++
+	}
+	b = mp.AppendMapLen(b, n)
 	b = mp.AppendBin(mp.AppendStr(b, "Body"), c.Body)
 	b = mp.AppendUint(mp.AppendStr(b, "LowestUnanswered"), c.LowestUnanswered)
+	if c.Principal != "" {
+		b = mp.AppendStr(mp.AppendStr(b, "Principal"), c.Principal)
+	}
 	b = mp.AppendUint(mp.AppendStr(b, "Seq"), c.Seq)
 	b = mp.AppendUint(mp.AppendStr(b, "Session"), c.Session)
 	b = mp.AppendInt(mp.AppendStr(b, "Time"), c.Time)
@@ -40,6 +47,8 @@ func decodeCommandFast(data []byte) (Command, bool) {
 			c.Body = r.Bin()
 		case "LowestUnanswered":
 			c.LowestUnanswered = r.Uint(math.MaxUint64)
+		case "Principal":
+			c.Principal = r.Str()
 		case "Seq":
 			c.Seq = r.Uint(math.MaxUint64)
 		case "Session":

@@ -11,8 +11,12 @@ import (
 )
 
 func randomWireCommand(rng *rand.Rand) Command {
-	return Command{Type: CommandType(rng.IntN(256)), Session: mptest.Uint(rng), Seq: mptest.Uint(rng),
+	c := Command{Type: CommandType(rng.IntN(256)), Session: mptest.Uint(rng), Seq: mptest.Uint(rng),
 		LowestUnanswered: mptest.Uint(rng), Time: mptest.Int(rng), Body: mptest.Bytes(rng)}
+	if rng.IntN(2) == 0 {
+		c.Principal = mptest.String(rng)
+	}
+	return c
 }
 
 func randomAcquireBody(rng *rand.Rand) AcquireBody {
