@@ -55,6 +55,9 @@ const (
 	// CodeLimitExceeded: the cluster holds as many sessions, or the
 	// session as many locks, as the server allows; close some first.
 	CodeLimitExceeded Code = 208
+	// CodePermissionDenied: the client's principal lacks the permission
+	// the request needs (docs/SECURITY.md).
+	CodePermissionDenied Code = 209
 )
 
 // Sentinel errors the codes map to. The client SDK re-exports them; match
@@ -85,6 +88,7 @@ var (
 	ErrChangeInProgress  = errors.New("lockd: membership change in progress")
 	ErrSnapshotGone      = errors.New("lockd: snapshot replaced")
 	ErrLimitExceeded     = errors.New("lockd: limit exceeded")
+	ErrPermissionDenied  = errors.New("lockd: permission denied")
 	ErrUnknownCode       = errors.New("lockd: unknown error code")
 )
 
@@ -103,7 +107,8 @@ var sentinels = map[Code]error{
 	CodeInvalidRequest: ErrInvalidRequest, CodeUnavailable: ErrUnavailable,
 	CodeUnknownMember: ErrUnknownMember, CodeUnsafeChange: ErrUnsafeChange,
 	CodeChangeInProgress: ErrChangeInProgress, CodeSnapshotGone: ErrSnapshotGone,
-	CodeLimitExceeded: ErrLimitExceeded,
+	CodeLimitExceeded:    ErrLimitExceeded,
+	CodePermissionDenied: ErrPermissionDenied,
 }
 
 // Codes returns every code with its sentinel, in a map of the caller's
