@@ -16,12 +16,13 @@ const (
 // Permission names, as Grant.Permission holds them.
 const (
 	// PermissionLock: acquire, release, wait for and proclaim the locks
-	// under the prefix.
+	// under the prefix; includes PermissionRead.
 	PermissionLock = "lock"
 	// PermissionRead: get, list and check the tokens of those locks, and
 	// see the sessions that hold or await them.
 	PermissionRead = "read"
-	// PermissionObserve: watch those locks' holders.
+	// PermissionObserve: watch those locks' holders; includes
+	// PermissionRead.
 	PermissionObserve = "observe"
 	// PermissionAdmin: change membership, transfer leadership, save
 	// backups, grant and revoke; implies every permission on every lock.

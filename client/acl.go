@@ -18,12 +18,14 @@ type Grant = api.Grant
 
 // Permission names.
 const (
-	// PermissionLock: acquire, release, wait for and proclaim locks.
+	// PermissionLock: acquire, release, wait for and proclaim locks;
+	// includes PermissionRead.
 	PermissionLock = api.PermissionLock
 	// PermissionRead: get, list and check the tokens of locks, and see the
 	// sessions that hold or await them.
 	PermissionRead = api.PermissionRead
-	// PermissionObserve: watch locks' holders (Observe, elections).
+	// PermissionObserve: watch locks' holders (Observe, elections);
+	// includes PermissionRead.
 	PermissionObserve = api.PermissionObserve
 	// PermissionAdmin: membership, leadership transfer, backups, grants;
 	// implies every other permission on every lock.

@@ -122,8 +122,16 @@ func TestPrefixGrantAllowsExactlyItsPrefixAndRevokeTakesEffect(t *testing.T) {
 	if after := deniedCount(t, c, "Acquire"); after != before+3 {
 		t.Fatalf("denied Acquires counted %v, want %v", after, before+3)
 	}
-	// A lock permission is not a read permission.
-	_, err = alice.call2(api.MsgGetLock, &api.GetLockRequest{Name: "team-a/x"})
+	// A lock permission implies read on its prefix, and only there.
+	var info api.LockInfo
+	alice.must(api.MsgGetLock, &api.GetLockRequest{Name: "team-a/x"}, &info)
+	if len(info.Holders) != 1 || info.Holders[0].Token != r.Token {
+		t.Fatalf("alice reads %+v", info)
+	}
+	_, err = alice.call2(api.MsgGetLock, &api.GetLockRequest{Name: "team-b/x"})
+	wantCode(t, err, api.CodePermissionDenied)
+	// Nor is it a permission to observe.
+	_, err = alice.call2(api.MsgObserve, &api.ObserveRequest{Name: "team-a/x"})
 	wantCode(t, err, api.CodePermissionDenied)
 
 	var rr api.PolicyChangeResponse

@@ -15,9 +15,13 @@ import (
 //	principal   permission   decision
 //	""          any          allowed (a connection without TLS: authorization is off)
 //	root        any          allowed (the built-in administrator)
-//	other       p on name    allowed iff a grant (principal or "*", p or admin, prefix of name) exists
+//	other       p on name    allowed iff a grant (principal or "*", a permission implying p,
+//	                         a prefix of name) exists
 //
-// A grant of PermAdmin has the empty prefix and implies every permission
+// Each permission implies itself; PermLock and PermObserve also imply
+// PermRead on their prefix (a holder or watcher sees the lock anyway, and
+// the SDK reads a lock to clean up an acquire and to resume a watch). A
+// grant of PermAdmin has the empty prefix and implies every permission
 // on every name: an administrator can grant itself anything anyway.
 
 // Permission is what a grant allows. The values are stored in the log and
@@ -26,12 +30,12 @@ type Permission uint8
 
 const (
 	// PermLock: acquire, release, cancel a wait and proclaim locks whose
-	// name has the grant's prefix.
+	// name has the grant's prefix. Implies PermRead.
 	PermLock Permission = 1
 	// PermRead: get, list and check the tokens of those locks, and see the
-	// sessions that hold or await them.
+	// sessions that hold or await them. PermLock and PermObserve imply it.
 	PermRead Permission = 2
-	// PermObserve: watch those locks' holders.
+	// PermObserve: watch those locks' holders. Implies PermRead.
 	PermObserve Permission = 3
 	// PermAdmin: membership changes, leadership transfer, backups, and
 	// grants and revocations; implies every other permission.
@@ -46,6 +50,11 @@ func (p Permission) String() string {
 		return permNames[p]
 	}
 	return fmt.Sprintf("Permission(%d)", uint8(p))
+}
+
+// implies reports whether a grant of p allows q on the same prefix.
+func (p Permission) implies(q Permission) bool {
+	return p == q || p == PermAdmin || q == PermRead && (p == PermLock || p == PermObserve)
 }
 
 // ParsePermission returns the permission a name ("lock", "read",
@@ -143,7 +152,7 @@ func (p *policy) match(principal string, perm Permission, name string) bool {
 	i, _ := slices.BinarySearchFunc(p.grants, principal, func(g Grant, who string) int { return strings.Compare(g.Principal, who) })
 	for ; i < len(p.grants) && p.grants[i].Principal == principal; i++ {
 		g := p.grants[i]
-		if g.Permission == PermAdmin || g.Permission == perm && strings.HasPrefix(name, g.Prefix) {
+		if g.Permission == PermAdmin || g.Permission.implies(perm) && strings.HasPrefix(name, g.Prefix) {
 			return true
 		}
 	}

@@ -65,13 +65,24 @@ func TestPolicyPrefixGrantAllowsExactlyItsPrefix(t *testing.T) {
 			t.Fatalf("%q outside the prefix: %+v", name, res)
 		}
 	}
-	if h.f.Allowed("alice", PermRead, "jobs/a") || h.f.Allowed("alice", PermObserve, "jobs/a") || h.f.Allowed("bob", PermLock, "jobs/a") {
+	if h.f.Allowed("alice", PermObserve, "jobs/a") || h.f.Allowed("alice", PermAdmin, "") || h.f.Allowed("bob", PermLock, "jobs/a") {
 		t.Fatal("a lock grant allowed another permission or principal")
+	}
+	if !h.f.Allowed("alice", PermRead, "jobs/a") || h.f.Allowed("alice", PermRead, "other/a") {
+		t.Fatal("a lock grant implies read on its prefix, and only there")
 	}
 }
 
 func TestPolicyWildcardAndAdminImplyAsDocumented(t *testing.T) {
 	h := newFSMHarness(t)
+	h.grant(RootPrincipal, Grant{Principal: "w", Permission: PermObserve, Prefix: "o/"})
+	h.grant(RootPrincipal, Grant{Principal: "r", Permission: PermRead})
+	if !h.f.Allowed("w", PermRead, "o/1") || h.f.Allowed("w", PermLock, "o/1") {
+		t.Fatal("observe implies read, and not lock")
+	}
+	if h.f.Allowed("r", PermLock, "x") || h.f.Allowed("r", PermObserve, "x") {
+		t.Fatal("read implies nothing else")
+	}
 	h.grant(RootPrincipal, Grant{Principal: AnyPrincipal, Permission: PermRead, Prefix: "pub/"})
 	h.grant(RootPrincipal, Grant{Principal: "ops", Permission: PermAdmin})
 	if !h.f.Allowed("anyone", PermRead, "pub/x") || h.f.Allowed("anyone", PermRead, "priv/x") {
