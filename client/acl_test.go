@@ -13,7 +13,9 @@ import (
 // ErrPermissionDenied at once: retrying cannot help.
 func TestPermissionDeniedIsReturnedNotRetried(t *testing.T) {
 	fc := newFakeCluster(t, 1, 0)
-	fc.set(func(fc *fakeCluster) { fc.openErr = &api.Error{Code: api.CodePermissionDenied, Message: `"bob" may not lock "x"`} })
+	fc.set(func(fc *fakeCluster) {
+		fc.openErr = &api.Error{Code: api.CodePermissionDenied, Message: `"bob" may not lock "x"`}
+	})
 	c := newTestClient(t, testConfig(fc.addrs()...))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
