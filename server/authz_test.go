@@ -2,6 +2,7 @@ package server
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,4 +305,19 @@ func TestWithoutTLSAuthorizationIsOff(t *testing.T) {
 	wantCode(t, err, api.CodeInvalidRequest)
 	_, err = cl.call2(api.MsgGrant, &api.GrantRequest{Grant: api.Grant{Principal: "root", Permission: api.PermissionRead}})
 	wantCode(t, err, api.CodeInvalidRequest)
+}
+
+// A denial is logged with the request type and the principal.
+func TestDenialIsLoggedWithThePrincipal(t *testing.T) {
+	ca := newTestCA(t)
+	c, logs := loggedCluster(t, 1, ca.withTLS)
+	lead := c.leader()
+	bob := dialClientWith(t, lead.ClientAddr(), ca.clientRPC("bob"))
+	s := bob.open(time.Minute)
+	_, err := bob.acquire(s, "secret/x", false)
+	wantCode(t, err, api.CodePermissionDenied)
+	l := logs[lead.ID()].String()
+	if !strings.Contains(l, "request denied") || !strings.Contains(l, "method=Acquire") || !strings.Contains(l, "principal=bob") {
+		t.Fatalf("no denial logged with method and principal:\n%s", l)
+	}
 }

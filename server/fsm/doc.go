@@ -41,6 +41,7 @@
 //	state       event                          next        effect
 //	new         applied, succeeds              answered    Result stored in the session's window
 //	new         applied, refused               new         Result.Err; nothing stored, a retry applies afresh
+//	new         principal lacks lock on Name   new         ErrPermissionDenied; nothing stored
 //	answered    retried (same Seq)             answered    stored Result, Duplicate; nothing applied
 //	answered    LowestUnanswered passes Seq    forgotten   window entry dropped
 //	forgotten   retried                        forgotten   refused: sessions.ErrResponseForgotten
