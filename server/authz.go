@@ -18,7 +18,8 @@ import (
 //	Acquire, Release, CancelWait,    lock on the name  in the FSM at apply, with the principal the
 //	  Proclaim                                           command carries: no grant or revoke can fall
 //	                                                     between the check and the commit
-//	Grant, Revoke                    admin             in the FSM at apply, likewise
+//	Grant, Revoke                    admin             in the FSM at apply, likewise (and before
+//	                                                     proposing, as below, to keep others out of the log)
 //	GetLock, CheckToken              read on the name  under the FSM read lock of the read itself, after
 //	ListLocks, ListSessions,         read (filtered)     its ReadIndex: the policy and the data are of one
 //	  GetSession                                         applied index (the same for stale reads)
@@ -50,19 +51,25 @@ func (s *Server) authorizeLocal(c *rpc.Conn, perm fsm.Permission, name string) e
 	return nil
 }
 
-// adminOnly wraps an administrative handler: the connection's principal
-// must be an administrator by a policy that holds every change committed
-// before the request (a ReadIndex first).
+// requireAdmin refuses c unless its principal is an administrator by a
+// policy that holds every change committed before the request (a
+// ReadIndex first).
+func (s *Server) requireAdmin(ctx context.Context, c *rpc.Conn) error {
+	if p := principalOf(c); p == "" || p == fsm.RootPrincipal {
+		return nil
+	}
+	if err := s.linearize(ctx, api.ReadOptions{}); err != nil {
+		return err
+	}
+	return s.authorizeLocal(c, fsm.PermAdmin, "")
+}
+
+// adminOnly wraps an administrative handler with requireAdmin.
 func adminOnly[Req any, Resp any](s *Server, fn func(ctx context.Context, req *Req) (Resp, error)) func(context.Context, *rpc.Conn, *Req) (Resp, error) {
 	return func(ctx context.Context, c *rpc.Conn, req *Req) (Resp, error) {
-		var zero Resp
-		if p := principalOf(c); p != "" && p != fsm.RootPrincipal {
-			if err := s.linearize(ctx, api.ReadOptions{}); err != nil {
-				return zero, err
-			}
-			if err := s.authorizeLocal(c, fsm.PermAdmin, ""); err != nil {
-				return zero, err
-			}
+		if err := s.requireAdmin(ctx, c); err != nil {
+			var zero Resp
+			return zero, err
 		}
 		return fn(ctx, req)
 	}
@@ -118,9 +125,15 @@ func (s *Server) policy(ctx context.Context, c *rpc.Conn, req *api.PolicyRequest
 	return resp, nil
 }
 
+// changePolicy proposes a grant or revoke. The FSM decides whether the
+// issuer is an administrator when it applies the entry; the check before
+// proposing keeps others' attempts out of the log.
 func (s *Server) changePolicy(ctx context.Context, c *rpc.Conn, typ fsm.CommandType, g api.Grant) (*api.PolicyChangeResponse, error) {
 	fg, err := fsmGrant(g)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.requireAdmin(ctx, c); err != nil {
 		return nil, err
 	}
 	res, err := s.propose(ctx, fsm.Command{Type: typ, Principal: principalOf(c)}, &fg)

@@ -64,12 +64,22 @@ func TestNonAdministratorCannotChangeMembershipTransferOrSnapshot(t *testing.T) 
 		{api.MsgGrant, &api.GrantRequest{Grant: api.Grant{Principal: "bob", Permission: api.PermissionAdmin}}},
 		{api.MsgRevoke, &api.RevokeRequest{Grant: api.Grant{Principal: "bob", Permission: api.PermissionLock}}},
 	}
+	proposals := func() float64 {
+		var m dto.Metric
+		if err := lead.metrics.proposals.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
 	for _, a := range attacks {
-		before := deniedCount(t, c, a.typ.String())
+		before, proposed := deniedCount(t, c, a.typ.String()), proposals()
 		_, err := bob.call2(a.typ, a.req)
 		wantCode(t, err, api.CodePermissionDenied)
 		if after := deniedCount(t, c, a.typ.String()); after != before+1 {
 			t.Fatalf("%v: lockd_requests_denied_total went from %v to %v", a.typ, before, after)
+		}
+		if n := proposals(); n != proposed {
+			t.Fatalf("%v: the refused request was proposed (%v proposals, %v before)", a.typ, n, proposed)
 		}
 	}
 	var ms api.MembersResponse
