@@ -185,7 +185,8 @@ func (p *policy) remove(g Grant) (absent bool) {
 	return false
 }
 
-// restore replaces the grants with a snapshot's, checking the invariant.
+// restorePolicy returns the policy of a snapshot's grants, checking the
+// invariant.
 func restorePolicy(grants []Grant) (policy, error) {
 	if len(grants) > MaxGrants {
 		return policy{}, fmt.Errorf("%d grants, the limit is %d", len(grants), MaxGrants)
