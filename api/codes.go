@@ -55,6 +55,9 @@ const (
 	// CodeLimitExceeded: the cluster holds as many sessions, or the
 	// session as many locks, as the server allows; close some first.
 	CodeLimitExceeded Code = 208
+	// CodePermissionDenied: the client's principal lacks the permission
+	// the request needs (docs/SECURITY.md).
+	CodePermissionDenied Code = 209
 	// CodeSessionNotOwned: the session was opened by another principal;
 	// nothing was done.
 	CodeSessionNotOwned Code = 210
@@ -97,6 +100,7 @@ var (
 	ErrChangeInProgress  = errors.New("lockd: membership change in progress")
 	ErrSnapshotGone      = errors.New("lockd: snapshot replaced")
 	ErrLimitExceeded     = errors.New("lockd: limit exceeded")
+	ErrPermissionDenied  = errors.New("lockd: permission denied")
 	ErrUnknownCode       = errors.New("lockd: unknown error code")
 )
 
@@ -124,8 +128,9 @@ var sentinels = map[Code]error{
 	CodeInvalidRequest: ErrInvalidRequest, CodeUnavailable: ErrUnavailable,
 	CodeUnknownMember: ErrUnknownMember, CodeUnsafeChange: ErrUnsafeChange,
 	CodeChangeInProgress: ErrChangeInProgress, CodeSnapshotGone: ErrSnapshotGone,
-	CodeLimitExceeded:   ErrLimitExceeded,
-	CodeSessionNotOwned: ErrSessionNotOwned, CodeBadSessionSecret: ErrBadSessionSecret,
+	CodeLimitExceeded:    ErrLimitExceeded,
+	CodePermissionDenied: ErrPermissionDenied,
+	CodeSessionNotOwned:  ErrSessionNotOwned, CodeBadSessionSecret: ErrBadSessionSecret,
 	CodeSequenceReused: ErrSequenceReused, CodeSequenceOutOfRange: ErrSequenceOutOfRange,
 }
 

@@ -35,7 +35,11 @@ var (
 	ErrChangeInProgress  = api.ErrChangeInProgress
 	ErrSnapshotGone      = api.ErrSnapshotGone
 	ErrLimitExceeded     = api.ErrLimitExceeded
-	ErrUnknownCode       = api.ErrUnknownCode
+	// ErrPermissionDenied: the client's principal (the name in its
+	// certificate) lacks the permission the request needs; retrying will
+	// not help until an administrator grants it.
+	ErrPermissionDenied = api.ErrPermissionDenied
+	ErrUnknownCode      = api.ErrUnknownCode
 	// ErrSessionNotOwned: the session was opened by another principal.
 	ErrSessionNotOwned = api.ErrSessionNotOwned
 	// ErrBadSessionSecret: the request did not carry the session's secret.

@@ -47,6 +47,9 @@ var wireCodes = [...]codeRow{
 	{locks.ErrNotWaiting, api.CodeNotWaiting},
 	{locks.ErrAlreadyHolder, api.CodeAlreadyHolder},
 	{locks.ErrAlreadyWaiting, api.CodeAlreadyWaiting},
+	{fsm.ErrPermissionDenied, api.CodePermissionDenied},
+	{fsm.ErrInvalidGrant, api.CodeInvalidRequest},
+	{fsm.ErrTooManyGrants, api.CodeLimitExceeded},
 
 	// Not applied, or not confirmed, because leadership moved: the client
 	// retries at the leader the answer names.

@@ -23,6 +23,7 @@ func handle[Req any, Resp any](s *Server, typ api.MsgType, fn func(ctx context.C
 			if reason := sessionRefusalReason(err); reason != "" {
 				s.metrics.sessionRefusals.WithLabelValues(reason).Inc()
 			}
+			s.denied(c, typ, err)
 			return nil, wireError(err)
 		}
 		return resp, nil
@@ -56,20 +57,23 @@ func (s *Server) registerHandlers() error {
 		handle(s, api.MsgRelease, s.release),
 		handle(s, api.MsgCancelWait, s.cancelWait),
 		handle(s, api.MsgProclaim, s.proclaim),
-		handle(s, api.MsgCheckToken, ignoreConn(s.checkToken)),
-		handle(s, api.MsgGetLock, ignoreConn(s.getLock)),
-		handle(s, api.MsgListLocks, ignoreConn(s.listLocks)),
-		handle(s, api.MsgGetSession, ignoreConn(s.getSession)),
-		handle(s, api.MsgListSessions, ignoreConn(s.listSessions)),
+		handle(s, api.MsgCheckToken, s.checkToken),
+		handle(s, api.MsgGetLock, s.getLock),
+		handle(s, api.MsgListLocks, s.listLocks),
+		handle(s, api.MsgGetSession, s.getSession),
+		handle(s, api.MsgListSessions, s.listSessions),
 		handle(s, api.MsgObserve, s.observe),
 		handle(s, api.MsgStatus, ignoreConn(s.status)),
 		handle(s, api.MsgClusterStatus, ignoreConn(s.clusterStatus)),
 		handle(s, api.MsgMembers, ignoreConn(s.listMembers)),
-		handle(s, api.MsgAddLearner, ignoreConn(s.addLearner)),
-		handle(s, api.MsgPromote, ignoreConn(s.promote)),
-		handle(s, api.MsgRemoveMember, ignoreConn(s.removeMember)),
-		handle(s, api.MsgTransferLeader, ignoreConn(s.transferLeader)),
-		handle(s, api.MsgSnapshotSave, ignoreConn(s.snapshotSave)),
+		handle(s, api.MsgAddLearner, adminOnly(s, s.addLearner)),
+		handle(s, api.MsgPromote, adminOnly(s, s.promote)),
+		handle(s, api.MsgRemoveMember, adminOnly(s, s.removeMember)),
+		handle(s, api.MsgTransferLeader, adminOnly(s, s.transferLeader)),
+		handle(s, api.MsgSnapshotSave, adminOnly(s, s.snapshotSave)),
+		handle(s, api.MsgPolicy, s.policy),
+		handle(s, api.MsgGrant, s.grant),
+		handle(s, api.MsgRevoke, s.revoke),
 	)
 }
 
@@ -115,8 +119,10 @@ func (s *Server) atLimit(limit int, count func(f *fsm.Machine) (n int, exempt bo
 	return n, n >= limit && !exempt
 }
 
-// writeCmd is the envelope of a deduplicated session write made on c.
-func writeCmd(t fsm.CommandType, w api.Write, c *rpc.Conn) fsm.Command {
+// writeCmd is the envelope of a deduplicated session write made on c:
+// the FSM checks the session's owner and secret, and the principal's lock
+// permission, when it applies it.
+func writeCmd(t fsm.CommandType, c *rpc.Conn, w api.Write) fsm.Command {
 	return proposedBy(fsm.Command{Type: t, Session: w.Session, Seq: w.Seq, LowestUnanswered: w.LowestUnanswered},
 		requester(c, w.Secret))
 }
@@ -138,7 +144,7 @@ func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireReque
 	if gone[0] == nil {
 		s.events.attach(c, req.Session)
 	}
-	res, err := s.propose(ctx, writeCmd(fsm.CmdAcquire, req.Write, c), &fsm.AcquireBody{Name: req.Name,
+	res, err := s.propose(ctx, writeCmd(fsm.CmdAcquire, c, req.Write), &fsm.AcquireBody{Name: req.Name,
 		Mode: lockMode(req.Mode), Value: req.Value, Wait: req.Wait, LockDelay: req.LockDelay})
 	if err != nil {
 		return nil, err
@@ -152,21 +158,21 @@ func (s *Server) acquire(ctx context.Context, c *rpc.Conn, req *api.AcquireReque
 }
 
 func (s *Server) release(ctx context.Context, c *rpc.Conn, req *api.ReleaseRequest) (*api.Empty, error) {
-	if _, err := s.propose(ctx, writeCmd(fsm.CmdRelease, req.Write, c), &fsm.ReleaseBody{Name: req.Name, Token: req.Token}); err != nil {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdRelease, c, req.Write), &fsm.ReleaseBody{Name: req.Name, Token: req.Token}); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil
 }
 
 func (s *Server) cancelWait(ctx context.Context, c *rpc.Conn, req *api.CancelWaitRequest) (*api.Empty, error) {
-	if _, err := s.propose(ctx, writeCmd(fsm.CmdCancelWait, req.Write, c), &fsm.CancelWaitBody{Name: req.Name}); err != nil {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdCancelWait, c, req.Write), &fsm.CancelWaitBody{Name: req.Name}); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil
 }
 
 func (s *Server) proclaim(ctx context.Context, c *rpc.Conn, req *api.ProclaimRequest) (*api.Empty, error) {
-	if _, err := s.propose(ctx, writeCmd(fsm.CmdProclaim, req.Write, c), &fsm.ProclaimBody{Name: req.Name, Token: req.Token, Value: req.Value}); err != nil {
+	if _, err := s.propose(ctx, writeCmd(fsm.CmdProclaim, c, req.Write), &fsm.ProclaimBody{Name: req.Name, Token: req.Token, Value: req.Value}); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil

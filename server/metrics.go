@@ -26,6 +26,7 @@ type metrics struct {
 	acquireDuration prometheus.Histogram
 	peersRefused    *prometheus.CounterVec
 	sessionRefusals *prometheus.CounterVec
+	requestsDenied  *prometheus.CounterVec
 }
 
 // raftGauges is what the gauges read of the Raft node (*raftnode.Node).
@@ -65,6 +66,9 @@ func newMetrics() *metrics {
 	m.sessionRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_session_refusals_total",
 		Help: "Requests on a session refused by this node: from another principal than its owner (not_owned), without its secret (bad_secret), reusing a sequence number for another request (sequence_reused), or with a sequence number out of range (sequence_out_of_range)."},
 		[]string{"reason"})
+	m.requestsDenied = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_requests_denied_total",
+		Help: "Client requests refused because the principal lacks the permission, by request type."},
+		[]string{"method"})
 	return m
 }
 
@@ -87,7 +91,7 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 		}
 		return 0
 	}
-	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.sessionRefusals,
+	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.sessionRefusals, m.requestsDenied,
 		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 { return bit(node.Leader() != consensus.None) }),
 		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 { return bit(node.IsLeader()) }),
 		gauge("lockd_term", "Current Raft term.", func() float64 { return float64(node.Term()) }),

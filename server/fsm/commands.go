@@ -37,11 +37,18 @@ const (
 	// CmdTick ends the lock-delays that are over by Command.Time (proposed
 	// by the leader at Machine.NextLockDeadline).
 	CmdTick
+	// CmdGrant adds a grant to the policy (body Grant); Command.Principal
+	// must be an administrator. Granting an existing grant succeeds again.
+	CmdGrant
+	// CmdRevoke removes a grant from the policy (body Grant);
+	// Command.Principal must be an administrator. Revoking an absent grant
+	// succeeds again.
+	CmdRevoke
 	cmdLimit // first invalid value
 )
 
 func (t CommandType) String() string {
-	names := [...]string{"Noop", "OpenSession", "CloseSession", "ExpireSession", "Acquire", "Release", "CancelWait", "Proclaim", "Tick"}
+	names := [...]string{"Noop", "OpenSession", "CloseSession", "ExpireSession", "Acquire", "Release", "CancelWait", "Proclaim", "Tick", "Grant", "Revoke"}
 	if t < cmdLimit {
 		return names[t]
 	}
@@ -70,7 +77,9 @@ type Command struct {
 	// principal ("" without authentication). For CmdOpenSession it becomes
 	// the session's owner; every other client command on a session must
 	// come from that owner. Absent (empty) in entries written before
-	// sessions had owners.
+	// sessions had owners. The FSM also checks this principal's permission
+	// at apply (policy.go); "" on a cluster without TLS, where
+	// authorization is off, and for leader commands.
 	Principal string
 	// SecretHash is the SHA-256 of the session secret the client sent
 	// (sessions.HashSecret), never the secret itself. For CmdOpenSession it
