@@ -39,7 +39,7 @@ func (a *applier) Apply(index uint64, data []byte) any {
 	a.mu.Lock()
 	res, evs := a.fsm.Apply(index, data)
 	a.lastTime.Store(a.fsm.Time())
-	a.events.route(evs)
+	a.events.route(a.fsm, evs)
 	a.recent.recordApplied(index, a.fsm.Time(), evs)
 	a.mu.Unlock()
 	if res.Err == nil && res.Session != 0 && res.TTL > 0 {

@@ -136,7 +136,7 @@ func countStates(f *fsm.Machine) stateCounts {
 		}
 	}
 	for _, si := range f.Sessions() {
-		info, _ := sessionInfo(f, uint64(si.ID))
+		info, _, _ := sessionInfo(f, uint64(si.ID), readsAll)
 		switch {
 		case len(info.Held) > 0:
 			c.sessions["holding"]++

@@ -86,6 +86,7 @@ func (l *lockctl) app() *cli.App {
 			l.membersCommand(),
 			l.leaderCommand(),
 			l.snapshotCommand(),
+			l.aclCommand(),
 			l.sessionsCommand(),
 			l.locksCommand(),
 			l.lockCommand(),
