@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,12 +28,14 @@ type topDoc struct {
 
 // topSessions counts sessions by state and lists the first --limit.
 type topSessions struct {
-	Total   int          `json:"total"`
-	Holding int          `json:"holding"`
-	Waiting int          `json:"waiting"`
-	Idle    int          `json:"idle"`
-	List    []sessionDoc `json:"list"`
-	Error   string       `json:"error,omitempty"`
+	Total   int `json:"total"`
+	Holding int `json:"holding"`
+	Waiting int `json:"waiting"`
+	Idle    int `json:"idle"`
+	// ByOwner counts sessions per owner; absent when none has one.
+	ByOwner map[string]int `json:"by_owner,omitempty"`
+	List    []sessionDoc   `json:"list"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // topLocks counts locks and waiters and lists the first --limit locks,
@@ -144,6 +147,12 @@ func (l *lockctl) topFrame(parent context.Context, cl *client.Client, limit int)
 			default:
 				doc.Sessions.Idle++
 			}
+			if d.Owner != "" {
+				if doc.Sessions.ByOwner == nil {
+					doc.Sessions.ByOwner = map[string]int{}
+				}
+				doc.Sessions.ByOwner[d.Owner]++
+			}
 			if len(doc.Sessions.List) < limit {
 				doc.Sessions.List = append(doc.Sessions.List, d)
 			}
@@ -202,11 +211,11 @@ func (d topDoc) table(t *tableWriter) {
 	if s.Error != "" {
 		t.text("SESSIONS: unavailable: %s", s.Error)
 	} else {
-		t.text("SESSIONS: %d open (%d holding, %d waiting, %d idle)%s", s.Total, s.Holding, s.Waiting, s.Idle, more(len(s.List), s.Total))
+		t.text("SESSIONS: %d open (%d holding, %d waiting, %d idle)%s%s", s.Total, s.Holding, s.Waiting, s.Idle, owners(s.ByOwner), more(len(s.List), s.Total))
 		if len(s.List) > 0 {
-			t.row("ID", "TTL", "AGE", "HELD", "WAITING")
+			t.row("ID", "OWNER", "TTL", "AGE", "HELD", "WAITING")
 			for _, x := range s.List {
-				t.row(x.ID, time.Duration(x.TTLSeconds*float64(time.Second)), ageSeconds(x.AgeSeconds),
+				t.row(x.ID, orDash(showName(x.Owner)), time.Duration(x.TTLSeconds*float64(time.Second)), ageSeconds(x.AgeSeconds),
 					orDash(showNames(x.Held)), orDash(showNames(x.Waiting)))
 			}
 		}
@@ -241,6 +250,22 @@ func (d topDoc) table(t *tableWriter) {
 		}
 		t.row(showName(x.Name), mode, orDash(strings.Join(holders, ",")), value, orDash(strings.Join(queue, ",")), delay)
 	}
+}
+
+// owners lists the sessions per owner, by owner: " — alice 2, bob 1".
+func owners(by map[string]int) string {
+	if len(by) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(by))
+	for o := range by {
+		names = append(names, o)
+	}
+	sort.Strings(names)
+	for i, o := range names {
+		names[i] = fmt.Sprintf("%s %d", showName(o), by[o])
+	}
+	return " — " + strings.Join(names, ", ")
 }
 
 // more says how many of total a list leaves out.

@@ -136,3 +136,13 @@ func TestTopRefreshesUntilInterrupted(t *testing.T) {
 		t.Fatalf("--interval 0s exit %d, want %d", code, exitUsage)
 	}
 }
+
+// Sessions are counted per owner, owners sorted and quoted like names.
+func TestTopCountsSessionsPerOwner(t *testing.T) {
+	if got := owners(map[string]int{"bob": 1, "alice": 2, "e\x1bvil": 1}); got != ` — alice 2, bob 1, "e\x1bvil" 1` {
+		t.Fatalf("owners = %q", got)
+	}
+	if got := owners(nil); got != "" {
+		t.Fatalf("owners(nil) = %q", got)
+	}
+}
