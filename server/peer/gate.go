@@ -33,18 +33,20 @@ type Gate struct {
 }
 
 // SetGate installs g. Call it before Listen.
-func (t *Transport) SetGate(g Gate) {
-	t.mu.Lock()
-	t.gate = g
-	t.mu.Unlock()
+func (t *Transport) SetGate(g Gate) { t.gate.Store(&g) }
+
+// currentGate is the installed Gate, or the zero Gate.
+func (t *Transport) currentGate() Gate {
+	if g := t.gate.Load(); g != nil {
+		return *g
+	}
+	return Gate{}
 }
 
 // admitFrom reports whether a message claiming to be from node from may
 // be delivered from connection c; if not, it counts and logs the drop.
 func (t *Transport) admitFrom(c *rpc.Conn, from string) bool {
-	t.mu.Lock()
-	g := t.gate
-	t.mu.Unlock()
+	g := t.currentGate()
 	reason := ""
 	switch {
 	case from != c.RemoteID():

@@ -108,10 +108,7 @@ func (t *Transport) HandleNodeInfo(fn InfoHandler) error {
 			// Only the node the connection authenticated may tell where
 			// it serves clients, and only about itself.
 			r := &Refusal{Kind: DropSender, Reason: fmt.Sprintf("node info from %q on the connection of %q", req.From, c.RemoteID())}
-			t.mu.Lock()
-			g := t.gate
-			t.mu.Unlock()
-			if g.Dropped != nil {
+			if g := t.currentGate(); g.Dropped != nil {
 				g.Dropped(DropSender)
 			}
 			t.refuse(c, req.From, remote, r)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -38,7 +39,7 @@ type Transport struct {
 	snaps    *snapReceiver // inbound snapshot reassembly
 	closed   bool
 	intro    Introducer
-	gate     Gate
+	gate     atomic.Pointer[Gate] // read for every inbound message
 
 	// refused holds the inbound connections whose introduction was
 	// refused (*rpc.Conn -> struct{}), until they close.
