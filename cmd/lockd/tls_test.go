@@ -191,8 +191,9 @@ func TestCertificateOfAnotherNodeIsRefusedAtStart(t *testing.T) {
 
 // TestTLSNodeServesCertifiedClientsAndHTTPS runs a one-node cluster with
 // certificates and --http-tls: a client with a certificate of the CA is
-// served, a plain one is told TLS is required, and the HTTP port answers
-// over TLS with the node's certificate.
+// served, a plain one is told TLS is required, the HTTP port answers
+// over TLS with the node's certificate, and the peer port refuses a
+// plain peer and one with a certificate of another CA.
 func TestTLSNodeServesCertifiedClientsAndHTTPS(t *testing.T) {
 	certs := newCertDir(t)
 	a := freeAddrs(t, 3)
@@ -234,6 +235,35 @@ func TestTLSNodeServesCertifiedClientsAndHTTPS(t *testing.T) {
 	}
 	if _, err := status(rpc.DefaultConfig()); !errors.Is(err, rpc.ErrTLSRequired) {
 		t.Fatalf("plain client: %v, want rpc.ErrTLSRequired", err)
+	}
+
+	// The peer port: a plain peer and one with a certificate of another
+	// CA are refused; n2's certificate of the cluster's CA is not.
+	dialPeer := func(cfg rpc.Config) error {
+		cfg.NodeID = "n2"
+		conn, err := rpc.Dial(ctx, a[0], rpc.KindPeer, cfg)
+		if err == nil {
+			_ = conn.Close()
+		}
+		return err
+	}
+	if err := dialPeer(rpc.DefaultConfig()); !errors.Is(err, rpc.ErrTLSRequired) {
+		t.Fatalf("plain peer: %v, want rpc.ErrTLSRequired", err)
+	}
+	nodeCfg := func(d *certDir, roots *x509.CertPool) rpc.Config {
+		kp, err := d.ca.IssueNode("n2", []string{"127.0.0.1"}, pki.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := rpc.DefaultConfig()
+		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, Certificates: []tls.Certificate{kp.TLSCertificate()}}
+		return cfg
+	}
+	if err := dialPeer(nodeCfg(newCertDir(t), certs.pool())); err == nil {
+		t.Fatal("a peer with a certificate of another CA was accepted")
+	}
+	if err := dialPeer(nodeCfg(certs, certs.pool())); err != nil {
+		t.Fatalf("n2 with a certificate of the cluster's CA: %v", err)
 	}
 	if code := stop(); code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
