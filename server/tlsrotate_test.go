@@ -98,7 +98,7 @@ func TestCertificateRotationUnderLoadFailsNoCall(t *testing.T) {
 	certs := newFileCerts(t, ids...)
 	c := newSvcCluster(t, 3, certs.withTLS)
 	lead := c.leader()
-	kp, err := certs.ca.IssueClient("loadgen", pki.Options{})
+	kp, err := certs.ca.IssueClient("root", pki.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestCertificateRotationUnderLoadFailsNoCall(t *testing.T) {
 					return
 				default:
 				}
-				cl := &svcClient{t: t, seq: map[uint64]uint64{}, cfg: certs.clientRPC("loadgen")}
+				cl := &svcClient{t: t, seq: map[uint64]uint64{}, cfg: certs.clientRPC("root"), secret: harnessSecret}
 				if err := cl.connect(lead.ClientAddr()); err != nil {
 					fail(fmt.Errorf("dial: %w", err))
 					return

@@ -89,15 +89,15 @@ func TestTLSFlagsNeedAllThreeOrNone(t *testing.T) {
 // before any connection, with exit 8 and the file named.
 func TestUnusableCertificateFilesExitEight(t *testing.T) {
 	dir := t.TempDir()
-	tlsCertDir(t, dir, "alice", "bob")
-	flags := clientFlags(dir, "alice")
+	tlsCertDir(t, dir, "root", "bob")
+	flags := clientFlags(dir, "root")
 	_, bobKey := pki.ClientFiles("bob")
-	flags[5] = filepath.Join(dir, bobKey) // alice's certificate with bob's key
+	flags[5] = filepath.Join(dir, bobKey) // root's certificate with bob's key
 	code, _, stderr := runArgs(t, append(append([]string{"-e", "127.0.0.1:1"}, flags...), "status")...)
 	if code != exitTLS || !strings.Contains(stderr, bobKey) {
-		t.Fatalf("alice's certificate with bob's key: exit %d, %q; want %d naming %s", code, stderr, exitTLS, bobKey)
+		t.Fatalf("root's certificate with bob's key: exit %d, %q; want %d naming %s", code, stderr, exitTLS, bobKey)
 	}
-	missing := clientFlags(filepath.Join(dir, "nowhere"), "alice")
+	missing := clientFlags(filepath.Join(dir, "nowhere"), "root")
 	if code, _, stderr := runArgs(t, append(append([]string{"-e", "127.0.0.1:1"}, missing...), "status")...); code != exitTLS {
 		t.Fatalf("missing files: exit %d, %q; want %d", code, stderr, exitTLS)
 	}
@@ -109,17 +109,17 @@ func TestUnusableCertificateFilesExitEight(t *testing.T) {
 // another CA, it exits 8 saying why.
 func TestTLSClusterWithCertificates(t *testing.T) {
 	dir := t.TempDir()
-	tlsCertDir(t, dir, "alice")
+	tlsCertDir(t, dir, "root")
 	c := startTLSCluster(t, dir)
 	eps := []string{"-e", c.endpoints()}
 
-	code, out, stderr := runArgs(t, append(append(eps, clientFlags(dir, "alice")...), "-o", "json", "status")...)
+	code, out, stderr := runArgs(t, append(append(eps, clientFlags(dir, "root")...), "-o", "json", "status")...)
 	var d statusDoc
 	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || len(d.Nodes) != 3 || d.Leader == "" {
 		t.Fatalf("status with certificate flags: exit %d, %v, %+v; %s", code, err, d, stderr)
 	}
 
-	f := clientFlags(dir, "alice")
+	f := clientFlags(dir, "root")
 	t.Run("variables and bench", func(t *testing.T) {
 		t.Setenv("LOCKD_CACERT", f[1])
 		t.Setenv("LOCKD_CERT", f[3])
@@ -140,8 +140,8 @@ func TestTLSClusterWithCertificates(t *testing.T) {
 
 	t.Run("certificate of another CA", func(t *testing.T) {
 		other := t.TempDir()
-		tlsCertDir(t, other, "alice")
-		code, _, stderr := runArgs(t, append(append(eps, clientFlags(other, "alice")...), "locks", "list")...)
+		tlsCertDir(t, other, "root")
+		code, _, stderr := runArgs(t, append(append(eps, clientFlags(other, "root")...), "locks", "list")...)
 		if code != exitTLS || !strings.Contains(stderr, "not signed by a CA this client trusts") {
 			t.Fatalf("with another CA: exit %d, %q; want %d", code, stderr, exitTLS)
 		}
