@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/server"
 )
 
@@ -28,6 +30,16 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	if err != nil {
 		return err
 	}
+	var certs *pki.Reloader
+	if o.tlsEnabled() {
+		if certs, err = loadNodeTLS(o); err != nil {
+			return err
+		}
+		cfg.TLS = serverTLS(certs)
+	} else {
+		logger.Warn("running without TLS: nobody is authenticated, and anyone who reaches a port may act as any client or node",
+			"insecure", o.Insecure)
+	}
 	// Bind the HTTP port before the server starts, so a taken port fails
 	// the start instead of leaving a node without health checks; server.New
 	// binds the other two before it writes anything.
@@ -35,6 +47,11 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	if o.HTTPAddr != "" {
 		if httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
 			return fmt.Errorf("http listener: %w", err)
+		}
+		if o.HTTPTLS {
+			httpLn = tls.NewListener(httpLn, httpTLS(certs))
+		} else if certs != nil && !isLoopback(o.HTTPAddr) {
+			logger.Warn("the HTTP port is served without TLS; --http-tls serves it with this node's certificate", "http_addr", o.HTTPAddr)
 		}
 	}
 	srv, err := server.New(cfg)
@@ -53,7 +70,8 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 		httpAddr = httpLn.Addr().String()
 	}
 	logger.Info("node serving", "id", srv.ID(), "client_addr", srv.ClientAddr(),
-		"peer_addr", srv.PeerAddr(), "http_addr", httpAddr, "data_dir", o.DataDir, "join", o.Join)
+		"peer_addr", srv.PeerAddr(), "http_addr", httpAddr, "data_dir", o.DataDir, "join", o.Join,
+		"tls", certs != nil, "http_tls", o.HTTPTLS)
 	err = awaitStop(ctx, onSignal, srv, o.ShutdownTimeout, livenessCheckInterval, logger)
 	web.stop()
 	if err == nil {
