@@ -128,8 +128,8 @@ func tlsError(addr string, own *tls.Config, err error) error {
 	switch {
 	case errors.Is(err, rpc.ErrTLSRequired):
 		e.Party = TLSMismatch
-		e.Reason = "the server requires TLS and this client has none: give it the cluster's CA certificate " +
-			"and a client certificate and key"
+		e.Reason = "the server requires TLS and this client has no TLS configuration " +
+			"(the cluster's CA certificate, a client certificate and its key)"
 	case errors.Is(err, rpc.ErrServerNotTLS):
 		e.Party = TLSMismatch
 		e.Reason = "this client uses TLS but the server does not (it was started without certificates)"

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -31,15 +34,19 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 		return err
 	}
 	var certs *pki.Reloader
+	var watchers []*certWatcher
 	if o.tlsEnabled() {
 		if certs, err = loadNodeTLS(o); err != nil {
 			return err
 		}
 		cfg.TLS = serverTLS(certs)
+		watchers = append(watchers, newCertWatcher(certs, o.files(), reg, logger))
 	} else {
 		logger.Warn("running without TLS: nobody is authenticated, and anyone who reaches a port may act as any client or node",
 			"insecure", o.Insecure)
 	}
+	stopReloads := startReloads(watchers, o.TLSReloadInterval, logger)
+	defer stopReloads()
 	// Bind the HTTP port before the server starts, so a taken port fails
 	// the start instead of leaving a node without health checks; server.New
 	// binds the other two before it writes anything.
@@ -78,6 +85,37 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 		logger.Info("node stopped", "id", srv.ID())
 	}
 	return err
+}
+
+// startReloads reloads the watchers' certificates on SIGHUP and polls
+// them every interval, until the returned stop is called. Without
+// certificates a SIGHUP is only logged (systemctl reload must not kill
+// the node).
+func startReloads(ws []*certWatcher, interval time.Duration, logger hclog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if len(ws) > 0 {
+			watchCerts(ctx, ws, hup, interval)
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: no certificates to reload (TLS is off)")
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
 }
 
 // livenessCheckInterval is how often the process checks that its node

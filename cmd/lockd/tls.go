@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -97,20 +98,19 @@ var errNodeCertificate = errors.New("lockd: the certificate is not this node's")
 // --id). A file that cannot be loaded, or a certificate of another node,
 // is a bad command line.
 func loadNodeTLS(o options) (*pki.Reloader, error) {
-	r, err := pki.NewReloader(o.files(), nil)
+	r, err := pki.NewCheckedReloader(o.files(), nil, func(leaf *x509.Certificate) error {
+		return checkNodeCert(leaf, o.ID, o.Cert)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: --cacert/--cert/--key: %w", errBadFlag, err)
-	}
-	if err := checkNodeCert(r, o.ID, o.Cert); err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadFlag, err)
 	}
 	return r, nil
 }
 
-// checkNodeCert checks that the reloader's current certificate is node
-// id's.
-func checkNodeCert(r *pki.Reloader, id, file string) error {
-	got, err := pki.NodeID(r.Leaf())
+// checkNodeCert checks that leaf, loaded from file, is node id's: a
+// reload too refuses the certificate of another node.
+func checkNodeCert(leaf *x509.Certificate, id, file string) error {
+	got, err := pki.NodeID(leaf)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w (make one with lockctl cert create-node %s)", errNodeCertificate, file, err, id)
 	}

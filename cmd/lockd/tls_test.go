@@ -236,3 +236,17 @@ func TestTLSNodeServesCertifiedClientsAndHTTPS(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
+
+func TestShellQuoteKeepsExportLinesEvaluable(t *testing.T) {
+	cases := map[string]string{
+		"/tmp/lockd-dev-1/certs/ca.crt": "/tmp/lockd-dev-1/certs/ca.crt",
+		"/tmp/my dir/ca.crt":            "'/tmp/my dir/ca.crt'",
+		"/tmp/it's/ca.crt":              `'/tmp/it'\''s/ca.crt'`,
+		"":                              "''",
+	}
+	for in, want := range cases {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
