@@ -150,16 +150,17 @@ type statusDoc struct {
 	} `json:"nodes"`
 }
 
-// TestComposeClusterServesLockctlThroughAFollower builds the image from
+// TestComposeClusterServesLockctlThroughEachFollower builds the image from
 // the static binaries, starts deploy/docker-compose.yml under a project
 // of its own on free loopback ports, copies the certificates its certs
-// service made, and runs lockctl (built on the host) through one follower
-// alone: status, and a lock acquired (seen held from inside the command)
-// and released (nobody holds it after). Without the certificates lockctl
+// service made, and runs lockctl (built on the host) through each follower
+// alone (its leader hint must be dialable from the host): status, and a
+// lock acquired (seen held from inside the command) and released (nobody
+// holds it after). Without the certificates lockctl
 // is refused. Skipped under -short or without a working Docker and
 // docker-compose; every step is bounded in time, and the cluster, its
 // volumes and the image are removed at the end.
-func TestComposeClusterServesLockctlThroughAFollower(t *testing.T) {
+func TestComposeClusterServesLockctlThroughEachFollower(t *testing.T) {
 	if testing.Short() {
 		t.Skip("docker test skipped under -short")
 	}
@@ -190,9 +191,6 @@ func TestComposeClusterServesLockctlThroughAFollower(t *testing.T) {
 		t.Skipf("neither docker-compose nor docker compose works here: %v", err)
 	}
 	lockd, lockctl := binary(t, "lockd"), binary(t, "lockctl")
-	if h := help(t, lockctl, "--help"); !h.flags["cacert"] {
-		t.Skip("this lockctl has no --cacert flag: it cannot reach the TLS cluster")
-	}
 
 	// Build context: the Dockerfile and the two binaries, nothing else.
 	bctx := t.TempDir()
@@ -262,36 +260,38 @@ func TestComposeClusterServesLockctlThroughAFollower(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	follower := ""
+	var followers []string
 	for _, n := range st.Nodes {
 		if n.Role != "leader" && n.ClientAddr != "" {
-			follower = n.ClientAddr
-			break
+			followers = append(followers, n.ClientAddr)
 		}
 	}
-	if follower == "" {
-		t.Fatalf("no follower with a client address in %+v", st)
+	if len(followers) != 2 {
+		t.Fatalf("want two followers with client addresses, got %q in %+v", followers, st)
 	}
-	t.Logf("leader %s; talking to follower %s only", st.Leader, follower)
-
-	if out, err := ctl("-e", follower, "-o", "json", "status"); err != nil {
-		t.Fatalf("status through follower %s: %v", follower, err)
-	} else if !strings.Contains(out, `"leader"`) {
-		t.Errorf("status through follower %s shows no leader:\n%s", follower, out)
+	for i, follower := range followers {
+		t.Logf("leader %s; talking to follower %s only", st.Leader, follower)
+		if out, err := ctl("-e", follower, "-o", "json", "status"); err != nil {
+			t.Fatalf("status through follower %s: %v", follower, err)
+		} else if !strings.Contains(out, `"leader"`) {
+			t.Errorf("status through follower %s shows no leader:\n%s", follower, out)
+		}
+		// Held while the command runs (lockctl inside sees it), released
+		// after.
+		name := fmt.Sprintf("deploy-compose-test-%d", i)
+		out, err := ctl("-e", follower, "lock", "--try", "--lock-delay", "0s", name, "--",
+			lockctl, "-e", follower, "-o", "json", "locks", "show", name)
+		if err != nil {
+			t.Fatalf("lock %s through follower %s: %v", name, follower, err)
+		}
+		if !strings.Contains(out, name) {
+			t.Errorf("locks show inside the lock did not show %s held:\n%s", name, out)
+		}
+		if out, err := ctl("-e", follower, "locks", "show", name); exitCode(err) != 6 {
+			t.Errorf("after the lock was released, locks show %s exited %d (want 6, nobody holds it): %v\n%s", name, exitCode(err), err, out)
+		}
 	}
-	// Held while the command runs (lockctl inside sees it), released after.
-	const name = "deploy-compose-test"
-	out, err := ctl("-e", follower, "lock", "--try", "--lock-delay", "0s", name, "--",
-		lockctl, "-e", follower, "-o", "json", "locks", "show", name)
-	if err != nil {
-		t.Fatalf("lock %s through follower %s: %v", name, follower, err)
-	}
-	if !strings.Contains(out, name) {
-		t.Errorf("locks show inside the lock did not show %s held:\n%s", name, out)
-	}
-	if out, err := ctl("-e", follower, "locks", "show", name); exitCode(err) != 6 {
-		t.Errorf("after the lock was released, locks show %s exited %d (want 6, nobody holds it): %v\n%s", name, exitCode(err), err, out)
-	}
+	follower := followers[0]
 
 	// The cluster is secured: without a client certificate lockctl is
 	// refused (exit 8, a certificate problem).

@@ -11,8 +11,8 @@
 //     use only flags and LOCKD_* variables that `lockd --help` lists.
 //   - docker-compose.yml uses only flags the lockd and lockctl binaries
 //     accept; where Docker is present (and not under -short), the cluster
-//     it describes is started and lockctl on the host works through a
-//     follower with the certificates the compose file made.
+//     it describes is started and lockctl on the host works through
+//     each follower alone with the certificates the compose file made.
 //
 // The tests build lockd and lockctl from this module (CGO_ENABLED=0, as
 // the image needs) once per run.
