@@ -2,8 +2,9 @@
 // this directory against the binaries they run, so that the files cannot
 // rot.
 //
-//   - systemd/lockd.service passes `systemd-analyze verify` (where the
-//     machine has systemd), and every lockd flag in it and every LOCKD_*
+//   - systemd/lockd.service passes `systemd-analyze verify` and is rated
+//     well hardened by `systemd-analyze security` (where the machine has
+//     systemd), and every lockd flag in it and every LOCKD_*
 //     variable in systemd/lockd.env is one that `lockd --help` lists.
 //   - kubernetes/*.yaml parse, hold the objects the docs describe (a
 //     StatefulSet of three with its headless Service, a client Service, a
