@@ -41,6 +41,7 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 		}
 		cfg.TLS = serverTLS(certs)
 		watchers = append(watchers, newCertWatcher(certs, o.files(), reg, logger))
+		warnCertHosts(certs.Leaf(), dialedAddrs(o, spec.cluster), logger)
 	} else {
 		logger.Warn("running without TLS: nobody is authenticated, and anyone who reaches a port may act as any client or node",
 			"insecure", o.Insecure)

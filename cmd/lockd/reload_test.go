@@ -81,6 +81,19 @@ func metricValue(httpAddr, sample string) (float64, error) {
 	return 0, fmt.Errorf("no sample %s", sample)
 }
 
+// writeAtomic replaces file by a complete new one (rename), so that the
+// poll sees the old content or the new, never a partial file.
+func writeAtomic(t *testing.T, file string, b []byte) {
+	t.Helper()
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitServed(t *testing.T, d *certDir, addr string, want *big.Int) {
 	t.Helper()
 	waitUntil(t, startTimeout, "the certificate "+want.Text(16)+" served at "+addr, func() (bool, string) {
@@ -139,9 +152,7 @@ func TestChangedCertificatesAreReloadedByThePoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(certs.nodeFiles("n1").Key, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeAtomic(t, certs.nodeFiles("n1").Key, keyPEM)
 	waitMetric(t, a[2], `lockd_tls_reloads_total{result="error"}`, 1, false)
 	if got, err := certs.servedSerial(a[1]); err != nil || got.Cmp(next.Cert.SerialNumber) != 0 {
 		t.Fatalf("after a failed reload the node serves %v (%v), want %v", got, err, next.Cert.SerialNumber)
@@ -161,9 +172,7 @@ func TestChangedCertificatesAreReloadedByThePoll(t *testing.T) {
 		if name == "key" {
 			dst = certs.nodeFiles("n1").Key
 		}
-		if err := os.WriteFile(dst, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeAtomic(t, dst, b)
 	}
 	// The poll may see the certificate before the key: one or two
 	// refusals.

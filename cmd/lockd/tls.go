@@ -8,6 +8,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/server"
 )
@@ -132,4 +134,37 @@ func serverTLS(r *pki.Reloader) *server.TLSConfig {
 // health checks and metrics scrapers dial it with the CA alone.
 func httpTLS(r *pki.Reloader) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS13, GetCertificate: r.GetCertificate}
+}
+
+// warnCertHosts logs each address that other nodes or clients dial
+// whose host the node certificate does not name: they would refuse it.
+// addrs maps a flag to its address; an unspecified host is skipped.
+func warnCertHosts(leaf *x509.Certificate, addrs [][2]string, logger hclog.Logger) {
+	for _, fa := range addrs {
+		host, _, err := net.SplitHostPort(fa[1])
+		if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+			continue
+		}
+		if err := leaf.VerifyHostname(host); err != nil {
+			logger.Warn("the node certificate does not name a host this node is dialed at; peers and clients will refuse it",
+				"flag", fa[0], "addr", fa[1], "error", err)
+		}
+	}
+}
+
+// dialedAddrs are the addresses others dial this node at: the peer
+// address the cluster knows and the client address it advertises.
+func dialedAddrs(o options, cluster map[string]string) [][2]string {
+	peer := o.PeerAddr
+	switch {
+	case o.AdvertisePeer != "":
+		peer = o.AdvertisePeer
+	case cluster[o.ID] != "":
+		peer = cluster[o.ID]
+	}
+	client := o.ClientAddr
+	if o.AdvertiseClient != "" {
+		client = o.AdvertiseClient
+	}
+	return [][2]string{{"peer address", peer}, {"client address", client}}
 }

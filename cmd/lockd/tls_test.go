@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/internal/pki"
+	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -248,5 +251,30 @@ func TestShellQuoteKeepsExportLinesEvaluable(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestCertificateWithoutTheDialedHostIsWarnedAbout: a node certificate
+// that does not name the host of the peer or client address others dial
+// is logged, naming the address; one that names it is not.
+func TestCertificateWithoutTheDialedHostIsWarnedAbout(t *testing.T) {
+	ca, err := pki.NewCA(pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := ca.IssueNode("n1", []string{"10.0.0.1", "n1.example"}, pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options{ID: "n1", PeerAddr: "0.0.0.0:7101", ClientAddr: "0.0.0.0:7001", AdvertiseClient: "n1.example:7001"}
+	logs := &syncbuf.Buffer{}
+	logger := hclog.New(&hclog.LoggerOptions{Output: logs})
+	warnCertHosts(kp.Cert, dialedAddrs(o, map[string]string{"n1": "10.0.0.1:7101"}), logger)
+	if logs.String() != "" {
+		t.Fatalf("warned about hosts the certificate names:\n%s", logs.String())
+	}
+	warnCertHosts(kp.Cert, dialedAddrs(o, map[string]string{"n1": "10.0.0.2:7101"}), logger)
+	if !strings.Contains(logs.String(), "does not name a host") || !strings.Contains(logs.String(), "10.0.0.2:7101") {
+		t.Fatalf("no warning for 10.0.0.2:\n%s", logs.String())
 	}
 }
