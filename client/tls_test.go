@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/server"
@@ -342,5 +343,50 @@ func TestOneEndpointWithABadCertificateIsSkipped(t *testing.T) {
 	cl := newTestClient(t, cfg)
 	if _, err := cl.GetLock(testCtx(t), "x"); err != nil {
 		t.Fatalf("GetLock with one good endpoint of two: %v", err)
+	}
+}
+
+// Reference: a LeaderChanged push naming a stranger is not followed
+// either: the next call refuses the stranger's certificate and reaches
+// the leader through the configured endpoints.
+func TestLeaderChangedPushToAStrangerIsRefused(t *testing.T) {
+	p := newTestPKI(t)
+	stranger := newTestPKI(t)
+	// Node 0 follows, node 1 leads, node 2 is a stranger.
+	fc := newFakeClusterWith(t, 3, 1, func(i int) rpc.Config {
+		if i == 2 {
+			return strangerRPC(stranger.node("n9", pki.Options{}))
+		}
+		return p.serverRPC(p.node(fmt.Sprintf("n%d", i+1), pki.Options{}))
+	})
+	cfg := testConfig(fc.nodes[0].addr, fc.nodes[1].addr)
+	cfg.TLS = p.clientTLS(p.client("alice", pki.Options{}))
+	cl := newTestClient(t, cfg)
+	ctx := testCtx(t)
+	if _, err := cl.GetLock(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range fc.nodes[1].srv.Conns() {
+		_ = conn.Push(rpc.MsgType(api.PushLeaderChanged), &api.LeaderChangedEvent{LeaderAddr: fc.nodes[2].addr, Term: 3})
+	}
+	// The push is handled on its own goroutine: call until the client has
+	// tried the hint, which it does at its first dial after the push.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for fc.nodes[2].srv.Stats().HandshakesFailed == 0 {
+		if _, err := cl.GetLock(ctx, "x"); err != nil {
+			t.Fatalf("GetLock after a LeaderChanged push naming a stranger: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the client never dialed the hinted address")
+		case <-tick.C:
+		}
+	}
+	if _, err := cl.GetLock(ctx, "x"); err != nil {
+		t.Fatalf("GetLock after the stranger was refused: %v", err)
+	}
+	if n := len(fc.nodes[2].srv.Conns()); n != 0 {
+		t.Fatalf("the stranger holds %d connections of the client", n)
 	}
 }

@@ -38,6 +38,7 @@ func (e EndpointError) Permanent() bool {
 		errors.As(e.Err, &dnsErr) && dnsErr.IsNotFound,
 		errors.As(e.Err, &addrErr),
 		errors.Is(e.Err, rpc.ErrBadMagic),
+		errors.Is(e.Err, rpc.ErrHTTPPort), // a TLS dial reports it alone
 		errors.Is(e.Err, rpc.ErrBadKind),
 		errors.Is(e.Err, rpc.ErrVersionMismatch),
 		errors.Is(e.Err, ErrTLS):
