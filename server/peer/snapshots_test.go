@@ -134,7 +134,7 @@ func TestOneSnapshotTransferPerSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.st.wait(t, "the second sender's snapshot", func() bool { return len(s.st.msgs) == 1 })
-	if got := string(s.st.msgs[0].Snapshot.Data); got != strings.Repeat("b", 200) {
+	if got := string(s.st.delivered()[0].Snapshot.Data); got != strings.Repeat("b", 200) {
 		t.Fatalf("delivered %q, want the second connection's 200 b", got)
 	}
 }
