@@ -25,6 +25,7 @@ type metrics struct {
 	sessionsExpired prometheus.Counter
 	acquireDuration prometheus.Histogram
 	peersRefused    *prometheus.CounterVec
+	peerDropped     *prometheus.CounterVec // peerdrops.go
 }
 
 // raftGauges is what the gauges read of the Raft node (*raftnode.Node).
@@ -61,6 +62,7 @@ func newMetrics() *metrics {
 	m.peersRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_peers_refused_total",
 		Help: "Peers refused by this node, or whose answers it refused: claiming this node's ID (self), a member's ID at another address (address), another cluster (cluster), answering under another ID (id)."},
 		[]string{"reason"})
+	m.peerDropped = newPeerDropped()
 	return m
 }
 
@@ -83,7 +85,7 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 		}
 		return 0
 	}
-	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused,
+	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.peerDropped,
 		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 { return bit(node.Leader() != consensus.None) }),
 		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 { return bit(node.IsLeader()) }),
 		gauge("lockd_term", "Current Raft term.", func() float64 { return float64(node.Term()) }),

@@ -194,6 +194,8 @@ func (s *Server) build() error {
 		LeaderChanged: s.onLeaderChanged,
 		ConfChanged:   s.onConfChanged,
 		Fsync:         s.metrics.observeFsync,
+
+		PeerMessageDropped: s.metrics.peerMessageDropped,
 	})
 	if err != nil {
 		_ = tr.Close()
