@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -47,11 +48,24 @@ func (s *snapTarget) dialAs(t *testing.T, id string) *rpc.ClientConn {
 	return c
 }
 
-// chunk sends data as the chunk at off of a snapshot of total bytes.
+// chunk sends data as the chunk at off of a snapshot of total bytes, the
+// whole being data repeated (its checksum is computed up to 1 MiB; larger
+// transfers are refused before it matters).
 func chunk(c *rpc.ClientConn, off, total uint64, data []byte) error {
+	var sum uint32
+	if total <= 1<<20 && len(data) > 0 {
+		sum = checksum(bytes.Repeat(data, int(total)/len(data)+1)[:total])
+	}
+	return chunkSum(c, off, total, data, sum)
+}
+
+// chunkSum sends a chunk with its CRC-32C and the given whole sum.
+func chunkSum(c *rpc.ClientConn, off, total uint64, data []byte, sum uint32) error {
 	w := toWire(snapMessage("x", "b", nil))
 	var ack bool
-	return c.Call(context.Background(), msgSnapChunk, &snapChunk{Msg: w, Chunk: rpc.Chunk{Offset: off, Total: total, Data: data}}, &ack)
+	crc := checksum(data)
+	return c.Call(context.Background(), msgSnapChunk, &snapChunk{Msg: w, Chunk: rpc.Chunk{Offset: off, Total: total, Data: data},
+		CRC: &crc, Sum: &sum}, &ack)
 }
 
 func wantChunkRefused(t *testing.T, err error, what string) {

@@ -36,6 +36,7 @@ type Transport struct {
 	// exited (Close waits for them).
 	stopping []*peerSender
 	snaps    *snapReceiver // inbound snapshot reassembly
+	guard    snapGuard     // inbound snapshot checks (snapcheck.go)
 	closed   bool
 	intro    Introducer
 
@@ -116,12 +117,22 @@ func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (
 	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
 		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
 	}
+	if err := verifyChunk(sc); err != nil {
+		t.refuseSnapshot(c.RemoteID(), sc, DropSnapshotChecksum, err)
+		return nil, err
+	}
 	data, done, err := t.snaps.add(c, c.RemoteID(), sc.Chunk)
 	if err != nil {
 		t.log.Warn("refusing snapshot chunk", "from", c.RemoteID(), "remote", c.RemoteAddr().String(), "error", err)
 		return nil, err
 	}
 	if done {
+		// Checked whole before the node sees it: nothing a peer sends is
+		// written over this node's state unless it decodes.
+		if reason, err := t.verifySnapshot(sc, data); err != nil {
+			t.refuseSnapshot(c.RemoteID(), sc, reason, err)
+			return nil, err
+		}
 		if s := t.stepper(); s != nil {
 			s.Step(fromWire(sc.Msg, data))
 		}

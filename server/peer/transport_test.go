@@ -202,14 +202,14 @@ func TestSnapshotTransferBrokenMidwayFailsCleanlyAndRestarts(t *testing.T) {
 	parts := rpc.SplitChunks(first, 400)
 	for _, c := range parts[:3] { // the first transfer stops after 3 chunks
 		var ack bool
-		if err := conn.Call(ctx, msgSnapChunk, &snapChunk{Msg: w1, Chunk: c}, &ack); err != nil {
+		if err := conn.Call(ctx, msgSnapChunk, checkedChunk(w1, c, first), &ack); err != nil {
 			t.Fatal(err)
 		}
 	}
 	w2 := toWire(snapMessage("a", "b", second))
 	for _, c := range rpc.SplitChunks(second, 400) {
 		var ack bool
-		if err := conn.Call(ctx, msgSnapChunk, &snapChunk{Msg: w2, Chunk: c}, &ack); err != nil {
+		if err := conn.Call(ctx, msgSnapChunk, checkedChunk(w2, c, second), &ack); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,6 +217,13 @@ func TestSnapshotTransferBrokenMidwayFailsCleanlyAndRestarts(t *testing.T) {
 	if msgs := sb.delivered(); len(msgs) != 1 || !bytes.Equal(msgs[0].Snapshot.Data, second) {
 		t.Fatalf("receiver stepped %d snapshots; want exactly the second, whole", len(msgs))
 	}
+}
+
+// checkedChunk is c of the snapshot whole, with its checksums, as a
+// sender sends it.
+func checkedChunk(w wireMessage, c rpc.Chunk, whole []byte) *snapChunk {
+	crc, sum := checksum(c.Data), checksum(whole)
+	return &snapChunk{Msg: w, Chunk: c, CRC: &crc, Sum: &sum}
 }
 
 // stuckStepper blocks in ReportUnreachable until released, like a driver
