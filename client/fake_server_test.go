@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +62,17 @@ type fakeSession struct {
 	ended     bool
 	mark      uint64
 	responses map[uint64]any
+	secret    []byte // as sent by the open; every later request must carry it
+}
+
+// secretErrLocked is the real server's refusal of a request on session id
+// that does not carry its secret (nil for an unknown session: the request
+// fails on that instead).
+func (fc *fakeCluster) secretErrLocked(id uint64, secret []byte) *api.Error {
+	if s := fc.sessions[id]; s != nil && !bytes.Equal(s.secret, secret) {
+		return &api.Error{Code: api.CodeBadSessionSecret, Message: fmt.Sprintf("session %d", id)}
+	}
+	return nil
 }
 
 type fakeNode struct {
@@ -212,6 +225,9 @@ func (nd *fakeNode) register() {
 	handle(nd, api.MsgCloseSession, true, func(_ context.Context, _ *rpc.Conn, req *api.CloseSessionRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
+		if aerr := fc.secretErrLocked(req.Session, req.Secret); aerr != nil {
+			return nil, aerr
+		}
 		fc.endSessionLocked(req.Session, "closed")
 		return &api.Empty{}, nil
 	})
@@ -224,6 +240,14 @@ func (nd *fakeNode) register() {
 		}
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
+		if len(req.Secrets) != len(req.Sessions) {
+			return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "sessions without secrets"}
+		}
+		for i, id := range req.Sessions {
+			if aerr := fc.secretErrLocked(id, req.Secrets[i]); aerr != nil {
+				return nil, aerr
+			}
+		}
 		for _, id := range req.Sessions {
 			fc.attachLocked(c, id)
 		}
@@ -298,14 +322,23 @@ func (nd *fakeNode) register() {
 func (fc *fakeCluster) openSession(c *rpc.Conn, req *api.OpenSessionRequest) (any, *api.Error) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	fc.applied[api.MsgOpenSession]++
+	if len(req.Secret) != api.SessionSecretSize {
+		return nil, &api.Error{Code: api.CodeBadSessionSecret, Message: "secret size"}
+	}
 	id, ok := fc.keys[req.Key]
+	if ok {
+		if aerr := fc.secretErrLocked(id, req.Secret); aerr != nil {
+			return nil, aerr
+		}
+	}
+	fc.applied[api.MsgOpenSession]++
 	if !ok {
 		fc.index++
 		fc.nextSess++
 		id = fc.nextSess
 		fc.keys[req.Key] = id
-		fc.sessions[id] = &fakeSession{id: id, ttl: time.Duration(req.TTL), responses: map[uint64]any{}}
+		fc.sessions[id] = &fakeSession{id: id, ttl: time.Duration(req.TTL), responses: map[uint64]any{},
+			secret: bytes.Clone(req.Secret)}
 	}
 	fc.attachLocked(c, id)
 	return &api.OpenSessionResponse{Session: id, TTL: int64(fc.sessions[id].ttl)}, nil
@@ -317,6 +350,14 @@ func (fc *fakeCluster) keepAlive(req *api.KeepAliveRequest) (any, *api.Error) {
 	fc.keepAlives++
 	if fc.keepAliveErr != nil {
 		return nil, fc.keepAliveErr
+	}
+	if len(req.Secrets) != len(req.Sessions) {
+		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "sessions without secrets"}
+	}
+	for i, id := range req.Sessions {
+		if aerr := fc.secretErrLocked(id, req.Secrets[i]); aerr != nil {
+			return nil, aerr
+		}
 	}
 	resp := &api.KeepAliveResponse{TTLs: make([]int64, len(req.Sessions))}
 	for i, id := range req.Sessions {
@@ -342,6 +383,10 @@ func (fc *fakeCluster) write(ctx context.Context, c *rpc.Conn, typ api.MsgType, 
 	if s.ended {
 		fc.mu.Unlock()
 		return nil, &api.Error{Code: api.CodeSessionExpired}
+	}
+	if aerr := fc.secretErrLocked(w.Session, w.Secret); aerr != nil {
+		fc.mu.Unlock()
+		return nil, aerr
 	}
 	mark := max(s.mark, w.LowestUnanswered)
 	if w.Seq < mark {

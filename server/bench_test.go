@@ -224,6 +224,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 		cl.mu.Lock()
 		conn := cl.conn
 		cl.mu.Unlock()
+		withSecret(req, harnessSecret)
 		return conn.Call(ctx, rpc.MsgType(typ), req, resp)
 	}
 	pair := func() error {
@@ -315,7 +316,7 @@ func BenchmarkHandoffs(b *testing.B) {
 		}
 		b.Cleanup(func() { _ = conn.Close() })
 		var r api.OpenSessionResponse
-		if err := conn.Call(context.Background(), rpc.MsgType(api.MsgOpenSession), &api.OpenSessionRequest{TTL: int64(time.Minute)}, &r); err != nil {
+		if err := conn.Call(context.Background(), rpc.MsgType(api.MsgOpenSession), &api.OpenSessionRequest{TTL: int64(time.Minute), Secret: harnessSecret}, &r); err != nil {
 			b.Fatal(err)
 		}
 		w.conn, w.s = conn, r.Session
@@ -323,7 +324,7 @@ func BenchmarkHandoffs(b *testing.B) {
 	}
 	next := func(w *waiter) api.Write {
 		w.seq++
-		return api.Write{Session: w.s, Seq: w.seq, LowestUnanswered: w.seq}
+		return api.Write{Session: w.s, Secret: harnessSecret, Seq: w.seq, LowestUnanswered: w.seq}
 	}
 	var handoffs atomic.Int64
 	stop := make(chan struct{})

@@ -48,18 +48,16 @@ var fuzzRequests = []struct {
 }
 
 // fuzzSeeds are inputs written by hand (more are in
-// testdata/fuzz/FuzzLiveCluster). The first: open a session with key "a",
-// acquire "a" for the session just opened (the pool's first number) with
-// wait, list locks, release it with the token seen, let 25.5 s pass, list
-// sessions.
+// testdata/fuzz/FuzzLiveCluster). The first opens a session with the
+// shared secret, takes two locks in it and lists locks and sessions; the
+// second lets time pass, transfers leadership and asks for status.
 var fuzzSeeds = [][]byte{
-	{0, 0, 1, 10, 0, // node 0: OpenSession{Key: "a", TTL: 2 (clamped)}
-		0, 3, 130, 0, 0, 0, 1, 1, 1, 1, 1, // Acquire{Write{pool[0], 0, 0}, Name "a", Mode 1, Value "", Wait, LockDelay 0}
-		0, 9, 0, 0, 0, // ListLocks
-		0, 4, 130, 0, 0, 0, 1, 130, 1, // Release{Write{pool[0]}, "a", pool[1]}
-		0, 19, 255, // time passes
+	{0, 0, 1, 10, 0, 0, // node 0: OpenSession{Key: "a", TTL: 2 (clamped), Secret: shared}
+		0, 3, 130, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, // Acquire{Write{pool[0] (the session), shared, Seq 1, LU 1}, "a", Exclusive, no value, Wait}
+		0, 9, 0, 0, // ListLocks{Stale: false, Prefix: ""}
+		0, 3, 130, 0, 0, 2, 2, 3, 1, 0, 0, 0, 0, // Acquire{Write{pool[0], shared, Seq 2, LU 2}, "lock/x", Exclusive}
 		0, 11, 0}, // ListSessions
-	{1, 0, 2, 10, 0, 2, 12, 0, 0, 1, 0, 0, 0, 1, 14, 0, 1, 16, 3, 0},
+	{1, 0, 2, 10, 0, 0, 2, 19, 200, 1, 14, 0, 1, 12, 0, 0, 18, 0},
 }
 
 // fuzzMaxOps bounds the requests one input sends.
@@ -117,12 +115,35 @@ func (in *fuzzInput) bytes() []byte {
 	return out
 }
 
+// fuzzSecret is the session secret the fuzzer's sessions share, so that
+// most requests name a session they may act in.
+var fuzzSecret = bytes.Repeat([]byte{0x5e}, api.SessionSecretSize)
+
+// secret is fuzzSecret, mostly, or bytes of any length.
+func (in *fuzzInput) secret() []byte {
+	if in.byte() < 224 {
+		return fuzzSecret
+	}
+	return in.bytes()
+}
+
 // fill sets every exported field of v from the input, recursively.
 func (in *fuzzInput) fill(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
+			switch f := v.Type().Field(i); {
+			case !f.IsExported():
+			case f.Name == "Secret" && f.Type == reflect.TypeOf([]byte(nil)):
+				v.Field(i).SetBytes(in.secret())
+			case f.Name == "Secrets" && f.Type == reflect.TypeOf([][]byte(nil)):
+				n := int(in.byte() % 4)
+				secrets := make([][]byte, n)
+				for j := range secrets {
+					secrets[j] = in.secret()
+				}
+				v.Field(i).Set(reflect.ValueOf(secrets))
+			default:
 				in.fill(v.Field(i))
 			}
 		}

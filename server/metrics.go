@@ -25,6 +25,8 @@ type metrics struct {
 	sessionsExpired prometheus.Counter
 	acquireDuration prometheus.Histogram
 	peersRefused    *prometheus.CounterVec
+	sessionRefusals *prometheus.CounterVec
+	requestsDenied  *prometheus.CounterVec
 	peerDropped     *prometheus.CounterVec // peerdrops.go
 }
 
@@ -62,6 +64,12 @@ func newMetrics() *metrics {
 	m.peersRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_peers_refused_total",
 		Help: "Peers refused by this node, or whose answers it refused: claiming this node's ID (self), a member's ID at another address (address), another cluster (cluster), answering under another ID (id)."},
 		[]string{"reason"})
+	m.sessionRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_session_refusals_total",
+		Help: "Requests on a session refused by this node: from another principal than its owner (not_owned), without its secret (bad_secret), reusing a sequence number for another request (sequence_reused), or with a sequence number out of range (sequence_out_of_range)."},
+		[]string{"reason"})
+	m.requestsDenied = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_requests_denied_total",
+		Help: "Client requests refused because the principal lacks the permission, by request type."},
+		[]string{"method"})
 	m.peerDropped = newPeerDropped()
 	return m
 }
@@ -85,7 +93,7 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 		}
 		return 0
 	}
-	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.peerDropped,
+	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.sessionRefusals, m.requestsDenied, m.peerDropped,
 		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 { return bit(node.Leader() != consensus.None) }),
 		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 { return bit(node.IsLeader()) }),
 		gauge("lockd_term", "Current Raft term.", func() float64 { return float64(node.Term()) }),

@@ -85,6 +85,7 @@ func (l *lockctl) app() *cli.App {
 			l.membersCommand(),
 			l.leaderCommand(),
 			l.snapshotCommand(),
+			l.aclCommand(),
 			l.sessionsCommand(),
 			l.locksCommand(),
 			l.lockCommand(),

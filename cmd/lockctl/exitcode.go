@@ -21,6 +21,7 @@ const (
 	exitNoQuorum  = 5 // no quorum, or the cluster did not answer in time
 	exitNotFound  = 6 // unknown lock, session or member
 	exitGaveUp    = 7 // the session ended while waiting: the lock (or leadership) was never held
+	exitDenied    = 9 // permission denied: the certificate's principal lacks a grant
 	exitSignalled = 128
 )
 
@@ -67,6 +68,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &es):
 		return es.code
+	case errors.Is(err, client.ErrPermissionDenied):
+		return exitDenied
 	case errors.Is(err, errUsage),
 		errors.Is(err, client.ErrInvalidConfig),
 		errors.Is(err, client.ErrInvalidName),

@@ -17,10 +17,15 @@ type fsmSnapshot struct {
 	Time     int64
 	Sessions []byte
 	Locks    []byte
+	// Policy is the authorization policy's grants, sorted. Omitted when
+	// empty, so a snapshot without grants has the bytes it always had,
+	// and a snapshot of an older version (none) restores an empty policy.
+	Policy []Grant `codec:",omitempty"`
 }
 
 // Snapshot encodes the whole state (applied index and time, sessions with
-// their dedup windows, locks with queues, delays and revisions). The same
+// their dedup windows, locks with queues, delays and revisions, the
+// authorization policy). The same
 // state always gives the same bytes.
 func (f *Machine) Snapshot() ([]byte, error) {
 	ss, err := f.sessions.Snapshot()
@@ -31,7 +36,7 @@ func (f *Machine) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := fsmSnapshot{Version: fsmSnapshotVersion, Index: f.index, Time: f.now, Sessions: ss, Locks: ls}
+	st := fsmSnapshot{Version: fsmSnapshotVersion, Index: f.index, Time: f.now, Sessions: ss, Locks: ls, Policy: f.policy.grants}
 	out, err := f.codec.encode(&st)
 	if err != nil {
 		return nil, fmt.Errorf("fsm: encode snapshot: %w", err)
@@ -51,7 +56,7 @@ func (f *Machine) Restore(data []byte) error {
 	if err != nil {
 		return err
 	}
-	f.sessions, f.locks, f.index, f.now = st.sessions, st.locks, st.index, st.now
+	f.sessions, f.locks, f.policy, f.index, f.now = st.sessions, st.locks, st.policy, st.index, st.now
 	return nil
 }
 
@@ -72,6 +77,7 @@ func (f *Machine) CheckSnapshot(data []byte) error {
 type decodedSnapshot struct {
 	sessions *sessions.Table
 	locks    *locks.Table
+	policy   policy
 	index    uint64
 	now      int64
 }
@@ -109,5 +115,9 @@ func (f *Machine) decodeSnapshot(data []byte) (decodedSnapshot, error) {
 			}
 		}
 	}
-	return decodedSnapshot{sessions: ss, locks: ls, index: st.Index, now: st.Time}, nil
+	pol, err := restorePolicy(st.Policy)
+	if err != nil {
+		return decodedSnapshot{}, fmt.Errorf("%w: policy: %w", ErrCorruptSnapshot, err)
+	}
+	return decodedSnapshot{sessions: ss, locks: ls, policy: pol, index: st.Index, now: st.Time}, nil
 }
