@@ -117,12 +117,13 @@ func TestForgedPeerMessagesChangeNothingAndTheNodeRestarts(t *testing.T) {
 		return peerDrops(t, victim, "out_of_range") == 1
 	})
 
-	// In the leader's name: a snapshot far ahead, with good checksums but
-	// bytes that are no state machine's.
+	// A snapshot far ahead, with good checksums but bytes that are no
+	// state machine's (from the ID the connection was dialed as: one in
+	// another member's name is dropped before as not the sender's).
 	data := []byte("this is not a snapshot of any lock table")
 	crc := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
 	snap := forgedChunk{
-		Msg: forgedMessage{Type: uint8(consensus.MsgSnap), From: lead.ID(), To: victim.ID(), Term: term,
+		Msg: forgedMessage{Type: uint8(consensus.MsgSnap), From: other.ID(), To: victim.ID(), Term: term,
 			Snap: &forgedSnapMeta{Index: victim.node.CommitIndex() + 1000, Term: term, Voters: c.ids()}},
 		Chunk: rpc.Chunk{Offset: 0, Total: uint64(len(data)), Data: data}, CRC: &crc, Sum: &crc,
 	}
