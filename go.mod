@@ -12,6 +12,8 @@ require (
 	github.com/urfave/cli/v2 v2.27.7
 )
 
+require go.yaml.in/yaml/v3 v3.0.6
+
 require (
 	github.com/VictoriaMetrics/metrics v1.35.3 // indirect
 	github.com/valyala/fastrand v1.1.0 // indirect

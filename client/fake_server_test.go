@@ -85,6 +85,13 @@ type fakeNode struct {
 // newFakeCluster starts n fake nodes on loopback with node leader leading.
 func newFakeCluster(t *testing.T, n, leader int) *fakeCluster {
 	t.Helper()
+	return newFakeClusterWith(t, n, leader, nil)
+}
+
+// newFakeClusterWith is newFakeCluster with node i's rpc configuration
+// given by rpcCfg (nil: rpc's defaults), to serve TLS say.
+func newFakeClusterWith(t *testing.T, n, leader int, rpcCfg func(i int) rpc.Config) *fakeCluster {
+	t.Helper()
 	fc := &fakeCluster{
 		t: t, leader: leader, keys: map[string]uint64{}, sessions: map[uint64]*fakeSession{},
 		locks: map[string]*fakeLock{}, attached: map[uint64]map[*rpc.Conn]bool{},
@@ -92,7 +99,11 @@ func newFakeCluster(t *testing.T, n, leader int) *fakeCluster {
 		notify: make(chan struct{}),
 	}
 	for i := 0; i < n; i++ {
-		fc.nodes = append(fc.nodes, fc.startNode(i, "127.0.0.1:0"))
+		cfg := rpc.DefaultConfig()
+		if rpcCfg != nil {
+			cfg = rpcCfg(i)
+		}
+		fc.nodes = append(fc.nodes, fc.startNodeWith(i, "127.0.0.1:0", cfg))
 	}
 	t.Cleanup(func() {
 		for _, nd := range fc.nodes {
@@ -104,7 +115,12 @@ func newFakeCluster(t *testing.T, n, leader int) *fakeCluster {
 
 func (fc *fakeCluster) startNode(i int, addr string) *fakeNode {
 	fc.t.Helper()
-	srv, err := rpc.NewServer(rpc.DefaultConfig(), rpc.KindClient)
+	return fc.startNodeWith(i, addr, rpc.DefaultConfig())
+}
+
+func (fc *fakeCluster) startNodeWith(i int, addr string, cfg rpc.Config) *fakeNode {
+	fc.t.Helper()
+	srv, err := rpc.NewServer(cfg, rpc.KindClient)
 	if err != nil {
 		fc.t.Fatal(err)
 	}

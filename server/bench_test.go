@@ -35,11 +35,36 @@ func BenchmarkAcquireReleasePairs(b *testing.B) {
 	b.Run("clients=64,conns=1", func(b *testing.B) { benchPairs(b, 64, 1) })
 }
 
+// BenchmarkAcquireReleasePairsTLS is BenchmarkAcquireReleasePairs on a
+// cluster whose peer and client ports speak mutual TLS 1.3 (ECDSA P-256
+// certificates of one CA). Connections are made before the timer starts,
+// so it measures the cost of TLS records, not of handshakes.
+//
+//	go test ./server/ -run '^$' -bench 'AcquireReleasePairs(TLS)?/clients=(1|64)$' -benchtime 3s
+func BenchmarkAcquireReleasePairsTLS(b *testing.B) {
+	for _, clients := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			benchPairsTLS(b, clients, clients, newTestCA(b))
+		})
+	}
+	b.Run("clients=64,conns=1", func(b *testing.B) { benchPairsTLS(b, 64, 1, newTestCA(b)) })
+}
+
 // benchPairs runs clients workers, each with its own session and lock,
 // spread round robin over conns connections.
-func benchPairs(b *testing.B, clients, conns int) {
-	c := newSvcCluster(b, 3, nil)
+func benchPairs(b *testing.B, clients, conns int) { benchPairsTLS(b, clients, conns, nil) }
+
+// benchPairsTLS is benchPairs, over mutual TLS with certificates of ca
+// unless ca is nil.
+func benchPairsTLS(b *testing.B, clients, conns int, ca *testCA) {
+	var tweak func(*Config)
+	clientCfg := rpc.DefaultConfig()
+	if ca != nil {
+		tweak, clientCfg = ca.withTLS, ca.clientRPC("bench")
+	}
+	c := newSvcCluster(b, 3, tweak)
 	lead := c.leader()
+	dial := func() *svcClient { return dialClientWith(b, lead.ClientAddr(), clientCfg) }
 	type worker struct {
 		cl   *svcClient
 		s    uint64
@@ -48,7 +73,7 @@ func benchPairs(b *testing.B, clients, conns int) {
 	}
 	cls := make([]*svcClient, conns)
 	for i := range cls {
-		cls[i] = dialClient(b, lead.ClientAddr())
+		cls[i] = dial()
 	}
 	ws := make([]*worker, clients)
 	for i := range ws {

@@ -27,7 +27,8 @@ type metrics struct {
 	peersRefused    *prometheus.CounterVec
 	sessionRefusals *prometheus.CounterVec
 	requestsDenied  *prometheus.CounterVec
-	calls           callMetrics // per request, commit, snapshot (callmetrics.go)
+	peerDrops       *prometheus.CounterVec // peerdrops.go
+	calls           callMetrics            // per request, commit, snapshot (callmetrics.go)
 }
 
 // raftGauges is what the gauges read of the Raft node (*raftnode.Node).
@@ -70,12 +71,16 @@ func newMetrics() *metrics {
 	m.requestsDenied = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_requests_denied_total",
 		Help: "Client requests refused because the principal lacks the permission, by request type."},
 		[]string{"method"})
+	m.peerDrops = newPeerDropped()
 	m.calls = newCallMetrics()
 	return m
 }
 
 // peerRefused counts one refused peer.
 func (m *metrics) peerRefused(kind string) { m.peersRefused.WithLabelValues(kind).Inc() }
+
+// peerDropped counts one dropped peer message.
+func (m *metrics) peerDropped(reason string) { m.peerDrops.WithLabelValues(reason).Inc() }
 
 // register publishes the metrics in reg (nil: a private registry), with
 // gauges that read node and state at scrape time, and the rpc servers'
@@ -93,7 +98,7 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 		}
 		return 0
 	}
-	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.sessionRefusals, m.requestsDenied,
+	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.sessionRefusals, m.requestsDenied, m.peerDrops,
 		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 { return bit(node.Leader() != consensus.None) }),
 		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 { return bit(node.IsLeader()) }),
 		gauge("lockd_term", "Current Raft term.", func() float64 { return float64(node.Term()) }),

@@ -191,12 +191,17 @@ func (s *Server) build() error {
 		_ = tr.Close()
 		return err
 	}
+	// A snapshot a peer sends is checked whole (checksums, and that this
+	// state machine decodes it) before Raft sees it (peer.Transport.CheckSnapshots).
+	tr.CheckSnapshots(machine.CheckSnapshot, s.metrics.peerMessageDropped)
 	s.tr = tr
 	node, err := raftnode.New(s.cfg.Node, s.wal, s.app, tr, raftnode.Hooks{
 		LeaderChanged: s.onLeaderChanged,
 		ConfChanged:   s.onConfChanged,
 		Fsync:         s.metrics.observeFsync,
 		Snapshot:      s.metrics.calls.observeSnapshot,
+
+		PeerMessageDropped: s.metrics.peerMessageDropped,
 	})
 	if err != nil {
 		_ = tr.Close()
@@ -207,9 +212,10 @@ func (s *Server) build() error {
 	s.members = newMemberBook(consensus.NodeID(s.cfg.ID), s.log, s.cfg.InfoInterval, node, tr, conf,
 		s.advertisedClientAddr(), s.advertisedPeerAddr(), bookIdentity{
 			incarnation: rand.Uint64() | 1, advertise: s.cfg.AdvertisePeerAddr, clusterID: s.ClusterID,
-			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused,
+			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused, dropped: s.metrics.peerDropped,
 		})
 	tr.SetIntroducer(s.members)
+	tr.SetGate(peer.Gate{MaySend: s.members.mayStep, Dropped: s.metrics.peerDropped})
 	if err := tr.HandleStatus(func(ctx context.Context) (any, error) {
 		st, err := s.Status(ctx)
 		return &st, err

@@ -84,6 +84,9 @@ func TestSessionActsOnlyForThePrincipalThatOpenedIt(t *testing.T) {
 	ca := newTestCA(t)
 	c := newSvcCluster(t, 1, ca.withTLS)
 	lead := c.leader()
+	// Every principal may lock every name: the refusals below are the
+	// session's alone.
+	grantAs(t, dialClientWith(t, lead.ClientAddr(), ca.clientRPC("root")), api.Grant{Principal: "*", Permission: api.PermissionLock})
 	alice := dialClientWith(t, lead.ClientAddr(), ca.clientRPC("alice"))
 	sess := alice.open(time.Minute)
 	r, err := alice.acquire(sess, "owned/a", false)

@@ -14,6 +14,14 @@ func owned(cmd Command, principal, secret string) Command {
 	return cmd
 }
 
+// allowLocks grants every principal the lock permission on every name, so
+// that these tests see the session checks alone (policy_test.go covers
+// the policy).
+func (h *fsmHarness) allowLocks() {
+	h.t.Helper()
+	h.mustOK(h.grant(RootPrincipal, Grant{Principal: AnyPrincipal, Permission: PermLock}))
+}
+
 func (h *fsmHarness) openOwned(key, principal, secret string) uint64 {
 	h.t.Helper()
 	res, _ := h.cmd(owned(Command{Type: CmdOpenSession}, principal, secret), OpenSessionBody{Key: key})
@@ -37,6 +45,7 @@ func TestOnlyTheOwnerActsOnASession(t *testing.T) {
 	for _, st := range strangers {
 		t.Run(st.name, func(t *testing.T) {
 			h := newFSMHarness(t)
+			h.allowLocks()
 			a := h.openOwned("ka", "alice", "alice-secret")
 			res, _ := h.cmd(owned(h.writeCmd(a, CmdAcquire), "alice", "alice-secret"), AcquireBody{Name: "l", Mode: locks.Exclusive})
 			h.mustOK(res)
@@ -72,6 +81,7 @@ func TestOnlyTheOwnerActsOnASession(t *testing.T) {
 
 func TestRetriedOpenByAnotherPrincipalIsRefused(t *testing.T) {
 	h := newFSMHarness(t)
+	h.allowLocks()
 	a := h.openOwned("k", "alice", "s")
 	before := h.state()
 	res, _ := h.cmd(owned(Command{Type: CmdOpenSession}, "bob", "s"), OpenSessionBody{Key: "k"})
@@ -93,6 +103,7 @@ func TestRetriedOpenByAnotherPrincipalIsRefused(t *testing.T) {
 // owner itself (a buggy client), a kept seq answers only the same request.
 func TestReusedSequenceNumberWithAnotherRequestChangesNothing(t *testing.T) {
 	h := newFSMHarness(t)
+	h.allowLocks()
 	a := h.openOwned("", "alice", "s")
 	first := owned(Command{Type: CmdAcquire, Session: a, Seq: 1, LowestUnanswered: 1}, "alice", "s")
 	res, _ := h.cmd(first, AcquireBody{Name: "l", Mode: locks.Exclusive})
@@ -121,6 +132,7 @@ func TestReusedSequenceNumberWithAnotherRequestChangesNothing(t *testing.T) {
 
 func TestSequenceNumberFarAboveTheMarkIsRefused(t *testing.T) {
 	h := newFSMHarness(t)
+	h.allowLocks()
 	a := h.openOwned("", "alice", "s")
 	before := h.state()
 	for _, c := range []struct{ seq, low uint64 }{{1 << 32, 1}, {1<<64 - 1, 1<<64 - 1}} {
@@ -137,6 +149,7 @@ func TestSequenceNumberFarAboveTheMarkIsRefused(t *testing.T) {
 // (which always carries a secret hash) is refused.
 func TestEntriesWithoutCredentialsReplayAsBefore(t *testing.T) {
 	h := newFSMHarness(t)
+	h.allowLocks()
 	s := h.open("", 0)
 	tok := h.hold(s, "l", locks.Exclusive)
 	res, _ := h.release(s, "l", tok)
@@ -147,6 +160,7 @@ func TestEntriesWithoutCredentialsReplayAsBefore(t *testing.T) {
 
 func TestSnapshotKeepsSessionOwners(t *testing.T) {
 	h := newFSMHarness(t)
+	h.allowLocks()
 	a := h.openOwned("k", "alice", "s")
 	f2, _ := New(DefaultConfig())
 	if err := f2.Restore(h.snapshot()); err != nil {

@@ -22,27 +22,43 @@ func (h *fsmHarness) revoke(issuer string, g Grant) Result {
 	return res
 }
 
-func (h *fsmHarness) acquireAs(principal string, s uint64, name string) Result {
+// sessionOf returns the session principal opened (opening it the first
+// time, with the secret asOwner sends): a session acts only for its owner.
+func (h *fsmHarness) sessionOf(principal string) uint64 {
 	h.t.Helper()
-	cmd := h.writeCmd(s, CmdAcquire)
-	cmd.Principal = principal
+	if s, ok := h.owners[principal]; ok {
+		return s
+	}
+	if h.owners == nil {
+		h.owners = map[string]uint64{}
+	}
+	s := h.openOwned("k-"+principal, principal, "s-"+principal)
+	h.owners[principal] = s
+	return s
+}
+
+// asOwner is cmd as sent by principal with the secret of sessionOf.
+func asOwner(cmd Command, principal string) Command { return owned(cmd, principal, "s-"+principal) }
+
+func (h *fsmHarness) acquireAs(principal string, name string) Result {
+	h.t.Helper()
+	cmd := asOwner(h.writeCmd(h.sessionOf(principal), CmdAcquire), principal)
 	res, _ := h.cmd(cmd, &AcquireBody{Name: name, Mode: locks.Exclusive})
 	return res
 }
 
 func TestPolicyDefaultDeniesAllButRootAndAnonymous(t *testing.T) {
 	h := newFSMHarness(t)
-	s := h.open("", 0)
-	if res := h.acquireAs("alice", s, "jobs/a"); !errors.Is(res.Err, ErrPermissionDenied) {
+	if res := h.acquireAs("alice", "jobs/a"); !errors.Is(res.Err, ErrPermissionDenied) {
 		t.Fatalf("alice without a grant: %+v, want ErrPermissionDenied", res)
 	}
-	if _, n := h.f.SessionLockCount(s, "jobs/a"); n {
+	if _, n := h.f.SessionLockCount(h.sessionOf("alice"), "jobs/a"); n {
 		t.Fatal("a denied acquire changed the lock table")
 	}
-	if res := h.acquireAs(RootPrincipal, s, "jobs/a"); res.Err != nil || !res.Granted {
+	if res := h.acquireAs(RootPrincipal, "jobs/a"); res.Err != nil || !res.Granted {
 		t.Fatalf("root: %+v", res)
 	}
-	if res := h.acquireAs("", s, "jobs/b"); res.Err != nil || !res.Granted {
+	if res := h.acquireAs("", "jobs/b"); res.Err != nil || !res.Granted {
 		t.Fatalf("no principal (authorization off): %+v", res)
 	}
 	for _, p := range []Permission{PermLock, PermRead, PermObserve, PermAdmin} {
@@ -57,12 +73,11 @@ func TestPolicyPrefixGrantAllowsExactlyItsPrefix(t *testing.T) {
 	if res := h.grant(RootPrincipal, Grant{Principal: "alice", Permission: PermLock, Prefix: "jobs/"}); res.Err != nil || res.Duplicate {
 		t.Fatalf("grant: %+v", res)
 	}
-	s := h.open("", 0)
-	if res := h.acquireAs("alice", s, "jobs/a"); res.Err != nil || !res.Granted {
+	if res := h.acquireAs("alice", "jobs/a"); res.Err != nil || !res.Granted {
 		t.Fatalf("inside the prefix: %+v", res)
 	}
 	for _, name := range []string{"job", "jobs", "other/jobs/a", "Jobs/a"} {
-		if res := h.acquireAs("alice", s, name); !errors.Is(res.Err, ErrPermissionDenied) {
+		if res := h.acquireAs("alice", name); !errors.Is(res.Err, ErrPermissionDenied) {
 			t.Fatalf("%q outside the prefix: %+v", name, res)
 		}
 	}
@@ -126,8 +141,7 @@ func TestPolicyRevokeTakesEffectAndRepeatsAreDuplicates(t *testing.T) {
 	if res := h.grant(RootPrincipal, g); res.Err != nil || !res.Duplicate {
 		t.Fatalf("repeated grant: %+v", res)
 	}
-	s := h.open("", 0)
-	if res := h.acquireAs("alice", s, "a/1"); !res.Granted {
+	if res := h.acquireAs("alice", "a/1"); !res.Granted {
 		t.Fatalf("before revoke: %+v", res)
 	}
 	if res := h.revoke(RootPrincipal, g); res.Err != nil || res.Duplicate {
@@ -136,7 +150,7 @@ func TestPolicyRevokeTakesEffectAndRepeatsAreDuplicates(t *testing.T) {
 	if res := h.revoke(RootPrincipal, g); res.Err != nil || !res.Duplicate {
 		t.Fatalf("repeated revoke: %+v", res)
 	}
-	if res := h.acquireAs("alice", s, "a/2"); !errors.Is(res.Err, ErrPermissionDenied) {
+	if res := h.acquireAs("alice", "a/2"); !errors.Is(res.Err, ErrPermissionDenied) {
 		t.Fatalf("after revoke: %+v", res)
 	}
 }
@@ -147,9 +161,7 @@ func TestPolicyRetryOfAnsweredWriteGetsStoredAnswerAfterRevoke(t *testing.T) {
 	h := newFSMHarness(t)
 	g := Grant{Principal: "alice", Permission: PermLock}
 	h.grant(RootPrincipal, g)
-	s := h.open("", 0)
-	cmd := h.writeCmd(s, CmdAcquire)
-	cmd.Principal = "alice"
+	cmd := asOwner(h.writeCmd(h.sessionOf("alice"), CmdAcquire), "alice")
 	first, _ := h.cmd(cmd, &AcquireBody{Name: "n", Mode: locks.Exclusive})
 	h.revoke(RootPrincipal, g)
 	again, _ := h.cmd(cmd, &AcquireBody{Name: "n", Mode: locks.Exclusive})
@@ -197,8 +209,7 @@ func TestPolicyIsBounded(t *testing.T) {
 
 func TestPolicySurvivesSnapshotAndEmptyPolicyKeepsOldLayout(t *testing.T) {
 	h := newFSMHarness(t)
-	s := h.open("k", 0)
-	h.acquireAs("", s, "x")
+	h.acquireAs("", "x")
 	before, err := h.f.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -276,8 +287,13 @@ func TestPolicyDecisionsAgreeAcrossSnapshotRestore(t *testing.T) {
 	for seed := uint64(1); seed <= 40; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		h := newFSMHarness(t)
-		s := h.open("", 0)
 		var entries [][]byte
+		session := map[string]uint64{}
+		for i, p := range principals {
+			// In a, the opens are entries 1 to len(principals).
+			session[p] = uint64(i + 1)
+			entries = append(entries, h.encode(asOwner(Command{Type: CmdOpenSession}, p), OpenSessionBody{Key: "k-" + p}))
+		}
 		for i := 0; i < 120; i++ {
 			who := principals[rng.IntN(len(principals))]
 			switch rng.IntN(3) {
@@ -292,15 +308,13 @@ func TestPolicyDecisionsAgreeAcrossSnapshotRestore(t *testing.T) {
 				}
 				entries = append(entries, h.encode(Command{Type: typ, Principal: who}, &g))
 			default:
-				cmd := h.writeCmd(s, CmdAcquire)
-				cmd.Principal = who
+				cmd := asOwner(h.writeCmd(session[who], CmdAcquire), who)
 				name := prefixes[rng.IntN(len(prefixes))] + fmt.Sprint(rng.IntN(3))
 				entries = append(entries, h.encode(cmd, &AcquireBody{Name: name, Mode: locks.Shared}))
 			}
 		}
 		cut := rng.IntN(len(entries))
 		a := newFSMHarness(t)
-		a.open("", 0)
 		var b *fsmHarness
 		for i, e := range entries {
 			if i == cut {

@@ -8,6 +8,15 @@
 // members learn each other's client addresses and a joining node learns
 // where the members are.
 //
+// A snapshot travels with checksums (snapcheck.go): each chunk carries the
+// CRC-32C of its bytes and of the whole snapshot. The receiver refuses a
+// chunk whose checksum is missing or wrong, and, once the snapshot is
+// whole, checks its checksum and that the state machine decodes it
+// (CheckSnapshots) before the Stepper sees it; a refused snapshot ends its
+// transfer, is logged and counted, and the sender reports it failed. So
+// nothing a peer streams is written over this node's state unless it
+// decodes.
+//
 // Every connection a sender dials starts with an introduction (intro.go):
 // a node-info request that says who the dialer is (its advertised peer
 // address, a random incarnation, its cluster ID). The receiver's handler
@@ -16,6 +25,14 @@
 // layer (Introducer, the node-info handler) decides, the transport only
 // carries and logs the refusal. A peer that does not introduce itself is
 // served as before.
+//
+// Senders are authenticated (gate.go). A Raft message, a snapshot chunk
+// or a node-info request whose From is not the node its connection
+// authenticated (the node ID of its certificate with TLS; the ID given in
+// the handshake without) is dropped and counted (DropSender); a node-info
+// answer under another ID than the connection's is refused. The service
+// layer's Gate drops Raft messages of nodes outside the applied
+// membership (DropNotMember). A node tells only its own client address.
 //
 // Goroutines: one sender per peer, which dials, writes and backs off; the
 // rpc server's connection goroutines, which hand inbound messages to the

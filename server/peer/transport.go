@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -36,8 +37,10 @@ type Transport struct {
 	// exited (Close waits for them).
 	stopping []*peerSender
 	snaps    *snapReceiver // inbound snapshot reassembly
+	guard    snapGuard     // inbound snapshot checks (snapcheck.go)
 	closed   bool
 	intro    Introducer
+	gate     atomic.Pointer[Gate] // read for every inbound message
 
 	// refused holds the inbound connections whose introduction was
 	// refused (*rpc.Conn -> struct{}), until they close.
@@ -102,6 +105,9 @@ func (t *Transport) handleRaft(_ context.Context, c *rpc.Conn, w *wireMessage) (
 		_ = c.Close()
 		return nil, nil
 	}
+	if !t.admitFrom(c, w.From) {
+		return nil, nil
+	}
 	if s := t.stepper(); s != nil {
 		s.Step(fromWire(*w, nil))
 	}
@@ -116,12 +122,25 @@ func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (
 	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
 		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
 	}
+	if !t.admitFrom(c, sc.Msg.From) {
+		return nil, fmt.Errorf("%w: snapshot from %q on the connection of %q", ErrDropped, sc.Msg.From, c.RemoteID())
+	}
+	if err := verifyChunk(sc); err != nil {
+		t.refuseSnapshot(c.RemoteID(), sc, DropSnapshotChecksum, err)
+		return nil, err
+	}
 	data, done, err := t.snaps.add(c, c.RemoteID(), sc.Chunk)
 	if err != nil {
 		t.log.Warn("refusing snapshot chunk", "from", c.RemoteID(), "remote", c.RemoteAddr().String(), "error", err)
 		return nil, err
 	}
 	if done {
+		// Checked whole before the node sees it: nothing a peer sends is
+		// written over this node's state unless it decodes.
+		if reason, err := t.verifySnapshot(sc, data); err != nil {
+			t.refuseSnapshot(c.RemoteID(), sc, reason, err)
+			return nil, err
+		}
 		if s := t.stepper(); s != nil {
 			s.Step(fromWire(sc.Msg, data))
 		}
