@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/server"
 )
 
 // envLine matches what the commands below print of their environment.
@@ -394,8 +396,14 @@ func TestSnapshotSaveWritesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Index == 0 || d.Bytes == 0 || uint64(fi.Size()) != d.Bytes {
-		t.Errorf("doc %+v, file %d bytes", d, fi.Size())
+	h, data, err := server.ReadBackupFile(file)
+	if err != nil {
+		t.Fatalf("the saved file does not read back: %v", err)
+	}
+	if d.Index == 0 || d.Bytes == 0 || uint64(len(data)) != d.Bytes || uint64(fi.Size()) <= d.Bytes ||
+		h.Index != d.Index || h.Term != d.Term || h.ClusterID != d.ClusterID || d.ClusterID == "" ||
+		fmt.Sprintf("%x", h.SHA256) != d.SHA256 {
+		t.Errorf("doc %+v, file %d bytes with header %+v", d, fi.Size(), h)
 	}
 	if _, err := os.Stat(file + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("temporary file left behind: %v", err)
