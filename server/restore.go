@@ -113,7 +113,7 @@ func Restore(cfg RestoreConfig) (RestoreResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	if h.Index == 0 || m.AppliedIndex() != h.Index {
+	if m.AppliedIndex() != h.Index {
 		return res, fmt.Errorf("%s: %w: header index %d, snapshot applied up to %d", cfg.File, ErrBackupCorrupt, h.Index, m.AppliedIndex())
 	}
 	if err := checkRestoreTargets(cfg); err != nil {
@@ -232,9 +232,11 @@ func writeRestoredWAL(dir string, rec clusterRecord, conf consensus.ConfState, h
 	if err != nil {
 		return err
 	}
-	term := max(h.Term, 1)
-	snap := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: h.Index, Term: term, Conf: conf}, Data: data}
-	err = w.Save(consensus.HardState{Term: term, Commit: h.Index}, nil, &snap)
+	// A backup of a cluster that applied no command yet is at index 0; the
+	// log of the new cluster then starts after index 1, as a bootstrap's.
+	index, term := max(h.Index, 1), max(h.Term, 1)
+	snap := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: index, Term: term, Conf: conf}, Data: data}
+	err = w.Save(consensus.HardState{Term: term, Commit: index}, nil, &snap)
 	if err == nil {
 		err = saveClusterRecord(w, rec)
 	}

@@ -109,7 +109,7 @@ func (l *lockctl) snapshotRestoreCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "restore",
 		Usage:     "build the data directories of a new cluster from a backup file (offline)",
-		ArgsUsage: "FILE",
+		ArgsUsage: "--initial-cluster ID=HOST:PORT,... (--out DIR | --data-dir-template PATH | --id ID --data-dir DIR) FILE",
 		Description: "Checks FILE, then writes, for the members --initial-cluster names, data\n" +
 			"directories that hold the backup's state under a new cluster ID. Every data\n" +
 			"directory must not exist or be empty; nothing is written if any check fails.\n" +
@@ -119,7 +119,7 @@ func (l *lockctl) snapshotRestoreCommand() *cli.Command {
 			"--initial-cluster and token makes the same cluster). Then start the nodes\n" +
 			"with the same --initial-cluster (and token).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "initial-cluster", Required: true,
+			&cli.StringFlag{Name: "initial-cluster",
 				Usage: "the new cluster's members as id=host:port peer addresses, comma-separated (as lockd's --initial-cluster)"},
 			&cli.StringFlag{Name: "initial-cluster-token", Usage: "the new cluster's --initial-cluster-token, if its nodes will be given one"},
 			&cli.StringFlag{Name: "out", Usage: "write every member's data directory as `DIR`/ID"},
@@ -130,6 +130,9 @@ func (l *lockctl) snapshotRestoreCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, "FILE"); err != nil {
 				return err
+			}
+			if c.String("initial-cluster") == "" {
+				return usagef("%s: --initial-cluster is required: the new cluster's members", c.Command.HelpName)
 			}
 			members, err := parseMembers(c.String("initial-cluster"))
 			if err != nil {

@@ -245,10 +245,12 @@ func TestSaveUnderLoadWipeRestoreServesTheSameState(t *testing.T) {
 		"restore/held", "--", "sleep", "600")
 	holderOut := &syncbuf.Buffer{}
 	holder.Stdout, holder.Stderr = holderOut, holderOut
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its sleep goes with it
+	holder.WaitDelay = 5 * time.Second
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	t.Cleanup(func() { _ = syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); _ = holder.Wait() })
 	waitFor(t, 30*time.Second, "the holder to take restore/held", func() bool {
 		for _, l := range clusterLocks(t, c.endpoints()) {
 			if l.Name == "restore/held" && len(l.Holders) == 1 {
@@ -260,6 +262,7 @@ func TestSaveUnderLoadWipeRestoreServesTheSameState(t *testing.T) {
 	waiter := exec.Command(lockctlBinary(t), "-e", c.endpoints(), "lock", "--ttl", "5m", "restore/held", "--", "true")
 	waiterOut := &syncbuf.Buffer{}
 	waiter.Stdout, waiter.Stderr = waiterOut, waiterOut
+	waiter.WaitDelay = 5 * time.Second
 	if err := waiter.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -324,8 +327,8 @@ func TestSaveUnderLoadWipeRestoreServesTheSameState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, out, stderr = c.run("-o", "json", "snapshot", "restore", file, "--initial-cluster", c.initial(),
-		"--data-dir-template", filepath.Join(c.root, "{id}"))
+	code, out, stderr = c.run("-o", "json", "snapshot", "restore", "--initial-cluster", c.initial(),
+		"--data-dir-template", filepath.Join(c.root, "{id}"), file)
 	var restored restoreDoc
 	if err := json.Unmarshal([]byte(out), &restored); code != 0 || err != nil {
 		t.Fatalf("snapshot restore: exit %d, %v: %s", code, err, stderr)
@@ -408,5 +411,71 @@ func runLoad(eps string, stop <-chan struct{}, ops *atomic.Int64) error {
 				return err
 			}
 		}
+	}
+}
+
+// The offline commands refuse a cut file with its reason (exit 1) and bad
+// restore arguments (exit 2), and write nothing; inspect shows the header
+// of a good file as a table.
+func TestSnapshotInspectAndRestoreRefuseBadInput(t *testing.T) {
+	bin := lockctlBinary(t)
+	c := cluster(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "good.lockd")
+	if code, _, stderr := c.run(t, "snapshot", "save", file); code != 0 {
+		t.Fatalf("save: exit %d: %s", code, stderr)
+	}
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.lockd")
+	if err := os.WriteFile(cut, good[:len(good)-10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	code, out, _ := run("snapshot", "inspect", file)
+	for _, want := range []string{"FORMAT VERSION", "CLUSTER ID", "SESSIONS", "WAITERS"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("inspect of a good file: exit %d, table lacks %q:\n%s", code, want, out)
+		}
+	}
+	if code, _, stderr := run("snapshot", "inspect", cut); code != exitError || !strings.Contains(stderr, "truncated") {
+		t.Fatalf("inspect of a cut file: exit %d: %s", code, stderr)
+	}
+	target := filepath.Join(dir, "restored")
+	if code, _, stderr := run("snapshot", "restore", "--initial-cluster", "n1=127.0.0.1:1", "--out", target, cut); code != exitError ||
+		!strings.Contains(stderr, "truncated") {
+		t.Fatalf("restore of a cut file: exit %d: %s", code, stderr)
+	}
+	full := filepath.Join(dir, "full", "n1")
+	if err := os.MkdirAll(full, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(full, "x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--initial-cluster", "n1=127.0.0.1:1", "--out", filepath.Join(dir, "full")},
+		{"--out", target},
+		{"--initial-cluster", "n1=127.0.0.1:1"},
+		{"--initial-cluster", "n1=127.0.0.1:1", "--out", target, "--data-dir", target},
+		{"--initial-cluster", "n1=127.0.0.1:1", "--data-dir-template", target},
+		{"--initial-cluster", "n1=127.0.0.1:1", "--id", "n2", "--data-dir", target},
+		{"--initial-cluster", "n1", "--out", target},
+	} {
+		if code, _, stderr := run(append(append([]string{"snapshot", "restore"}, args...), file)...); code != exitUsage {
+			t.Fatalf("restore %v: exit %d, want %d: %s", args, code, exitUsage, stderr)
+		}
+	}
+	if _, err := os.Stat(target); !os.IsNotExist(err) {
+		t.Fatalf("a refused restore wrote %s (stat: %v)", target, err)
 	}
 }
