@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -234,10 +235,13 @@ func backupLocks(t *testing.T, file string) map[string]lockState {
 // lockctl process (with a value) and a lockctl process queued for it,
 // writes of other clients going on while `snapshot save` runs; then the
 // nodes are stopped, their data directories wiped, `snapshot restore`
-// rebuilds them at the same addresses, and the restarted cluster holds
-// exactly the backup's locks, holders, tokens, values and queues under a
-// new cluster ID. The holding lockctl, which kept running, keeps its lock
-// across the restore; when it ends, the queued one gets the lock.
+// rebuilds n1 and n2 at the same addresses and n4 on a new one, and the
+// restarted cluster holds exactly the backup's locks, holders, tokens,
+// values and queues under a new cluster ID. The old n3, started from the
+// data it had before the restore, is refused by the new cluster (logged
+// and counted) and changes nothing. The holding lockctl, which kept
+// running, keeps its lock across the restore; when it ends, the queued
+// one gets the lock.
 func TestSaveUnderLoadWipeRestoreServesTheSameState(t *testing.T) {
 	c := newProcCluster(t)
 	c.start()
@@ -320,10 +324,23 @@ func TestSaveUnderLoadWipeRestoreServesTheSameState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Wipe, restore at the same addresses, start.
+	// Wipe, restore, start: n1 and n2 at the same addresses, n4 on a new
+	// host in place of n3, whose old data directory is kept aside.
 	c.stop()
+	oldN3 := filepath.Join(t.TempDir(), "n3")
+	if out, err := exec.Command("cp", "-r", c.dataDir("n3"), oldN3).CombinedOutput(); err != nil {
+		t.Fatalf("keep n3's data directory: %v: %s", err, out)
+	}
 	for _, id := range c.ids {
 		if err := os.RemoveAll(c.dataDir(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldPeer, oldClient, oldHTTP := c.peer[2], c.client[2], c.httpAdr[2]
+	c.ids[2] = "n4"
+	for _, a := range []*string{&c.peer[2], &c.client[2], &c.httpAdr[2]} {
+		var err error
+		if *a, err = freeport.Addr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -352,6 +369,36 @@ func TestSaveUnderLoadWipeRestoreServesTheSameState(t *testing.T) {
 		t.Fatalf("status after the restore: exit %d, %v: %+v; want cluster %s", code, err, st, restored.ClusterID)
 	}
 
+	// The old n3, started from its data directory of the cluster before
+	// the restore, dials n1 and n2 at the addresses it knows: they refuse
+	// it as a node of another cluster, log why and count it.
+	old := exec.Command(c.bin, "--id", "n3", "--data-dir", oldN3, "--peer-addr", oldPeer, "--client-addr", oldClient,
+		"--http-addr", oldHTTP)
+	oldLog := &syncbuf.Buffer{}
+	old.Stdout, old.Stderr = oldLog, oldLog
+	old.WaitDelay = 5 * time.Second
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = old.Process.Kill(); _ = old.Wait() })
+	refusal := "belongs to cluster " + saved.ClusterID + ", we are " + restored.ClusterID
+	waitFor(t, 60*time.Second, "n1 or n2 to refuse the old n3", func() bool {
+		for i := range 2 {
+			if strings.Contains(c.logs[i].String(), "refusing peer") && strings.Contains(c.logs[i].String(), refusal) &&
+				refusalsCounted(c.httpAdr[i]) {
+				return true
+			}
+		}
+		return false
+	})
+	got = map[string]lockState{}
+	for _, l := range clusterLocks(t, c.endpoints()) {
+		got[l.Name] = clientLockState(l)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the restored cluster's locks changed when the old n3 came up:\n got %+v\nwant %+v", got, want)
+	}
+
 	// The holder's lockctl kept its session through the restore; when it
 	// ends (SIGTERM: it releases), the queued lockctl gets the lock.
 	waitFor(t, 30*time.Second, "the holder's session kept alive by the restored cluster", func() bool {
@@ -375,6 +422,26 @@ func TestSaveUnderLoadWipeRestoreServesTheSameState(t *testing.T) {
 		t.Fatalf("the waiter never got restore/held after the holder ended:\nholder: %s\nwaiter: %s", holderOut, waiterOut)
 	}
 	c.stop()
+}
+
+// refusalsCounted reports whether the node at httpAddr counted a peer
+// refused for belonging to another cluster.
+func refusalsCounted(httpAddr string) bool {
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		return false
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, `lockd_peers_refused_total{reason="cluster"} `) && !strings.HasSuffix(line, " 0") {
+			return true
+		}
+	}
+	return false
 }
 
 // runLoad takes and releases locks load/0..load/7 in one session until
