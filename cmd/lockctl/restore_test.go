@@ -61,6 +61,8 @@ type procCluster struct {
 	peer, client, httpAdr []string
 	procs                 []*exec.Cmd
 	logs                  []*syncbuf.Buffer
+	// extra gives node i's flags beyond the usual ones (nil: none).
+	extra func(i int) []string
 }
 
 func newProcCluster(t *testing.T) *procCluster {
@@ -98,6 +100,9 @@ func (c *procCluster) start() {
 		cmd := exec.Command(c.bin, "--id", id, "--data-dir", c.dataDir(id), "--peer-addr", c.peer[i],
 			"--client-addr", c.client[i], "--http-addr", c.httpAdr[i], "--initial-cluster", c.initial(),
 			"--log-level", "info")
+		if c.extra != nil {
+			cmd.Args = append(cmd.Args, c.extra(i)...)
+		}
 		log := &syncbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.WaitDelay = 5 * time.Second
