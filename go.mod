@@ -11,6 +11,8 @@ require (
 	github.com/urfave/cli/v2 v2.27.7
 )
 
+require go.yaml.in/yaml/v3 v3.0.6
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -55,6 +55,21 @@ const (
 	// CodeLimitExceeded: the cluster holds as many sessions, or the
 	// session as many locks, as the server allows; close some first.
 	CodeLimitExceeded Code = 208
+	// CodePermissionDenied: the client's principal lacks the permission
+	// the request needs (docs/SECURITY.md).
+	CodePermissionDenied Code = 209
+	// CodeSessionNotOwned: the session was opened by another principal;
+	// nothing was done.
+	CodeSessionNotOwned Code = 210
+	// CodeBadSessionSecret: the request did not carry the session's
+	// secret; nothing was done.
+	CodeBadSessionSecret Code = 211
+	// CodeSequenceReused: the sequence number already answered a different
+	// request in this session; nothing was done.
+	CodeSequenceReused Code = 212
+	// CodeSequenceOutOfRange: the sequence number lies 2^32 or more above
+	// the session's lowest kept one; nothing was done.
+	CodeSequenceOutOfRange Code = 213
 )
 
 // Sentinel errors the codes map to. The client SDK re-exports them; match
@@ -85,7 +100,17 @@ var (
 	ErrChangeInProgress  = errors.New("lockd: membership change in progress")
 	ErrSnapshotGone      = errors.New("lockd: snapshot replaced")
 	ErrLimitExceeded     = errors.New("lockd: limit exceeded")
+	ErrPermissionDenied  = errors.New("lockd: permission denied")
 	ErrUnknownCode       = errors.New("lockd: unknown error code")
+)
+
+// Sentinels of the refusals of a request on a session that is not the
+// caller's, or that misuses the session's sequence numbers.
+var (
+	ErrSessionNotOwned    = errors.New("lockd: session not owned by the caller")
+	ErrBadSessionSecret   = errors.New("lockd: wrong session secret")
+	ErrSequenceReused     = errors.New("lockd: sequence number reused for a different request")
+	ErrSequenceOutOfRange = errors.New("lockd: sequence number out of range")
 )
 
 // sentinels maps every code to its sentinel. It is built once, at package
@@ -103,7 +128,10 @@ var sentinels = map[Code]error{
 	CodeInvalidRequest: ErrInvalidRequest, CodeUnavailable: ErrUnavailable,
 	CodeUnknownMember: ErrUnknownMember, CodeUnsafeChange: ErrUnsafeChange,
 	CodeChangeInProgress: ErrChangeInProgress, CodeSnapshotGone: ErrSnapshotGone,
-	CodeLimitExceeded: ErrLimitExceeded,
+	CodeLimitExceeded:    ErrLimitExceeded,
+	CodePermissionDenied: ErrPermissionDenied,
+	CodeSessionNotOwned:  ErrSessionNotOwned, CodeBadSessionSecret: ErrBadSessionSecret,
+	CodeSequenceReused: ErrSequenceReused, CodeSequenceOutOfRange: ErrSequenceOutOfRange,
 }
 
 // Codes returns every code with its sentinel, in a map of the caller's

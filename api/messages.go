@@ -57,13 +57,20 @@ const (
 )
 
 // Write is the deduplication header every session write carries: the
-// session, this request's sequence number, and the lowest sequence number
-// the client has not yet seen answered (the server forgets answers below it).
+// session, its secret, this request's sequence number, and the lowest
+// sequence number the client has not yet seen answered (the server forgets
+// answers below it).
 type Write struct {
-	Session          uint64
+	Session uint64
+	// Secret is the session's secret (SessionSecretSize bytes), as sent
+	// when the session was opened.
+	Secret           []byte
 	Seq              uint64
 	LowestUnanswered uint64
 }
+
+// SessionSecretSize is the size in bytes of a session secret.
+const SessionSecretSize = 32
 
 // OpenSessionRequest opens a session. Key is a client-chosen idempotency
 // key: a retried open with the same key returns the same session.
@@ -71,6 +78,10 @@ type OpenSessionRequest struct {
 	Key string
 	// TTL in nanoseconds; the server clamps it to its range (0 = default).
 	TTL int64
+	// Secret is chosen by the client at random (SessionSecretSize bytes)
+	// and sent again with every later request on the session; the server
+	// keeps only its SHA-256. A retried open sends the same key and secret.
+	Secret []byte
 }
 
 // OpenSessionResponse names the session and its granted TTL.
@@ -82,6 +93,8 @@ type OpenSessionResponse struct {
 // KeepAliveRequest renews the leases of one client's sessions at once.
 type KeepAliveRequest struct {
 	Sessions []uint64
+	// Secrets[i] is the secret of Sessions[i].
+	Secrets [][]byte
 }
 
 // KeepAliveResponse: TTLs[i] is the renewed TTL (ns) of the request's
@@ -96,12 +109,15 @@ type KeepAliveResponse struct {
 // CloseSessionRequest ends a session and releases its locks at once.
 type CloseSessionRequest struct {
 	Session uint64
+	Secret  []byte
 }
 
 // AttachRequest binds a session's events (grants, losses, expiry) to this
 // connection, after a connect or a reconnect to a new leader.
 type AttachRequest struct {
 	Sessions []uint64
+	// Secrets[i] is the secret of Sessions[i].
+	Secrets [][]byte
 }
 
 // AcquireRequest takes or queues for a lock.
@@ -239,8 +255,11 @@ type SessionInfo struct {
 	Session  uint64
 	TTL      int64
 	OpenedAt int64
-	Held     []string
-	Waiting  []string
+	// Owner is the principal that opened the session ("" on a cluster
+	// without authentication).
+	Owner   string
+	Held    []string
+	Waiting []string
 }
 
 // StatusRequest asks the node answering it about itself.

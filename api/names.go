@@ -50,6 +50,12 @@ func (t MsgType) String() string {
 		return "Attach"
 	case MsgClusterStatus:
 		return "ClusterStatus"
+	case MsgPolicy:
+		return "Policy"
+	case MsgGrant:
+		return "Grant"
+	case MsgRevoke:
+		return "Revoke"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }

@@ -24,6 +24,7 @@ func TestMessageNumbersAndNames(t *testing.T) {
 		{MsgRemoveMember, 17, "RemoveMember"}, {MsgTransferLeader, 18, "TransferLeader"},
 		{MsgSnapshotSave, 19, "SnapshotSave"}, {MsgObserve, 20, "Observe"},
 		{MsgAttach, 21, "Attach"}, {MsgClusterStatus, 22, "ClusterStatus"},
+		{MsgPolicy, 23, "Policy"}, {MsgGrant, 24, "Grant"}, {MsgRevoke, 25, "Revoke"},
 	}
 	for _, m := range msgs {
 		if uint8(m.t) != m.n || m.t.String() != m.name {

@@ -16,11 +16,12 @@ import (
 
 // AppendMsgpack appends the message's msgpack encoding to b.
 func (m AcquireRequest) AppendMsgpack(b []byte) []byte {
-	b = mp.AppendMapLen(b, 8)
+	b = mp.AppendMapLen(b, 9)
 	b = mp.AppendInt(mp.AppendStr(b, "LockDelay"), m.LockDelay)
 	b = mp.AppendUint(mp.AppendStr(b, "LowestUnanswered"), m.LowestUnanswered)
 	b = mp.AppendUint(mp.AppendStr(b, "Mode"), uint64(m.Mode))
 	b = mp.AppendStr(mp.AppendStr(b, "Name"), m.Name)
+	b = mp.AppendBin(mp.AppendStr(b, "Secret"), m.Secret)
 	b = mp.AppendUint(mp.AppendStr(b, "Seq"), m.Seq)
 	b = mp.AppendUint(mp.AppendStr(b, "Session"), m.Session)
 	b = mp.AppendBin(mp.AppendStr(b, "Value"), m.Value)
@@ -28,7 +29,7 @@ func (m AcquireRequest) AppendMsgpack(b []byte) []byte {
 }
 
 // DecodeMsgpack decodes what AppendMsgpack writes into m and reports
-// whether it could; on false m is unchanged. Value is a copy.
+// whether it could; on false m is unchanged. Value and Secret are copies.
 func (m *AcquireRequest) DecodeMsgpack(data []byte) bool {
 	r := mp.NewReader(data)
 	var v AcquireRequest
@@ -42,6 +43,8 @@ func (m *AcquireRequest) DecodeMsgpack(data []byte) bool {
 			v.Mode = Mode(r.Uint(math.MaxUint8))
 		case "Name":
 			v.Name = r.Str()
+		case "Secret":
+			v.Secret = r.BinCopy()
 		case "Seq":
 			v.Seq = r.Uint(math.MaxUint64)
 		case "Session":
@@ -105,9 +108,10 @@ func (m *AcquireResponse) DecodeMsgpack(data []byte) bool {
 
 // AppendMsgpack appends the message's msgpack encoding to b.
 func (m ReleaseRequest) AppendMsgpack(b []byte) []byte {
-	b = mp.AppendMapLen(b, 5)
+	b = mp.AppendMapLen(b, 6)
 	b = mp.AppendUint(mp.AppendStr(b, "LowestUnanswered"), m.LowestUnanswered)
 	b = mp.AppendStr(mp.AppendStr(b, "Name"), m.Name)
+	b = mp.AppendBin(mp.AppendStr(b, "Secret"), m.Secret)
 	b = mp.AppendUint(mp.AppendStr(b, "Seq"), m.Seq)
 	b = mp.AppendUint(mp.AppendStr(b, "Session"), m.Session)
 	return mp.AppendUint(mp.AppendStr(b, "Token"), m.Token)
@@ -124,6 +128,8 @@ func (m *ReleaseRequest) DecodeMsgpack(data []byte) bool {
 			v.LowestUnanswered = r.Uint(math.MaxUint64)
 		case "Name":
 			v.Name = r.Str()
+		case "Secret":
+			v.Secret = r.BinCopy()
 		case "Seq":
 			v.Seq = r.Uint(math.MaxUint64)
 		case "Session":

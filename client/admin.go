@@ -71,11 +71,16 @@ func (c *Client) Members(ctx context.Context, opts ...ReadOption) ([]Member, err
 // surely was not applied (a NotLeader answer, no connection), so a change
 // is never made twice.
 func (c *Client) admin(ctx context.Context, typ api.MsgType, req any) error {
+	return c.adminCall(ctx, typ, req, nil)
+}
+
+// adminCall is admin with a response (nil: none).
+func (c *Client) adminCall(ctx context.Context, typ api.MsgType, req, resp any) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
 	var ff failFast
 	for n := 0; ; n++ {
-		err := c.attempt(ctx, typ, req, nil)
+		err := c.attempt(ctx, typ, req, resp)
 		switch {
 		case err == nil:
 			return nil

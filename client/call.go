@@ -48,7 +48,7 @@ func (c *Client) do(ctx context.Context, typ api.MsgType, req func() any, resp a
 			}
 			return giveUp(ctx.Err(), last)
 		}
-		if !retryable(err) || c.failingFast(&ff, err) {
+		if !retryable(err) || c.failingFast(&ff, err) || c.tlsRefused(err) {
 			return err
 		}
 		last = err
@@ -95,6 +95,15 @@ func (c *Client) failingFast(f *failFast, err error) bool {
 		f.rounds++
 	}
 	return f.rounds >= failFastRounds
+}
+
+// tlsRefused reports whether err is a round of connection attempts in
+// which every endpoint failed on TLS (a certificate refused by either
+// side, or TLS on one side only): a call gives up on it at once, FailFast
+// or not, since only a change of certificates or configuration helps.
+func (c *Client) tlsRefused(err error) bool {
+	ue, ok := errors.AsType[*UnreachableError](err)
+	return ok && ue.TLSOnly(c.cfg.Endpoints)
 }
 
 // giveUp is the error of a call whose ctx ended: it matches the ctx error

@@ -169,17 +169,17 @@ func (c *Client) attach(ctx context.Context, conn *rpc.ClientConn) error {
 	if len(live) == 0 {
 		return nil
 	}
-	ids := make([]uint64, len(live))
+	req := &api.AttachRequest{Sessions: make([]uint64, len(live)), Secrets: make([][]byte, len(live))}
 	for i, s := range live {
-		ids[i] = s.id
+		req.Sessions[i], req.Secrets[i] = s.id, s.secret
 	}
-	err := c.callOn(ctx, conn, api.MsgAttach, &api.AttachRequest{Sessions: ids}, nil)
+	err := c.callOn(ctx, conn, api.MsgAttach, req, nil)
 	if err == nil || !sessionGone(err) {
 		return err
 	}
 	// One of them is gone: attach one by one to find which.
 	for _, s := range live {
-		err := c.callOn(ctx, conn, api.MsgAttach, &api.AttachRequest{Sessions: []uint64{s.id}}, nil)
+		err := c.callOn(ctx, conn, api.MsgAttach, s.attachRequest(), nil)
 		switch {
 		case err == nil:
 		case sessionGone(err):

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -74,6 +75,17 @@ type Config struct {
 	// restarting refuses connections for a moment, which a long-running
 	// service should ride out. Command-line tools set it.
 	FailFast bool
+	// TLS, if set, connects with TLS 1.3: the CAs to trust (RootCAs) and
+	// this client's certificate (Certificates or GetClientCertificate),
+	// which names its principal (lockd://client/NAME). LoadTLS builds one
+	// from the three PEM files. Nil: plain connections, which a cluster
+	// with TLS refuses (a *TLSError). Its ServerName is not used: every
+	// connection checks the server's certificate against the host of the
+	// address it dials, whether a configured endpoint, a leader hint or a
+	// member's advertised address, so a hint cannot lead the Client to a
+	// server without a certificate for that host from a trusted CA. A
+	// refused certificate is not retried (see TLSError).
+	TLS *tls.Config
 
 	// faults, if set, cuts the Client's connections on demand; only this
 	// module's tests and harnesses set it, through faults.AttachClient.
@@ -183,6 +195,9 @@ func (c Config) rpcConfig(log hclog.Logger) rpc.Config {
 	r.ReadTimeout = c.ReadTimeout
 	r.DefaultCallTimeout = c.AttemptTimeout
 	r.Logger = log
+	if c.TLS != nil {
+		r.ClientTLS = clientTLS(c.TLS)
+	}
 	if c.faults != nil {
 		faults.AttachRPC(&r, c.faults)
 	}

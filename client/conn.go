@@ -219,7 +219,7 @@ func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, err
 		c.onPush(self.Load(), typ, body)
 	}))...)
 	if err != nil {
-		return nil, err
+		return nil, tlsError(addr, c.cfg.TLS, err)
 	}
 	self.Store(conn)
 	return conn, nil
@@ -229,7 +229,11 @@ func (c *connector) dial(ctx context.Context, addr string) (*rpc.ClientConn, err
 func (c *connector) dialPlain(ctx context.Context, addr string) (*rpc.ClientConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	return rpc.Dial(dctx, addr, rpc.KindClient, c.rpc, c.dialOptions()...)
+	conn, err := rpc.Dial(dctx, addr, rpc.KindClient, c.rpc, c.dialOptions()...)
+	if err != nil {
+		return nil, tlsError(addr, c.cfg.TLS, err)
+	}
+	return conn, nil
 }
 
 // dialOptions adds the injected TCP dialer, if any, to opts.

@@ -15,9 +15,10 @@
 // Client; the local lease and the session state it implies; routing the
 // server's pushes (grants, losses, expiry, leader and holder changes).
 //
-// It must never: import a lockd package but api, rpc and internal/faults
-// (the fault injector this module's tests attach with faults.AttachClient,
-// which no exported name reaches); block the rpc push goroutine (pushes are
+// It must never: import a lockd package but api, rpc, internal/pki (to
+// load and explain certificates) and internal/faults (the fault injector
+// this module's tests attach with faults.AttachClient, which no exported
+// name reaches); block the rpc push goroutine (pushes are
 // handed to session state under short locks); hand the application a
 // channel that must be drained for the SDK to make progress (state changes
 // are read with State/WaitState, Observe keeps only the latest value);
@@ -38,7 +39,31 @@
 // address); it matches ErrNoEndpoint. Calls retry such rounds until their
 // deadline, riding out a node's restart; with Config.FailFast (command-line
 // tools) a call gives up after a few rounds in a row in which every
-// endpoint failed permanently (EndpointError.Permanent).
+// endpoint failed permanently (EndpointError.Permanent). A round in which
+// every endpoint failed on TLS (see TLS below) ends the call at once.
+//
+// # TLS
+//
+// A cluster with TLS (mutual TLS 1.3) serves only clients with a
+// certificate of its CA that names a client principal
+// (lockd://client/NAME; `lockctl cert create-client NAME` makes one).
+// Give Config.TLS the configuration LoadTLS builds from the CA
+// certificate, the client certificate and its key:
+//
+//	tlsCfg, err := client.LoadTLS("certs/ca.crt", "certs/client-alice.crt", "certs/client-alice.key")
+//	c, err := client.New(client.Config{Endpoints: eps, TLS: tlsCfg})
+//
+// Every connection checks the server's certificate against the host of
+// the address it dials (Config.TLS.ServerName is not used), a leader hint
+// or a member's advertised address as much as a configured endpoint: a
+// hint to a server without a certificate of the cluster's CA for that
+// host is refused like any failed endpoint, and the Client goes on to the
+// others. A refused certificate, or TLS on one side only, is a *TLSError
+// (ErrTLS) that says whose certificate was refused (TLSError.Party:
+// TLSServer, TLSClient, TLSMismatch) and why (expired, another CA, not
+// for this host, none sent, not a client certificate). When every
+// endpoint fails so, a call fails at once instead of retrying: only a
+// change of certificates or configuration can help.
 //
 // # Session states
 //
@@ -68,6 +93,7 @@
 //	dialing  connected, sessions attached          current  waiting Acquires and observers re-check
 //	dialing  NotLeader with a hint                 dialing  the hint is tried next
 //	dialing  every endpoint failed                 none     *UnreachableError; callers back off
+//	dialing  every endpoint failed on TLS          none     *UnreachableError of TLSErrors; calls fail
 //	current  NotLeader answer                      none     closed; hint recorded
 //	current  broken, or an attempt timed out       none     closed
 //	current  LeaderChanged pushed                  none     retired: closed after AttemptTimeout

@@ -35,7 +35,20 @@ var (
 	ErrChangeInProgress  = api.ErrChangeInProgress
 	ErrSnapshotGone      = api.ErrSnapshotGone
 	ErrLimitExceeded     = api.ErrLimitExceeded
-	ErrUnknownCode       = api.ErrUnknownCode
+	// ErrPermissionDenied: the client's principal (the name in its
+	// certificate) lacks the permission the request needs; retrying will
+	// not help until an administrator grants it.
+	ErrPermissionDenied = api.ErrPermissionDenied
+	ErrUnknownCode      = api.ErrUnknownCode
+	// ErrSessionNotOwned: the session was opened by another principal.
+	ErrSessionNotOwned = api.ErrSessionNotOwned
+	// ErrBadSessionSecret: the request did not carry the session's secret.
+	ErrBadSessionSecret = api.ErrBadSessionSecret
+	// ErrSequenceReused: a sequence number of the session answered a
+	// different request (a client bug, or another party using the session).
+	ErrSequenceReused = api.ErrSequenceReused
+	// ErrSequenceOutOfRange: a sequence number far above the session's.
+	ErrSequenceOutOfRange = api.ErrSequenceOutOfRange
 
 	// ErrFenced: a lock's token is no longer current (released, lost with
 	// its session, or replaced by a newer holder), so the server refused a

@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +62,17 @@ type fakeSession struct {
 	ended     bool
 	mark      uint64
 	responses map[uint64]any
+	secret    []byte // as sent by the open; every later request must carry it
+}
+
+// secretErrLocked is the real server's refusal of a request on session id
+// that does not carry its secret (nil for an unknown session: the request
+// fails on that instead).
+func (fc *fakeCluster) secretErrLocked(id uint64, secret []byte) *api.Error {
+	if s := fc.sessions[id]; s != nil && !bytes.Equal(s.secret, secret) {
+		return &api.Error{Code: api.CodeBadSessionSecret, Message: fmt.Sprintf("session %d", id)}
+	}
+	return nil
 }
 
 type fakeNode struct {
@@ -72,6 +85,13 @@ type fakeNode struct {
 // newFakeCluster starts n fake nodes on loopback with node leader leading.
 func newFakeCluster(t *testing.T, n, leader int) *fakeCluster {
 	t.Helper()
+	return newFakeClusterWith(t, n, leader, nil)
+}
+
+// newFakeClusterWith is newFakeCluster with node i's rpc configuration
+// given by rpcCfg (nil: rpc's defaults), to serve TLS say.
+func newFakeClusterWith(t *testing.T, n, leader int, rpcCfg func(i int) rpc.Config) *fakeCluster {
+	t.Helper()
 	fc := &fakeCluster{
 		t: t, leader: leader, keys: map[string]uint64{}, sessions: map[uint64]*fakeSession{},
 		locks: map[string]*fakeLock{}, attached: map[uint64]map[*rpc.Conn]bool{},
@@ -79,7 +99,11 @@ func newFakeCluster(t *testing.T, n, leader int) *fakeCluster {
 		notify: make(chan struct{}),
 	}
 	for i := 0; i < n; i++ {
-		fc.nodes = append(fc.nodes, fc.startNode(i, "127.0.0.1:0"))
+		cfg := rpc.DefaultConfig()
+		if rpcCfg != nil {
+			cfg = rpcCfg(i)
+		}
+		fc.nodes = append(fc.nodes, fc.startNodeWith(i, "127.0.0.1:0", cfg))
 	}
 	t.Cleanup(func() {
 		for _, nd := range fc.nodes {
@@ -91,7 +115,12 @@ func newFakeCluster(t *testing.T, n, leader int) *fakeCluster {
 
 func (fc *fakeCluster) startNode(i int, addr string) *fakeNode {
 	fc.t.Helper()
-	srv, err := rpc.NewServer(rpc.DefaultConfig(), rpc.KindClient)
+	return fc.startNodeWith(i, addr, rpc.DefaultConfig())
+}
+
+func (fc *fakeCluster) startNodeWith(i int, addr string, cfg rpc.Config) *fakeNode {
+	fc.t.Helper()
+	srv, err := rpc.NewServer(cfg, rpc.KindClient)
 	if err != nil {
 		fc.t.Fatal(err)
 	}
@@ -212,6 +241,9 @@ func (nd *fakeNode) register() {
 	handle(nd, api.MsgCloseSession, true, func(_ context.Context, _ *rpc.Conn, req *api.CloseSessionRequest) (any, *api.Error) {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
+		if aerr := fc.secretErrLocked(req.Session, req.Secret); aerr != nil {
+			return nil, aerr
+		}
 		fc.endSessionLocked(req.Session, "closed")
 		return &api.Empty{}, nil
 	})
@@ -224,6 +256,14 @@ func (nd *fakeNode) register() {
 		}
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
+		if len(req.Secrets) != len(req.Sessions) {
+			return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "sessions without secrets"}
+		}
+		for i, id := range req.Sessions {
+			if aerr := fc.secretErrLocked(id, req.Secrets[i]); aerr != nil {
+				return nil, aerr
+			}
+		}
 		for _, id := range req.Sessions {
 			fc.attachLocked(c, id)
 		}
@@ -298,14 +338,23 @@ func (nd *fakeNode) register() {
 func (fc *fakeCluster) openSession(c *rpc.Conn, req *api.OpenSessionRequest) (any, *api.Error) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	fc.applied[api.MsgOpenSession]++
+	if len(req.Secret) != api.SessionSecretSize {
+		return nil, &api.Error{Code: api.CodeBadSessionSecret, Message: "secret size"}
+	}
 	id, ok := fc.keys[req.Key]
+	if ok {
+		if aerr := fc.secretErrLocked(id, req.Secret); aerr != nil {
+			return nil, aerr
+		}
+	}
+	fc.applied[api.MsgOpenSession]++
 	if !ok {
 		fc.index++
 		fc.nextSess++
 		id = fc.nextSess
 		fc.keys[req.Key] = id
-		fc.sessions[id] = &fakeSession{id: id, ttl: time.Duration(req.TTL), responses: map[uint64]any{}}
+		fc.sessions[id] = &fakeSession{id: id, ttl: time.Duration(req.TTL), responses: map[uint64]any{},
+			secret: bytes.Clone(req.Secret)}
 	}
 	fc.attachLocked(c, id)
 	return &api.OpenSessionResponse{Session: id, TTL: int64(fc.sessions[id].ttl)}, nil
@@ -317,6 +366,14 @@ func (fc *fakeCluster) keepAlive(req *api.KeepAliveRequest) (any, *api.Error) {
 	fc.keepAlives++
 	if fc.keepAliveErr != nil {
 		return nil, fc.keepAliveErr
+	}
+	if len(req.Secrets) != len(req.Sessions) {
+		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "sessions without secrets"}
+	}
+	for i, id := range req.Sessions {
+		if aerr := fc.secretErrLocked(id, req.Secrets[i]); aerr != nil {
+			return nil, aerr
+		}
 	}
 	resp := &api.KeepAliveResponse{TTLs: make([]int64, len(req.Sessions))}
 	for i, id := range req.Sessions {
@@ -342,6 +399,10 @@ func (fc *fakeCluster) write(ctx context.Context, c *rpc.Conn, typ api.MsgType, 
 	if s.ended {
 		fc.mu.Unlock()
 		return nil, &api.Error{Code: api.CodeSessionExpired}
+	}
+	if aerr := fc.secretErrLocked(w.Session, w.Secret); aerr != nil {
+		fc.mu.Unlock()
+		return nil, aerr
 	}
 	mark := max(s.mark, w.LowestUnanswered)
 	if w.Seq < mark {

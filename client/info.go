@@ -57,8 +57,12 @@ type SessionInfo struct {
 	ID       uint64
 	TTL      time.Duration
 	OpenedAt time.Time
-	Held     []string // names of the locks it holds
-	Waiting  []string // names of the locks it waits for
+	// Owner is the principal that opened the session ("" on a cluster
+	// without authentication). Only the owner, with the session's secret,
+	// may act on it.
+	Owner   string
+	Held    []string // names of the locks it holds
+	Waiting []string // names of the locks it waits for
 }
 
 func unixTime(ns int64) time.Time {
@@ -85,7 +89,7 @@ func lockFrom(l api.LockInfo) LockInfo {
 }
 
 func sessionFrom(s api.SessionInfo) SessionInfo {
-	return SessionInfo{ID: s.Session, TTL: time.Duration(s.TTL), OpenedAt: unixTime(s.OpenedAt), Held: s.Held, Waiting: s.Waiting}
+	return SessionInfo{ID: s.Session, TTL: time.Duration(s.TTL), OpenedAt: unixTime(s.OpenedAt), Owner: s.Owner, Held: s.Held, Waiting: s.Waiting}
 }
 
 // read runs a read request with retries (reads are idempotent).

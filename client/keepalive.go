@@ -78,8 +78,9 @@ func keepAliveInterval(live []*Session) time.Duration {
 // answered.
 func (c *Client) sendKeepAlive(live []*Session) bool {
 	ids := make([]uint64, len(live))
+	secrets := make([][]byte, len(live))
 	for i, s := range live {
-		ids[i] = s.id
+		ids[i], secrets[i] = s.id, s.secret
 	}
 	sentAt := c.clk.Now()
 	// A keep-alive that hangs must not hold back the session's state
@@ -95,7 +96,7 @@ func (c *Client) sendKeepAlive(live []*Session) bool {
 	var resp api.KeepAliveResponse
 	var err error
 	for hop := 0; hop < 3; hop++ {
-		if err = c.attempt(ctx, api.MsgKeepAlive, &api.KeepAliveRequest{Sessions: ids}, &resp); err == nil {
+		if err = c.attempt(ctx, api.MsgKeepAlive, &api.KeepAliveRequest{Sessions: ids, Secrets: secrets}, &resp); err == nil {
 			break
 		}
 		if hint, ok := notLeaderHint(err); !ok || hint == "" {

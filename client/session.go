@@ -55,10 +55,14 @@ func WithTTL(ttl time.Duration) SessionOption {
 // Session is a lease on the cluster that the Client keeps alive. Locks
 // belong to a session: when it expires or closes, they are lost.
 type Session struct {
-	c     *Client
-	id    uint64
-	ttl   time.Duration // granted by the server
-	grace time.Duration
+	c  *Client
+	id uint64
+	// secret proves to the server that a request on the session is this
+	// Session's: chosen at random when it opened, sent with every request
+	// on it, never logged.
+	secret []byte
+	ttl    time.Duration // granted by the server
+	grace  time.Duration
 	// ctx ends when the session does: work on its behalf stops with it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -89,7 +93,11 @@ func (c *Client) NewSession(ctx context.Context, opts ...SessionOption) (*Sessio
 	}
 	var raw [16]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
-	req := &api.OpenSessionRequest{Key: hex.EncodeToString(raw[:]), TTL: int64(o.ttl)}
+	secret := make([]byte, api.SessionSecretSize)
+	_, _ = rand.Read(secret)
+	// A retried open sends the same key and secret: the server answers
+	// with the same session.
+	req := &api.OpenSessionRequest{Key: hex.EncodeToString(raw[:]), TTL: int64(o.ttl), Secret: secret}
 	sentAt := c.clk.Now()
 	var resp api.OpenSessionResponse
 	if err := c.do(ctx, api.MsgOpenSession, func() any { return req }, &resp); err != nil {
@@ -104,7 +112,7 @@ func (c *Client) NewSession(ctx context.Context, opts ...SessionOption) (*Sessio
 		grace = ttl
 	}
 	s := &Session{
-		c: c, id: resp.Session, ttl: ttl, grace: grace,
+		c: c, id: resp.Session, secret: secret, ttl: ttl, grace: grace,
 		state: SessionSafe, changed: make(chan struct{}), done: make(chan struct{}),
 		leaseEnd: sentAt.Add(ttl), nextSeq: 1,
 		pending: make(map[uint64]struct{}), locks: make(map[string]*Lock), waiters: make(map[string]*waiter),
@@ -113,7 +121,7 @@ func (c *Client) NewSession(ctx context.Context, opts ...SessionOption) (*Sessio
 	if err := c.addSession(s); err != nil {
 		return nil, err
 	}
-	err := c.do(ctx, api.MsgAttach, func() any { return &api.AttachRequest{Sessions: []uint64{s.id}} }, nil)
+	err := c.do(ctx, api.MsgAttach, func() any { return s.attachRequest() }, nil)
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AttemptTimeout)
 		_ = s.Close(cctx)
@@ -184,7 +192,7 @@ func (s *Session) Close(ctx context.Context) error {
 	if s.Err() != nil {
 		return nil
 	}
-	err := s.c.do(ctx, api.MsgCloseSession, func() any { return &api.CloseSessionRequest{Session: s.id} }, nil)
+	err := s.c.do(ctx, api.MsgCloseSession, func() any { return &api.CloseSessionRequest{Session: s.id, Secret: s.secret} }, nil)
 	if err != nil && !sessionGone(err) {
 		return err
 	}
@@ -272,5 +280,10 @@ func (s *Session) header(seq uint64) api.Write {
 	for q := range s.pending {
 		low = min(low, q)
 	}
-	return api.Write{Session: s.id, Seq: seq, LowestUnanswered: low}
+	return api.Write{Session: s.id, Secret: s.secret, Seq: seq, LowestUnanswered: low}
+}
+
+// attachRequest binds this session's events to a connection.
+func (s *Session) attachRequest() *api.AttachRequest {
+	return &api.AttachRequest{Sessions: []uint64{s.id}, Secrets: [][]byte{s.secret}}
 }

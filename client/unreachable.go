@@ -25,8 +25,9 @@ func (e EndpointError) Unwrap() error { return e.Err }
 
 // Permanent reports whether the failure lasts until someone changes
 // something: nothing listens at the address (connection refused), its
-// host does not resolve or it is malformed, or what answers is not a
-// lockd client port (an HTTP port, a peer port, another protocol). A
+// host does not resolve or it is malformed, what answers is not a lockd
+// client port (an HTTP port, a peer port, another protocol), or TLS
+// failed (a *TLSError: a certificate refused, TLS on one side only). A
 // node restarting also refuses connections for a moment, so a service
 // keeps retrying on these too; only a FailFast Client gives up on them.
 func (e EndpointError) Permanent() bool {
@@ -37,8 +38,10 @@ func (e EndpointError) Permanent() bool {
 		errors.As(e.Err, &dnsErr) && dnsErr.IsNotFound,
 		errors.As(e.Err, &addrErr),
 		errors.Is(e.Err, rpc.ErrBadMagic),
+		errors.Is(e.Err, rpc.ErrHTTPPort), // a TLS dial reports it alone
 		errors.Is(e.Err, rpc.ErrBadKind),
-		errors.Is(e.Err, rpc.ErrVersionMismatch):
+		errors.Is(e.Err, rpc.ErrVersionMismatch),
+		errors.Is(e.Err, ErrTLS):
 		return true
 	}
 	return false
@@ -97,10 +100,31 @@ func (e *UnreachableError) Permanent(endpoints []string) bool {
 	return len(endpoints) > 0
 }
 
+// TLSOnly reports whether every configured endpoint failed with a
+// *TLSError: then retrying cannot help until a certificate, a CA or a
+// configuration changes. A leader hint that failed does not count.
+func (e *UnreachableError) TLSOnly(endpoints []string) bool {
+	failed := map[string]bool{}
+	for _, ep := range e.Endpoints {
+		if errors.Is(ep.Err, ErrTLS) {
+			failed[ep.Addr] = true
+		}
+	}
+	for _, addr := range endpoints {
+		if !failed[addr] {
+			return false
+		}
+	}
+	return len(endpoints) > 0
+}
+
 // describeEndpointErr says what err means for someone who typed addr.
 func describeEndpointErr(addr string, err error) string {
 	msg := err.Error()
+	var te *TLSError
 	switch {
+	case errors.As(err, &te):
+		msg = "TLS: " + te.Reason
 	case errors.Is(err, rpc.ErrHTTPPort):
 		msg = "that is an HTTP port, not a lockd client port"
 	case errors.Is(err, rpc.ErrBadKind):

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/rpc"
 )
 
@@ -65,20 +67,28 @@ func TestFailFastRetriesWhileAnEndpointAnswers(t *testing.T) {
 }
 
 // An HTTP port (lockd's --http-addr) given as an endpoint is named as
-// such, at once.
+// such, at once, by a client with TLS as by one without.
 func TestEndpointThatIsAnHTTPPortIsNamed(t *testing.T) {
 	web := httptest.NewServer(http.NotFoundHandler())
 	defer web.Close()
 	addr := strings.TrimPrefix(web.URL, "http://")
-	cfg := testConfig(addr)
-	cfg.FailFast = true
-	c := newTestClient(t, cfg)
-	_, err := c.ListLocks(testCtx(t), "")
-	if !errors.Is(err, rpc.ErrHTTPPort) || errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("ListLocks: %v, want ErrHTTPPort before the deadline", err)
-	}
-	if want := addr + ": that is an HTTP port, not a lockd client port"; !strings.Contains(err.Error(), want) {
-		t.Errorf("message %q lacks %q", err, want)
+	p := newTestPKI(t)
+	for name, tlsCfg := range map[string]*tls.Config{"plain": nil, "TLS": p.clientTLS(p.client("alice", pki.Options{}))} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(addr)
+			cfg.FailFast = true
+			cfg.TLS = tlsCfg
+			c := newTestClient(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := c.ListLocks(ctx, "")
+			if !errors.Is(err, rpc.ErrHTTPPort) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("ListLocks: %v, want ErrHTTPPort before the deadline", err)
+			}
+			if want := addr + ": that is an HTTP port, not a lockd client port"; !strings.Contains(err.Error(), want) {
+				t.Errorf("message %q lacks %q", err, want)
+			}
+		})
 	}
 }
 

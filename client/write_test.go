@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/lockd/lockd/api"
@@ -29,7 +30,7 @@ func TestWriteRetriedAfterLostAnswerKeepsSeqAndAppliesOnce(t *testing.T) {
 	if len(ws) != 2 {
 		t.Fatalf("leader saw %d acquires, want the original and one retry", len(ws))
 	}
-	if ws[0] != ws[1] {
+	if !reflect.DeepEqual(ws[0], ws[1]) {
 		t.Fatalf("retry header %+v differs from original %+v", ws[1], ws[0])
 	}
 	if ws[0].Seq != 1 || ws[0].LowestUnanswered != 1 || ws[0].Session != s.ID() {

@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,6 +44,11 @@ type ClusterConfig struct {
 	WaitTimeout time.Duration
 	// Logger receives the harness's actions. Nil: none.
 	Logger hclog.Logger
+	// Insecure runs the nodes without TLS. By default the cluster is
+	// secured: NewCluster makes a CA in Dir/certs, every node runs with
+	// mutual TLS (--cacert, --cert, --key) and the harness's clients
+	// connect as the root principal (ClientTLS).
+	Insecure bool
 }
 
 // DefaultClusterConfig returns three nodes with fast timings: a 10 ms tick,
@@ -83,6 +89,7 @@ type Node struct {
 	HTTPAddr   string
 	Proxy      *Proxy // where its peers reach it
 	join       bool
+	tlsArgs    []string // --cacert, --cert, --key; nil when insecure
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -106,9 +113,10 @@ func (n *Node) Running() bool {
 // Cluster runs lockd processes on loopback, their peer traffic through a
 // Network of proxies.
 type Cluster struct {
-	cfg ClusterConfig
-	log hclog.Logger
-	Net *Network
+	cfg   ClusterConfig
+	log   hclog.Logger
+	Net   *Network
+	certs *certs // nil when insecure
 
 	mu    sync.Mutex
 	nodes map[string]*Node
@@ -130,6 +138,14 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 		log = hclog.NewNullLogger()
 	}
 	c := &Cluster{cfg: cfg, log: log, Net: NewNetwork(), nodes: map[string]*Node{}}
+	if !cfg.Insecure {
+		var err error
+		if c.certs, err = newCerts(filepath.Join(cfg.Dir, "certs")); err != nil {
+			c.Net.Close()
+			return nil, err
+		}
+		c.Net.UseTLS(c.certs.proxyTLS())
+	}
 	for i := 0; i < cfg.Nodes; i++ {
 		if _, err := c.newNode(false); err != nil {
 			c.Net.Close()
@@ -144,6 +160,13 @@ func (c *Cluster) newNode(join bool) (*Node, error) {
 	c.next++
 	id := fmt.Sprintf("n%d", c.next)
 	c.mu.Unlock()
+	var tlsArgs []string
+	if c.certs != nil {
+		var err error
+		if tlsArgs, err = c.certs.node(id); err != nil {
+			return nil, err
+		}
+	}
 	var addrs [3]string
 	for i := range addrs {
 		a, err := freeport.Addr()
@@ -157,7 +180,7 @@ func (c *Cluster) newNode(join bool) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{ID: id, DataDir: filepath.Join(c.cfg.Dir, id), PeerAddr: addrs[0], ClientAddr: addrs[1],
-		HTTPAddr: addrs[2], Proxy: p, join: join}
+		HTTPAddr: addrs[2], Proxy: p, join: join, tlsArgs: tlsArgs}
 	c.mu.Lock()
 	c.nodes[id] = n
 	c.mu.Unlock()
@@ -185,6 +208,24 @@ func (c *Cluster) Node(id string) (*Node, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNoNode, id)
 	}
 	return n, nil
+}
+
+// ClientTLS is the TLS configuration of the root client (nil for an
+// insecure cluster): give it to client.Config.TLS.
+func (c *Cluster) ClientTLS() *tls.Config {
+	if c.certs == nil {
+		return nil
+	}
+	return c.certs.client
+}
+
+// ClientConfig is client.DefaultConfig for this cluster: every node's
+// client address, and ClientTLS.
+func (c *Cluster) ClientConfig() client.Config {
+	cfg := client.DefaultConfig()
+	cfg.Endpoints = c.ClientAddrs()
+	cfg.TLS = c.ClientTLS()
+	return cfg
 }
 
 // ClientAddrs are the client addresses of every node.
@@ -238,6 +279,7 @@ func (c *Cluster) start(n *Node) error {
 	} else {
 		args = append(args, "--initial-cluster", c.initialCluster())
 	}
+	args = append(args, n.tlsArgs...)
 	args = append(args, c.cfg.Args...)
 	logf, err := os.OpenFile(filepath.Join(c.cfg.Dir, n.ID+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

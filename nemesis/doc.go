@@ -12,12 +12,17 @@
 // a fencing token at least as high as the highest it has seen) and the
 // fencing, token-order and at-most-once checkers; the process harness
 // (Cluster: build, start, kill -9, restart, SIGSTOP/SIGCONT, membership
-// changes), the peer proxy that cuts links per direction (Network, Proxy),
-// the seeded fault schedule (Nemesis) and the recorded workloads
+// changes; by default with mutual TLS from a CA it makes in the run's
+// directory, its clients acting as the root principal), the peer proxy
+// that cuts links per direction (Network, Proxy; in a secured cluster it
+// learns the sender from its certificate, taking part in the TLS with
+// the nodes' own certificates: ProxyTLS), the seeded fault schedule
+// (Nemesis) and the recorded workloads
 // (Recorder, LockWorker, Campaigner, Observer, Reader, PausedClient).
 //
 // It must never: import server, consensus or any lockd package other than
-// client and two test helpers, internal/faults (to cut a client off) and
+// client, internal/pki (the certificates of its secured clusters) and two
+// test helpers, internal/faults (to cut a client off) and
 // internal/freeport (ports for the processes): it sees the cluster only
 // as a client and as an operating system would; leave a process, a proxy
 // listener or a container behind a test; wait without a bound; choose a

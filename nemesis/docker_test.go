@@ -65,11 +65,12 @@ func runCmdEnvIn(dir string, timeout time.Duration, env []string, argv ...string
 }
 
 // TestDockerComposeClusterUnderPartitions builds the FROM-scratch image
-// from the static binary, starts deploy/docker-compose.yml (the file users
-// start from) under a private project with published loopback ports, runs
-// the workload from the host while nodes are cut off with `docker network
-// disconnect` and killed with `docker kill`, and checks the same invariants
-// as the process test. Skipped under -short or without a usable Docker.
+// from the static binaries, starts deploy/docker-compose.yml (the file users
+// start from, mutual TLS included) under a private project with published
+// loopback ports, runs the workload from the host with the certificates
+// the cluster made while nodes are cut off with `docker network
+// disconnect` and killed with `docker kill`, and checks the same
+// invariants as the process test. Skipped under -short or without a usable Docker.
 func TestDockerComposeClusterUnderPartitions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("docker test skipped under -short")
@@ -87,8 +88,13 @@ func TestDockerComposeClusterUnderPartitions(t *testing.T) {
 	tag := fmt.Sprintf("lockd-nemesis:%d-%d", os.Getpid(), seed)
 	project := fmt.Sprintf("lockdnemesis%d", os.Getpid())
 
-	// Build context: the Dockerfile and the static binary, nothing else.
+	// Build context: the Dockerfile and the static binaries, nothing else.
 	bctx := t.TempDir()
+	ctl := filepath.Join(bctx, "lockctl")
+	if out, err := runCmdEnvIn(filepath.Join(deploy, ".."), 10*time.Minute, []string{"CGO_ENABLED=0"},
+		"go", "build", "-o", ctl, "./cmd/lockctl"); err != nil {
+		t.Fatalf("go build ./cmd/lockctl: %v %s", err, out)
+	}
 	for src, dst := range map[string]string{bin: "lockd", filepath.Join(deploy, "Dockerfile"): "Dockerfile"} {
 		b, err := os.ReadFile(src)
 		if err != nil {
@@ -134,6 +140,20 @@ func TestDockerComposeClusterUnderPartitions(t *testing.T) {
 		t.Fatalf("compose up: %v %s", err, out)
 	}
 	network := project + "_lockd"
+	// The cluster runs mutual TLS with the certificates its certs service
+	// made; the workload connects as root with them.
+	certsID, err := dc.run("ps", "-q", "certs")
+	if err != nil || strings.TrimSpace(certsID) == "" {
+		t.Fatalf("container of certs: %v %q", err, certsID)
+	}
+	certs := filepath.Join(t.TempDir(), "certs")
+	if out, err := runCmd(time.Minute, nil, "docker", "cp", strings.TrimSpace(certsID)+":/certs", certs); err != nil {
+		t.Fatalf("docker cp: %v %s", err, out)
+	}
+	tlsConfig, err := client.LoadTLS(filepath.Join(certs, "ca.crt"), filepath.Join(certs, "client-root.crt"), filepath.Join(certs, "client-root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	containers := map[string]string{}
 	for _, svc := range []string{"n1", "n2", "n3"} {
 		out, err := dc.run("ps", "-q", svc)
@@ -144,7 +164,7 @@ func TestDockerComposeClusterUnderPartitions(t *testing.T) {
 	}
 
 	newClient := func() *client.Client {
-		c, err := client.New(client.Config{Endpoints: endpoints, AttemptTimeout: time.Second, DialTimeout: time.Second, SessionTTL: 2 * time.Second})
+		c, err := client.New(client.Config{Endpoints: endpoints, TLS: tlsConfig, AttemptTimeout: time.Second, DialTimeout: time.Second, SessionTTL: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -18,8 +19,11 @@ import (
 type PausedClient struct {
 	R         *Recorder
 	Endpoints []string
-	Name      string
-	Fenced    bool
+	// TLS is the client's TLS configuration (Cluster.ClientTLS); nil for
+	// an insecure cluster.
+	TLS    *tls.Config
+	Name   string
+	Fenced bool
 	// MaxPause bounds the freeze: it ends once a successor has written the
 	// resource under a newer token, or after MaxPause.
 	MaxPause time.Duration
@@ -38,6 +42,7 @@ func (p *PausedClient) Run(ctx context.Context) (PauseResult, error) {
 	inj := faults.New()
 	cfg := client.DefaultConfig()
 	cfg.Endpoints = p.Endpoints
+	cfg.TLS = p.TLS
 	faults.AttachClient(&cfg, inj)
 	cfg.AttemptTimeout = 500 * time.Millisecond
 	cfg.Grace = p.R.TTL

@@ -46,6 +46,7 @@ type Network struct {
 	mu      sync.Mutex
 	cut     map[[2]string]bool // {from, to}
 	proxies map[string]*Proxy
+	tls     *ProxyTLS // nil: plain peer connections
 }
 
 // NewNetwork returns a network with no proxies and no cuts.
@@ -181,15 +182,29 @@ func (p *Proxy) serve(in net.Conn) {
 	defer p.wg.Done()
 	defer in.Close()
 	_ = in.SetReadDeadline(time.Now().Add(5 * time.Second))
+	ptls := p.net.proxyTLS()
+	certified := ""
+	if ptls != nil {
+		tc, id, err := ptls.accept(in, p.to)
+		if err != nil {
+			return
+		}
+		in, certified = tc, id
+	}
 	hello, from, err := readHello(in)
-	if err != nil || p.net.isCut(from, p.to) {
+	if err != nil || p.net.isCut(from, p.to) || (ptls != nil && from != certified) {
 		return
 	}
 	_ = in.SetReadDeadline(time.Time{})
 	p.mu.Lock()
 	target := p.target
 	p.mu.Unlock()
-	out, err := net.DialTimeout("tcp", target, 2*time.Second)
+	var out net.Conn
+	if ptls != nil {
+		out, err = ptls.dial(target, from)
+	} else {
+		out, err = net.DialTimeout("tcp", target, 2*time.Second)
+	}
 	if err != nil {
 		return
 	}

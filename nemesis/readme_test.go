@@ -86,8 +86,10 @@ func (s lockctlStatus) leaders() int {
 
 // TestDeployReadmeCommandsRunAsWritten runs the shell block of
 // deploy/README.md line by line from the repository root, as a user
-// would: it builds the binary and the image, starts the compose cluster
-// on the published ports 7001-7003 and 7201-7203, waits for the readyz
+// would (an `export` line applies to the lines after it): it builds the
+// binaries and the image, starts the compose cluster with mutual TLS on
+// the published ports 7001-7003 and 7201-7203, copies out the
+// certificates the cluster made for lockctl, waits for the readyz
 // line to answer ready and the status line to exit 0, then checks that
 // `lockctl status` through each endpoint shows exactly one leader and
 // that a lock taken through a follower alone works (its leader hint must
@@ -130,10 +132,16 @@ func TestDeployReadmeCommandsRunAsWritten(t *testing.T) {
 	if down == "" {
 		t.Fatalf("deploy/README.md has no docker-compose ... down line to stop the cluster with:\n%s", strings.Join(cmds, "\n"))
 	}
-	// What the README leaves behind that was not there before: the binary
-	// it builds into deploy/ and the image it tags.
-	bin := filepath.Join(root, "deploy", "lockd")
-	_, binErr := os.Stat(bin)
+	// What the README leaves behind that was not there before: the
+	// binaries it builds into deploy/, the certificates it copies there
+	// and the image it tags.
+	var made []string
+	for _, name := range []string{"lockd", "lockctl", "certs"} {
+		path := filepath.Join(root, "deploy", name)
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			made = append(made, path)
+		}
+	}
 	_, imgErr := runCmd(20*time.Second, nil, "docker", "image", "inspect", "lockd:local")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -143,17 +151,25 @@ func TestDeployReadmeCommandsRunAsWritten(t *testing.T) {
 		if out, err := shell(root, 2*time.Minute, down); err != nil {
 			t.Errorf("%s: %v\n%s", down, err, out)
 		}
-		if os.IsNotExist(binErr) {
-			_ = os.Remove(bin)
+		for _, path := range made {
+			_ = os.RemoveAll(path)
 		}
 		if imgErr != nil {
 			_, _ = runCmd(time.Minute, nil, "docker", "rmi", "-f", "lockd:local")
 		}
 	})
 
+	// An `export` line sets variables for the lines after it, as in the
+	// user's shell: each later line runs after the exports.
+	exports := ""
 	for _, line := range cmds {
+		if strings.HasPrefix(line, "export ") {
+			exports += line + "; "
+			continue
+		}
+		line = exports + line
 		switch {
-		case line == down:
+		case line == exports+down:
 			continue // last, below
 		case strings.Contains(line, "curl") && strings.Contains(line, "/readyz"):
 			pollShell(t, root, 2*time.Minute, line, func(out string, err error) bool {
@@ -175,7 +191,7 @@ func TestDeployReadmeCommandsRunAsWritten(t *testing.T) {
 	var followers []string
 	for _, ep := range []string{"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"} {
 		var st lockctlStatus
-		pollShell(t, root, time.Minute, "go run ./cmd/lockctl -e "+ep+" -o json status", func(out string, err error) bool {
+		pollShell(t, root, time.Minute, exports+"go run ./cmd/lockctl -e "+ep+" -o json status", func(out string, err error) bool {
 			st = lockctlStatus{}
 			return err == nil && json.Unmarshal([]byte(out), &st) == nil && st.leaders() == 1
 		})
@@ -189,7 +205,7 @@ func TestDeployReadmeCommandsRunAsWritten(t *testing.T) {
 		t.Fatal("no endpoint is a follower")
 	}
 	for i, ep := range followers {
-		line := fmt.Sprintf("go run ./cmd/lockctl -e %s lock --try readme-%d -- true", ep, i)
+		line := fmt.Sprintf("%sgo run ./cmd/lockctl -e %s lock --try readme-%d -- true", exports, ep, i)
 		if out, err := shell(root, 2*time.Minute, line); err != nil {
 			t.Fatalf("a lock through follower %s alone: %v\n%s", ep, err, out)
 		}

@@ -240,7 +240,7 @@ func (n *Nemesis) episode(ctx context.Context, f Fault) error {
 		n.note(f, "removed %s, joined %s (learner, promoted)", old, id)
 		return nil
 	case FaultClientPause:
-		pc := &PausedClient{R: n.R, Endpoints: n.C.ClientAddrs(), Name: n.ClientPauseLock,
+		pc := &PausedClient{R: n.R, Endpoints: n.C.ClientAddrs(), TLS: n.C.ClientTLS(), Name: n.ClientPauseLock,
 			Fenced: n.PausedFenced, MaxPause: 3*n.TTL + 2*time.Second}
 		res, err := pc.Run(context.Background())
 		if err != nil {

@@ -142,7 +142,9 @@ func runScenario(t *testing.T, sc scenario) *runResult {
 		}
 	})
 	newClient := func() *client.Client {
-		c, err := client.New(client.Config{Endpoints: cl.ClientAddrs(), AttemptTimeout: time.Second, SessionTTL: sc.ttl})
+		cc := cl.ClientConfig()
+		cc.AttemptTimeout, cc.SessionTTL = time.Second, sc.ttl
+		c, err := client.New(cc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,7 +37,7 @@ func (a *applier) Apply(index uint64, data []byte) any {
 	a.mu.Lock()
 	res, evs := a.fsm.Apply(index, data)
 	a.lastTime.Store(a.fsm.Time())
-	a.events.route(evs)
+	a.events.route(a.fsm, evs)
 	a.mu.Unlock()
 	if res.Err == nil && res.Session != 0 && res.TTL > 0 {
 		// Only CmdOpenSession answers with a session and TTL; a retried

@@ -35,11 +35,36 @@ func BenchmarkAcquireReleasePairs(b *testing.B) {
 	b.Run("clients=64,conns=1", func(b *testing.B) { benchPairs(b, 64, 1) })
 }
 
+// BenchmarkAcquireReleasePairsTLS is BenchmarkAcquireReleasePairs on a
+// cluster whose peer and client ports speak mutual TLS 1.3 (ECDSA P-256
+// certificates of one CA). Connections are made before the timer starts,
+// so it measures the cost of TLS records, not of handshakes.
+//
+//	go test ./server/ -run '^$' -bench 'AcquireReleasePairs(TLS)?/clients=(1|64)$' -benchtime 3s
+func BenchmarkAcquireReleasePairsTLS(b *testing.B) {
+	for _, clients := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			benchPairsTLS(b, clients, clients, newTestCA(b))
+		})
+	}
+	b.Run("clients=64,conns=1", func(b *testing.B) { benchPairsTLS(b, 64, 1, newTestCA(b)) })
+}
+
 // benchPairs runs clients workers, each with its own session and lock,
 // spread round robin over conns connections.
-func benchPairs(b *testing.B, clients, conns int) {
-	c := newSvcCluster(b, 3, nil)
+func benchPairs(b *testing.B, clients, conns int) { benchPairsTLS(b, clients, conns, nil) }
+
+// benchPairsTLS is benchPairs, over mutual TLS with certificates of ca
+// unless ca is nil.
+func benchPairsTLS(b *testing.B, clients, conns int, ca *testCA) {
+	var tweak func(*Config)
+	clientCfg := rpc.DefaultConfig()
+	if ca != nil {
+		tweak, clientCfg = ca.withTLS, ca.clientRPC("bench")
+	}
+	c := newSvcCluster(b, 3, tweak)
 	lead := c.leader()
+	dial := func() *svcClient { return dialClientWith(b, lead.ClientAddr(), clientCfg) }
 	type worker struct {
 		cl   *svcClient
 		s    uint64
@@ -48,7 +73,7 @@ func benchPairs(b *testing.B, clients, conns int) {
 	}
 	cls := make([]*svcClient, conns)
 	for i := range cls {
-		cls[i] = dialClient(b, lead.ClientAddr())
+		cls[i] = dial()
 	}
 	ws := make([]*worker, clients)
 	for i := range ws {
@@ -224,6 +249,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 		cl.mu.Lock()
 		conn := cl.conn
 		cl.mu.Unlock()
+		withSecret(req, harnessSecret)
 		return conn.Call(ctx, rpc.MsgType(typ), req, resp)
 	}
 	pair := func() error {
@@ -315,7 +341,7 @@ func BenchmarkHandoffs(b *testing.B) {
 		}
 		b.Cleanup(func() { _ = conn.Close() })
 		var r api.OpenSessionResponse
-		if err := conn.Call(context.Background(), rpc.MsgType(api.MsgOpenSession), &api.OpenSessionRequest{TTL: int64(time.Minute)}, &r); err != nil {
+		if err := conn.Call(context.Background(), rpc.MsgType(api.MsgOpenSession), &api.OpenSessionRequest{TTL: int64(time.Minute), Secret: harnessSecret}, &r); err != nil {
 			b.Fatal(err)
 		}
 		w.conn, w.s = conn, r.Session
@@ -323,7 +349,7 @@ func BenchmarkHandoffs(b *testing.B) {
 	}
 	next := func(w *waiter) api.Write {
 		w.seq++
-		return api.Write{Session: w.s, Seq: w.seq, LowestUnanswered: w.seq}
+		return api.Write{Session: w.s, Secret: harnessSecret, Seq: w.seq, LowestUnanswered: w.seq}
 	}
 	var handoffs atomic.Int64
 	stop := make(chan struct{})

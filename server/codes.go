@@ -34,6 +34,10 @@ var wireCodes = [...]codeRow{
 	{sessions.ErrResponseForgotten, api.CodeResponseForgotten},
 	{sessions.ErrTooManyResponses, api.CodeTooManyResponses},
 	{sessions.ErrInvalidKey, api.CodeInvalidKey},
+	{sessions.ErrSessionNotOwned, api.CodeSessionNotOwned},
+	{sessions.ErrBadSessionSecret, api.CodeBadSessionSecret},
+	{sessions.ErrSequenceReused, api.CodeSequenceReused},
+	{sessions.ErrSequenceOutOfRange, api.CodeSequenceOutOfRange},
 	{locks.ErrInvalidName, api.CodeInvalidName},
 	{locks.ErrValueTooLarge, api.CodeValueTooLarge},
 	{locks.ErrInvalidMode, api.CodeInvalidMode},
@@ -43,6 +47,9 @@ var wireCodes = [...]codeRow{
 	{locks.ErrNotWaiting, api.CodeNotWaiting},
 	{locks.ErrAlreadyHolder, api.CodeAlreadyHolder},
 	{locks.ErrAlreadyWaiting, api.CodeAlreadyWaiting},
+	{fsm.ErrPermissionDenied, api.CodePermissionDenied},
+	{fsm.ErrInvalidGrant, api.CodeInvalidRequest},
+	{fsm.ErrTooManyGrants, api.CodeLimitExceeded},
 
 	// Not applied, or not confirmed, because leadership moved: the client
 	// retries at the leader the answer names.

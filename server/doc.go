@@ -43,6 +43,9 @@
 //	raftnode loop              one                   everything Raft: steps, writes, applies, snapshots
 //	raftnode WAL write         one per synced Ready  nothing: writes, reports the result to the loop
 //	peer sender                one per peer          nothing: sends or drops, reports to the loop
+//	peer connection            per inbound peer      whether a message is delivered: its From must be
+//	                           connection            the connection's node and a member (peer.Gate,
+//	                                                 mayStep in members.go); whose client address to keep
 //	rpc connection/handler     per connection and    whether to propose a client's command (leader only,
 //	                           request               session and lock limits), a keep-alive's new
 //	                                                 deadlines, to refuse with NotLeader or Unavailable

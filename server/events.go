@@ -142,8 +142,10 @@ func (r *eventRouter) unbind(m map[uint64]map[*rpc.Conn]struct{}, id uint64, c *
 }
 
 // route pushes one entry's events. It runs on the apply path with the FSM
-// write lock held.
-func (r *eventRouter) route(evs []fsm.Event) {
+// write lock held; f is the FSM after the entry, whose policy decides
+// whether an observer may still see a lock's holders (a revoked
+// observer gets no more pushes).
+func (r *eventRouter) route(f *fsm.Machine, evs []fsm.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -160,7 +162,9 @@ func (r *eventRouter) route(evs []fsm.Event) {
 		case fsm.HolderChanged:
 			ev := &api.HolderChangedEvent{Name: e.Name, Revision: e.Revision, Holders: holderInfos(e.Holders)}
 			for c := range r.names[e.Name] {
-				_ = c.Push(rpc.MsgType(api.PushHolderChanged), ev)
+				if mayObserve(f, c, e.Name) {
+					_ = c.Push(rpc.MsgType(api.PushHolderChanged), ev)
+				}
 			}
 		}
 	}
@@ -195,7 +199,9 @@ func (r *eventRouter) refreshObservers(f *fsm.Machine) {
 		in := f.Lock(name)
 		ev := &api.HolderChangedEvent{Name: name, Revision: in.Revision, Holders: holderInfos(in.Holders)}
 		for c := range set {
-			_ = c.Push(rpc.MsgType(api.PushHolderChanged), ev)
+			if mayObserve(f, c, name) {
+				_ = c.Push(rpc.MsgType(api.PushHolderChanged), ev)
+			}
 		}
 	}
 }
@@ -240,4 +246,10 @@ func (s *Server) announceLeader(lead consensus.NodeID, term uint64, gen uint64) 
 		return // a newer change will announce itself
 	}
 	broadcast(s.client, api.PushLeaderChanged, ev)
+}
+
+// mayObserve reports whether c's principal may watch the lock name now.
+func mayObserve(f *fsm.Machine, c *rpc.Conn, name string) bool {
+	p := principalOf(c)
+	return p == "" || f.Allowed(p, fsm.PermObserve, name)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -248,6 +249,49 @@ type svcClient struct {
 	sessions []uint64          // opened here; re-attached after a reconnect
 	opens    int
 	cfg      rpc.Config // of every dial
+	// secret is filled into every request on a session that carries none
+	// (withSecret): harnessSecret unless a test sets another.
+	secret []byte
+}
+
+// harnessSecret is the session secret of every harness client, so that
+// tests may act on a session from several connections as its owner would.
+// Tests of strangers give a client another secret, or send an empty one.
+var harnessSecret = bytes.Repeat([]byte{0x5e}, api.SessionSecretSize)
+
+// withSecret fills secret into the session secret fields of req that are
+// nil (an empty, non-nil secret is sent as it is).
+func withSecret(req any, secret []byte) {
+	fill := func(p *[]byte) {
+		if *p == nil {
+			*p = secret
+		}
+	}
+	fillAll := func(ss *[][]byte, n int) {
+		if *ss == nil {
+			for range n {
+				*ss = append(*ss, secret)
+			}
+		}
+	}
+	switch r := req.(type) {
+	case *api.OpenSessionRequest:
+		fill(&r.Secret)
+	case *api.CloseSessionRequest:
+		fill(&r.Secret)
+	case *api.KeepAliveRequest:
+		fillAll(&r.Secrets, len(r.Sessions))
+	case *api.AttachRequest:
+		fillAll(&r.Secrets, len(r.Sessions))
+	case *api.AcquireRequest:
+		fill(&r.Secret)
+	case *api.ReleaseRequest:
+		fill(&r.Secret)
+	case *api.CancelWaitRequest:
+		fill(&r.Secret)
+	case *api.ProclaimRequest:
+		fill(&r.Secret)
+	}
 }
 
 type pushed struct {
@@ -263,7 +307,7 @@ func dialClient(t testing.TB, addr string) *svcClient {
 // dialClientWith is dialClient with the rpc configuration cfg (TLS, say).
 func dialClientWith(t testing.TB, addr string, cfg rpc.Config) *svcClient {
 	t.Helper()
-	cl := &svcClient{t: t, seq: map[uint64]uint64{}, cfg: cfg}
+	cl := &svcClient{t: t, seq: map[uint64]uint64{}, cfg: cfg, secret: harnessSecret}
 	if err := cl.connect(addr); err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -301,11 +345,13 @@ func (cl *svcClient) connect(addr string) error {
 	return nil
 }
 
-// callRaw sends one request with a 10 s deadline on the current connection.
+// callRaw sends one request with a 10 s deadline on the current
+// connection, with the client's secret filled in (withSecret).
 func (cl *svcClient) callRaw(typ api.MsgType, req, resp any) error {
 	cl.mu.Lock()
-	conn := cl.conn
+	conn, secret := cl.conn, cl.secret
 	cl.mu.Unlock()
+	withSecret(req, secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return conn.Call(ctx, rpc.MsgType(typ), req, resp)

@@ -47,6 +47,10 @@ type memberBook struct {
 	removedOnce sync.Once
 	isRemoved   atomic.Bool
 
+	// senders is who may send Raft messages, read by the transport for
+	// every message (mayStep) without taking mu.
+	senders atomic.Pointer[senderSet]
+
 	id bookIdentity
 }
 
@@ -66,6 +70,30 @@ type bookIdentity struct {
 	learnClusterID func(id string)
 	// refused counts a refused peer by kind.
 	refused func(kind string)
+	// dropped counts a peer message (or node info) dropped by reason
+	// (peer.DropNotMember).
+	dropped func(reason string)
+}
+
+// senderSet is the applied membership as the transport checks senders
+// against it.
+type senderSet struct {
+	// open: this node is not in its membership (it is joining, or was
+	// removed), so it cannot judge senders and takes any.
+	open    bool
+	members map[consensus.NodeID]bool
+}
+
+// mayStep reports whether node id may send Raft messages to this node
+// (peer.Gate.MaySend): a voter or learner of the applied membership. A
+// node that is not in its own membership yet (it joins with an empty
+// log) takes messages from anyone the transport authenticated, as etcd
+// does: only the leader that added it talks to it. A node added to the
+// membership but not yet applied here is dropped until it is; Raft
+// retransmits.
+func (b *memberBook) mayStep(id consensus.NodeID) bool {
+	s := b.senders.Load()
+	return s == nil || s.open || s.members[id]
 }
 
 // raftView is what the member book reads of the Raft node
@@ -103,6 +131,14 @@ func (b *memberBook) setConf(cs consensus.ConfState) {
 	b.conf = cs
 	b.member = cs.IsMember(b.self)
 	member := b.member
+	set := &senderSet{open: !member, members: map[consensus.NodeID]bool{}}
+	for _, id := range cs.Voters {
+		set.members[id] = true
+	}
+	for _, id := range cs.Learners {
+		set.members[id] = true
+	}
+	b.senders.Store(set)
 	b.mu.Unlock()
 	if wasMember && !member {
 		b.markRemoved()
@@ -258,7 +294,15 @@ func (b *memberBook) handleInfo(_ context.Context, _ string, req *peer.NodeInfoR
 	if err := b.admit(req); err != nil {
 		return nil, err
 	}
-	b.setClient(consensus.NodeID(req.From), req.ClientAddr)
+	// The transport checked that req.From is the node the connection
+	// authenticated; its client address is taken only if it is a
+	// member (or this node, joining, cannot tell), so that a stranger
+	// with a certificate of the CA cannot feed leader hints.
+	if from := consensus.NodeID(req.From); b.mayStep(from) {
+		b.setClient(from, req.ClientAddr)
+	} else if b.id.dropped != nil && req.ClientAddr != "" {
+		b.id.dropped(peer.DropNotMember)
+	}
 	b.mu.Lock()
 	member, client := b.member, b.selfClient
 	b.mu.Unlock()

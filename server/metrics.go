@@ -25,6 +25,9 @@ type metrics struct {
 	sessionsExpired prometheus.Counter
 	acquireDuration prometheus.Histogram
 	peersRefused    *prometheus.CounterVec
+	sessionRefusals *prometheus.CounterVec
+	requestsDenied  *prometheus.CounterVec
+	peerDrops       *prometheus.CounterVec
 }
 
 // raftGauges is what the gauges read of the Raft node (*raftnode.Node).
@@ -61,11 +64,23 @@ func newMetrics() *metrics {
 	m.peersRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_peers_refused_total",
 		Help: "Peers refused by this node, or whose answers it refused: claiming this node's ID (self), a member's ID at another address (address), another cluster (cluster), answering under another ID (id)."},
 		[]string{"reason"})
+	m.sessionRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_session_refusals_total",
+		Help: "Requests on a session refused by this node: from another principal than its owner (not_owned), without its secret (bad_secret), reusing a sequence number for another request (sequence_reused), or with a sequence number out of range (sequence_out_of_range)."},
+		[]string{"reason"})
+	m.requestsDenied = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_requests_denied_total",
+		Help: "Client requests refused because the principal lacks the permission, by request type."},
+		[]string{"method"})
+	m.peerDrops = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_peer_messages_dropped_total",
+		Help: "Peer messages dropped unread: From not the node the connection authenticated (sender), a sender or node info that is not of a member (not_member)."},
+		[]string{"reason"})
 	return m
 }
 
 // peerRefused counts one refused peer.
 func (m *metrics) peerRefused(kind string) { m.peersRefused.WithLabelValues(kind).Inc() }
+
+// peerDropped counts one dropped peer message.
+func (m *metrics) peerDropped(reason string) { m.peerDrops.WithLabelValues(reason).Inc() }
 
 // register publishes the metrics in reg (nil: a private registry), with
 // gauges that read node and state at scrape time, and the rpc servers'
@@ -83,7 +98,7 @@ func (m *metrics) register(reg prometheus.Registerer, node raftGauges, state sta
 		}
 		return 0
 	}
-	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused,
+	cs := []prometheus.Collector{m.leaderChanges, m.fsync, m.proposals, m.proposalsFailed, m.sessionsExpired, m.acquireDuration, m.peersRefused, m.sessionRefusals, m.requestsDenied, m.peerDrops,
 		gauge("lockd_has_leader", "1 if this node knows a leader.", func() float64 { return bit(node.Leader() != consensus.None) }),
 		gauge("lockd_is_leader", "1 if this node is the leader.", func() float64 { return bit(node.IsLeader()) }),
 		gauge("lockd_term", "Current Raft term.", func() float64 { return float64(node.Term()) }),

@@ -28,33 +28,57 @@ func lockInfo(in locks.Info) api.LockInfo {
 	return out
 }
 
-func (s *Server) checkToken(ctx context.Context, req *api.CheckTokenRequest) (*api.CheckTokenResponse, error) {
+func (s *Server) checkToken(ctx context.Context, c *rpc.Conn, req *api.CheckTokenRequest) (*api.CheckTokenResponse, error) {
 	if err := s.linearize(ctx, req.ReadOptions); err != nil {
 		return nil, err
 	}
-	var ok bool
-	s.app.read(func(f *fsm.Machine) { ok = f.CheckToken(req.Name, req.Token) })
+	var ok, may bool
+	readable := readFilter(c)
+	s.app.read(func(f *fsm.Machine) {
+		if may = readable(f, req.Name); may {
+			ok = f.CheckToken(req.Name, req.Token)
+		}
+	})
+	if !may {
+		return nil, deniedRead(c, req.Name)
+	}
 	return &api.CheckTokenResponse{Current: ok}, nil
 }
 
-func (s *Server) getLock(ctx context.Context, req *api.GetLockRequest) (*api.LockInfo, error) {
+// deniedRead is the refusal of a read of a lock name.
+func deniedRead(c *rpc.Conn, name string) error {
+	return api.Errorf(api.CodePermissionDenied, "%q may not read %q", principalOf(c), name)
+}
+
+func (s *Server) getLock(ctx context.Context, c *rpc.Conn, req *api.GetLockRequest) (*api.LockInfo, error) {
 	if err := s.linearize(ctx, req.ReadOptions); err != nil {
 		return nil, err
 	}
 	var in locks.Info
-	s.app.read(func(f *fsm.Machine) { in = f.Lock(req.Name) })
+	var may bool
+	readable := readFilter(c)
+	s.app.read(func(f *fsm.Machine) {
+		if may = readable(f, req.Name); may {
+			in = f.Lock(req.Name)
+		}
+	})
+	if !may {
+		return nil, deniedRead(c, req.Name)
+	}
 	out := lockInfo(in)
 	return &out, nil
 }
 
-func (s *Server) listLocks(ctx context.Context, req *api.ListLocksRequest) (*api.ListLocksResponse, error) {
+// listLocks lists the locks under the prefix that the principal may read.
+func (s *Server) listLocks(ctx context.Context, c *rpc.Conn, req *api.ListLocksRequest) (*api.ListLocksResponse, error) {
 	if err := s.linearize(ctx, req.ReadOptions); err != nil {
 		return nil, err
 	}
 	resp := &api.ListLocksResponse{}
+	readable := readFilter(c)
 	s.app.read(func(f *fsm.Machine) {
 		for _, in := range f.Locks() {
-			if strings.HasPrefix(in.Name, req.Prefix) {
+			if strings.HasPrefix(in.Name, req.Prefix) && readable(f, in.Name) {
 				resp.Locks = append(resp.Locks, lockInfo(in))
 			}
 		}
@@ -62,14 +86,23 @@ func (s *Server) listLocks(ctx context.Context, req *api.ListLocksRequest) (*api
 	return resp, nil
 }
 
-// sessionInfo describes session id; the caller holds the FSM read lock.
-func sessionInfo(f *fsm.Machine, id uint64) (api.SessionInfo, bool) {
+// sessionInfo describes session id with the locks it holds or awaits that
+// readable allows; the caller holds the FSM read lock. visible is false
+// when readable hides locks of the session and allows none: a principal
+// sees a session only through a lock it may read.
+func sessionInfo(f *fsm.Machine, id uint64, readable func(*fsm.Machine, string) bool) (out api.SessionInfo, ok, visible bool) {
 	si, ok := f.Session(id)
 	if !ok {
-		return api.SessionInfo{}, false
+		return api.SessionInfo{}, false, false
 	}
-	out := api.SessionInfo{Session: id, TTL: int64(si.TTL), OpenedAt: si.OpenedAt}
+	out = api.SessionInfo{Session: id, TTL: int64(si.TTL), OpenedAt: si.OpenedAt, Owner: si.Owner}
+	all := readable(f, "")
+	visible = all
 	for _, in := range f.SessionLocks(id) {
+		if !all && !readable(f, in.Name) {
+			continue
+		}
+		visible = true
 		held := false
 		for _, h := range in.Holders {
 			if h.Session == id {
@@ -82,30 +115,37 @@ func sessionInfo(f *fsm.Machine, id uint64) (api.SessionInfo, bool) {
 			out.Waiting = append(out.Waiting, in.Name)
 		}
 	}
-	return out, true
+	return out, true, visible
 }
 
-func (s *Server) getSession(ctx context.Context, req *api.GetSessionRequest) (*api.SessionInfo, error) {
+func (s *Server) getSession(ctx context.Context, c *rpc.Conn, req *api.GetSessionRequest) (*api.SessionInfo, error) {
 	if err := s.linearize(ctx, req.ReadOptions); err != nil {
 		return nil, err
 	}
 	var out api.SessionInfo
-	var ok bool
-	s.app.read(func(f *fsm.Machine) { out, ok = sessionInfo(f, req.Session) })
+	var ok, visible bool
+	readable := readFilter(c)
+	s.app.read(func(f *fsm.Machine) { out, ok, visible = sessionInfo(f, req.Session, readable) })
 	if !ok {
 		return nil, api.Errorf(api.CodeUnknownSession, "session %d is not open", req.Session)
+	}
+	if !visible {
+		return nil, api.Errorf(api.CodePermissionDenied, "%q may read no lock of session %d", principalOf(c), req.Session)
 	}
 	return &out, nil
 }
 
-func (s *Server) listSessions(ctx context.Context, req *api.ListSessionsRequest) (*api.ListSessionsResponse, error) {
+// listSessions lists the sessions the principal may see: through a lock
+// it may read (every session for a principal that may read every name).
+func (s *Server) listSessions(ctx context.Context, c *rpc.Conn, req *api.ListSessionsRequest) (*api.ListSessionsResponse, error) {
 	if err := s.linearize(ctx, req.ReadOptions); err != nil {
 		return nil, err
 	}
 	resp := &api.ListSessionsResponse{}
+	readable := readFilter(c)
 	s.app.read(func(f *fsm.Machine) {
 		for _, si := range f.Sessions() {
-			if out, ok := sessionInfo(f, uint64(si.ID)); ok {
+			if out, ok, visible := sessionInfo(f, uint64(si.ID), readable); ok && visible {
 				resp.Sessions = append(resp.Sessions, out)
 			}
 		}
@@ -124,10 +164,14 @@ func (s *Server) observe(_ context.Context, c *rpc.Conn, req *api.ObserveRequest
 	}
 	var subscribed bool
 	var bad error
+	p := principalOf(c)
 	s.app.read(func(f *fsm.Machine) {
 		// The name is checked as an acquire checks it, so an observer
 		// cannot make the server keep names no lock could have.
 		if bad = f.ValidateName(req.Name); bad != nil {
+			return
+		}
+		if bad = f.Authorize(p, fsm.PermObserve, req.Name); bad != nil {
 			return
 		}
 		if subscribed = s.events.observe(c, req.Name); !subscribed {

@@ -204,9 +204,10 @@ func (s *Server) build() error {
 	s.members = newMemberBook(consensus.NodeID(s.cfg.ID), s.log, s.cfg.InfoInterval, node, tr, conf,
 		s.advertisedClientAddr(), s.advertisedPeerAddr(), bookIdentity{
 			incarnation: rand.Uint64() | 1, advertise: s.cfg.AdvertisePeerAddr, clusterID: s.ClusterID,
-			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused,
+			learnClusterID: s.learnClusterID, refused: s.metrics.peerRefused, dropped: s.metrics.peerDropped,
 		})
 	tr.SetIntroducer(s.members)
+	tr.SetGate(peer.Gate{MaySend: s.members.mayStep, Dropped: s.metrics.peerDropped})
 	if err := tr.HandleStatus(func(ctx context.Context) (any, error) {
 		st, err := s.Status(ctx)
 		return &st, err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/api"
+	"github.com/lockd/lockd/rpc"
 	"github.com/lockd/lockd/server/fsm"
 	"github.com/lockd/lockd/server/raftnode"
 )
@@ -121,8 +122,10 @@ func (s *Server) tick() {
 	}
 }
 
-// keepAlive renews the leases of req.Sessions (not logged).
-func (s *Server) keepAlive(ctx context.Context, req *api.KeepAliveRequest) (*api.KeepAliveResponse, error) {
+// keepAlive renews the leases of req.Sessions (not logged). Every open
+// session among them must be the caller's (sessionauth.go), or nothing is
+// renewed.
+func (s *Server) keepAlive(ctx context.Context, c *rpc.Conn, req *api.KeepAliveRequest) (*api.KeepAliveResponse, error) {
 	if err := s.serving(); err != nil {
 		return nil, err
 	}
@@ -143,6 +146,9 @@ func (s *Server) keepAlive(ctx context.Context, req *api.KeepAliveRequest) (*api
 	// because the new leader counts every TTL from its own election.
 	if err := s.node.ReadIndex(ctx); err != nil {
 		return nil, s.nodeError(ctx, err)
+	}
+	if _, err := s.authorizeSessions(c, req.Sessions, req.Secrets); err != nil {
+		return nil, err
 	}
 	now := s.clock.Monotonic()
 	ttls := make([]int64, len(req.Sessions))

@@ -81,6 +81,8 @@ func TestTLSClusterServesOnlyCertifiedClients(t *testing.T) {
 	c := newSvcCluster(t, 3, ca.withTLS)
 	lead := c.leader() // the peers found each other over mutual TLS
 
+	root := dialClientWith(t, lead.ClientAddr(), ca.clientRPC("root"))
+	root.must(api.MsgGrant, &api.GrantRequest{Grant: api.Grant{Principal: "alice", Permission: api.PermissionLock, Prefix: "tls/"}}, nil)
 	alice := dialClientWith(t, lead.ClientAddr(), ca.clientRPC("alice"))
 	sess := alice.open(10 * time.Second)
 	if r, err := alice.acquire(sess, "tls/a", false); err != nil || !r.Granted {

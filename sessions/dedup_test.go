@@ -49,9 +49,9 @@ func TestDedupWindow(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tb := newTestTable(t)
-			tb.Open(1, 0, "", 0)
+			tb.Open(1, 0, "", 0, Owner{})
 			for i, s := range c.steps {
-				resp, dup, err := tb.Begin(1, s.seq, s.low)
+				resp, dup, err := tb.Begin(1, s.seq, s.low, Digest{})
 				switch {
 				case s.wantErr != nil:
 					if !errors.Is(err, s.wantErr) {
@@ -65,7 +65,7 @@ func TestDedupWindow(t *testing.T) {
 					if err != nil || dup {
 						t.Fatalf("step %d: got dup=%v err=%v, want new", i, dup, err)
 					}
-					tb.Record(1, s.seq, s.low, []byte(s.resp))
+					tb.Record(1, s.seq, s.low, Digest{}, []byte(s.resp))
 				}
 			}
 		})
@@ -74,14 +74,14 @@ func TestDedupWindow(t *testing.T) {
 
 func TestBeginChangesNothing(t *testing.T) {
 	tb := newTestTable(t)
-	tb.Open(1, 0, "", 0)
-	tb.Record(1, 1, 1, []byte("a"))
-	tb.Record(1, 2, 1, []byte("b"))
+	tb.Open(1, 0, "", 0, Owner{})
+	tb.Record(1, 1, 1, Digest{}, []byte("a"))
+	tb.Record(1, 2, 1, Digest{}, []byte("b"))
 	before := mustSnapshot(t, tb)
 	for _, q := range [][2]uint64{{1, 1}, {2, 2}, {3, 3}, {0, 9}, {7, 7}} {
-		tb.Begin(1, q[0], q[1])
+		tb.Begin(1, q[0], q[1], Digest{})
 	}
-	tb.Begin(99, 1, 1)
+	tb.Begin(99, 1, 1, Digest{})
 	if !bytes.Equal(before, mustSnapshot(t, tb)) {
 		t.Fatal("Begin changed the table")
 	}
@@ -91,25 +91,25 @@ func TestWindowFullRefusesNewRequestsUntilAcknowledged(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxResponses = 3
 	tb, _ := New(cfg)
-	tb.Open(1, 0, "", 0)
+	tb.Open(1, 0, "", 0, Owner{})
 	for q := uint64(1); q <= 3; q++ {
-		if _, _, err := tb.Begin(1, q, 1); err != nil {
+		if _, _, err := tb.Begin(1, q, 1, Digest{}); err != nil {
 			t.Fatal(err)
 		}
-		tb.Record(1, q, 1, []byte{byte(q)})
+		tb.Record(1, q, 1, Digest{}, []byte{byte(q)})
 	}
-	if _, _, err := tb.Begin(1, 4, 1); !errors.Is(err, ErrTooManyResponses) {
+	if _, _, err := tb.Begin(1, 4, 1, Digest{}); !errors.Is(err, ErrTooManyResponses) {
 		t.Fatalf("fourth unacknowledged request: err = %v, want ErrTooManyResponses", err)
 	}
 	// Retries of kept requests are still answered when the window is full.
-	if r, dup, err := tb.Begin(1, 2, 1); err != nil || !dup || r[0] != 2 {
+	if r, dup, err := tb.Begin(1, 2, 1, Digest{}); err != nil || !dup || r[0] != 2 {
 		t.Fatalf("retry in full window: %v %v %v", r, dup, err)
 	}
 	// Acknowledging seq 1 (low = 2) makes room.
-	if _, dup, err := tb.Begin(1, 4, 2); err != nil || dup {
+	if _, dup, err := tb.Begin(1, 4, 2, Digest{}); err != nil || dup {
 		t.Fatalf("after ack: dup=%v err=%v, want new", dup, err)
 	}
-	tb.Record(1, 4, 2, []byte{4})
+	tb.Record(1, 4, 2, Digest{}, []byte{4})
 	if info, _ := tb.Get(1); info.Responses != 3 || info.Mark != 2 {
 		t.Fatalf("after ack: %+v, want 3 responses from mark 2", info)
 	}
@@ -117,10 +117,10 @@ func TestWindowFullRefusesNewRequestsUntilAcknowledged(t *testing.T) {
 
 func TestEndDropsResponses(t *testing.T) {
 	tb := newTestTable(t)
-	tb.Open(1, 0, "", 0)
-	tb.Record(1, 1, 1, []byte("a"))
+	tb.Open(1, 0, "", 0, Owner{})
+	tb.Record(1, 1, 1, Digest{}, []byte("a"))
 	tb.End(1, Closed)
-	if _, _, err := tb.Begin(1, 1, 1); !errors.Is(err, ErrSessionClosed) {
+	if _, _, err := tb.Begin(1, 1, 1, Digest{}); !errors.Is(err, ErrSessionClosed) {
 		t.Fatalf("retry on closed session: %v", err)
 	}
 }
@@ -130,14 +130,14 @@ func TestRecordPanicsOnMisuse(t *testing.T) {
 		name string
 		do   func(*Table)
 	}{
-		{"unknown session", func(tb *Table) { tb.Record(9, 1, 1, nil) }},
-		{"twice", func(tb *Table) { tb.Record(1, 1, 1, nil); tb.Record(1, 1, 1, nil) }},
-		{"below mark", func(tb *Table) { tb.Record(1, 5, 5, nil); tb.Record(1, 4, 5, nil) }},
+		{"unknown session", func(tb *Table) { tb.Record(9, 1, 1, Digest{}, nil) }},
+		{"twice", func(tb *Table) { tb.Record(1, 1, 1, Digest{}, nil); tb.Record(1, 1, 1, Digest{}, nil) }},
+		{"below mark", func(tb *Table) { tb.Record(1, 5, 5, Digest{}, nil); tb.Record(1, 4, 5, Digest{}, nil) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tb := newTestTable(t)
-			tb.Open(1, 0, "", 0)
+			tb.Open(1, 0, "", 0, Owner{})
 			defer func() {
 				if recover() == nil {
 					t.Fatal("no panic")

@@ -22,15 +22,28 @@
 //
 //	state  event                            → state  effects
 //	U      Open(key not open)                 S      new ID = entry index, TTL clamped
-//	S      Open(same key)                     S      returns the same session
+//	S      Open(same key, same owner)         S      returns the same session
+//	S      Open(same key, other owner)        S      ErrSessionNotOwned / ErrBadSessionSecret
+//	S      Authorize(other principal)         S      ErrSessionNotOwned
+//	S      Authorize(other secret hash)       S      ErrBadSessionSecret
 //	S      Begin(seq < max(mark, low))        S      ErrResponseForgotten
-//	S      Begin(seq kept)                    S      returns kept response (no re-apply)
+//	S      Begin(seq >= mark + MaxSeqAhead)   S      ErrSequenceOutOfRange
+//	S      Begin(seq kept, same digest)       S      returns kept response (no re-apply)
+//	S      Begin(seq kept, other digest)      S      ErrSequenceReused
 //	S      Begin(window full)                 S      ErrTooManyResponses
 //	S      Begin(new seq) + Record            S      mark = max(mark, low), drop below mark, keep response
 //	S      End(Expired | Closed)              T      drop responses and key, add tombstone
 //	T      Begin / End                        T      ErrSessionExpired or ErrSessionClosed
 //	T      more than MaxTombstones later ends U      tombstone forgotten
 //	U      Begin / End                        U      ErrUnknownSession
+//
+// A session belongs to an Owner: the principal that opened it and the
+// SHA-256 of the secret its client chose. The caller (package fsm) checks
+// every request on a session with Authorize before anything else; the
+// table never sees the secret itself. Each kept response carries the
+// Digest of the request it answered, so that a sequence number reused for
+// a different request is refused rather than answered with another
+// request's response.
 //
 // A retried Open after its session ended opens a new session: the client
 // never learnt the first one, which therefore held nothing.

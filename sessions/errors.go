@@ -19,6 +19,18 @@ var (
 	// ErrTooManyResponses: the session already keeps Config.MaxResponses
 	// unacknowledged responses; the request was not applied.
 	ErrTooManyResponses = errors.New("sessions: too many unacknowledged responses")
+	// ErrSessionNotOwned: the request comes from another principal than
+	// the one that opened the session; it changed nothing.
+	ErrSessionNotOwned = errors.New("sessions: session not owned by the caller")
+	// ErrBadSessionSecret: the request does not carry the session's secret;
+	// it changed nothing.
+	ErrBadSessionSecret = errors.New("sessions: wrong session secret")
+	// ErrSequenceReused: the sequence number already answered a different
+	// request in this session; the request was not applied.
+	ErrSequenceReused = errors.New("sessions: sequence number reused for a different request")
+	// ErrSequenceOutOfRange: the sequence number lies MaxSeqAhead or more
+	// above the session's mark; the request was not applied.
+	ErrSequenceOutOfRange = errors.New("sessions: sequence number out of range")
 	// ErrInvalidKey: the idempotency key of an open is too long.
 	ErrInvalidKey = errors.New("sessions: invalid idempotency key")
 	// ErrInvalidConfig: a Config field is out of range.

@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"time"
@@ -22,17 +23,24 @@ type snapTable struct {
 }
 
 type snapSession struct {
-	ID        uint64
-	Key       string
-	TTL       int64
-	OpenedAt  int64
-	Mark      uint64
-	Responses []snapResponse
+	ID       uint64
+	Key      string
+	TTL      int64
+	OpenedAt int64
+	// Owner and SecretHash are absent (empty) in snapshots of sessions
+	// opened before sessions had owners: see authorize.
+	Owner      string
+	SecretHash []byte
+	Mark       uint64
+	Responses  []snapResponse
 }
 
 type snapResponse struct {
 	Seq  uint64
 	Data []byte
+	// Digest is absent (empty) in responses kept before responses had
+	// digests; such a response answers any retry.
+	Digest []byte
 }
 
 type snapTombstone struct {
@@ -57,14 +65,20 @@ func (t *Table) Snapshot() ([]byte, error) {
 	st := snapTable{Version: snapshotVersion, LastID: uint64(t.lastID)}
 	for _, id := range t.sortedIDs() {
 		s := t.sessions[id]
-		ss := snapSession{ID: uint64(s.id), Key: s.key, TTL: int64(s.ttl), OpenedAt: s.openedAt, Mark: s.mark}
+		ss := snapSession{ID: uint64(s.id), Key: s.key, TTL: int64(s.ttl), OpenedAt: s.openedAt,
+			Owner: s.owner.Principal, SecretHash: s.owner.SecretHash, Mark: s.mark}
 		seqs := make([]uint64, 0, len(s.responses))
 		for q := range s.responses {
 			seqs = append(seqs, q)
 		}
 		slices.Sort(seqs)
 		for _, q := range seqs {
-			ss.Responses = append(ss.Responses, snapResponse{Seq: q, Data: s.responses[q]})
+			r := s.responses[q]
+			sr := snapResponse{Seq: q, Data: r.data}
+			if r.digest != (Digest{}) {
+				sr.Digest = r.digest[:]
+			}
+			ss.Responses = append(ss.Responses, sr)
 		}
 		st.Sessions = append(st.Sessions, ss)
 	}
@@ -98,13 +112,22 @@ func (t *Table) Restore(data []byte) error {
 		if ss.TTL <= 0 {
 			return fmt.Errorf("%w: session %d has TTL %d", ErrCorruptSnapshot, id, ss.TTL)
 		}
+		if n := len(ss.SecretHash); n != 0 && n != sha256.Size {
+			return fmt.Errorf("%w: session %d has a secret hash of %d bytes", ErrCorruptSnapshot, id, n)
+		}
 		s := &session{id: id, key: ss.Key, ttl: time.Duration(ss.TTL), openedAt: ss.OpenedAt, mark: ss.Mark,
-			responses: make(map[uint64][]byte, len(ss.Responses))}
+			owner:     Owner{Principal: ss.Owner, SecretHash: ss.SecretHash},
+			responses: make(map[uint64]response, len(ss.Responses))}
 		for j, r := range ss.Responses {
 			if r.Seq < ss.Mark || (j > 0 && r.Seq <= ss.Responses[j-1].Seq) {
 				return fmt.Errorf("%w: session %d response %d out of order or below mark %d", ErrCorruptSnapshot, id, r.Seq, ss.Mark)
 			}
-			s.responses[r.Seq] = r.Data
+			var d Digest
+			if len(r.Digest) != 0 && len(r.Digest) != len(d) {
+				return fmt.Errorf("%w: session %d response %d has a digest of %d bytes", ErrCorruptSnapshot, id, r.Seq, len(r.Digest))
+			}
+			copy(d[:], r.Digest)
+			s.responses[r.Seq] = response{digest: d, data: r.Data}
 		}
 		if ss.Key != "" {
 			if _, dup := nt.keys[ss.Key]; dup {

@@ -28,7 +28,7 @@ func randomTable(t *testing.T, seed uint64, ops int) *Table {
 			if r.IntN(2) == 0 {
 				key = fmt.Sprintf("key-%d", r.IntN(20))
 			}
-			info, existing, err := tb.Open(idx, int64(i), key, time.Duration(r.IntN(20))*time.Second)
+			info, existing, err := tb.Open(idx, int64(i), key, time.Duration(r.IntN(20))*time.Second, Owner{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,8 +43,8 @@ func randomTable(t *testing.T, seed uint64, ops int) *Table {
 			id := open[r.IntN(len(open))]
 			seqs[id]++
 			low := seqs[id] - uint64(r.IntN(int(min(seqs[id], 5))))
-			if _, dup, err := tb.Begin(id, seqs[id], low); err == nil && !dup {
-				tb.Record(id, seqs[id], low, []byte(fmt.Sprint(idx)))
+			if _, dup, err := tb.Begin(id, seqs[id], low, Digest{}); err == nil && !dup {
+				tb.Record(id, seqs[id], low, Digest{}, []byte(fmt.Sprint(idx)))
 			}
 		}
 	}
@@ -68,8 +68,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		// Both tables answer the same to every request and end.
 		for _, s := range tb.List() {
 			for q := uint64(0); q < 20; q++ {
-				r1, d1, e1 := tb.Begin(s.ID, q, 0)
-				r2, d2, e2 := restored.Begin(s.ID, q, 0)
+				r1, d1, e1 := tb.Begin(s.ID, q, 0, Digest{})
+				r2, d2, e2 := restored.Begin(s.ID, q, 0, Digest{})
 				if !bytes.Equal(r1, r2) || d1 != d2 || fmt.Sprint(e1) != fmt.Sprint(e2) {
 					t.Fatalf("seed %d: session %d seq %d answers differ", seed, s.ID, q)
 				}
@@ -85,7 +85,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			if s.Key == "" {
 				continue
 			}
-			info, existing, _ := restored.Open(1000, 0, s.Key, 0)
+			info, existing, _ := restored.Open(1000, 0, s.Key, 0, Owner{})
 			if !existing || info.ID != s.ID {
 				t.Fatalf("seed %d: key %q not restored", seed, s.Key)
 			}

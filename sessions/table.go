@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"time"
@@ -34,13 +35,23 @@ type session struct {
 	key      string
 	ttl      time.Duration
 	openedAt int64
+	// owner is who opened the session and the hash of its secret; every
+	// request on the session must present both (owner.go).
+	owner Owner
 	// mark is the client's highest acknowledged "lowest unanswered sequence
 	// number": responses to sequence numbers below it are forgotten.
 	// Invariant: every key of responses is >= mark.
 	mark uint64
-	// responses holds the encoded response of every applied request at or
-	// above mark. Invariant: len(responses) <= Config.MaxResponses.
-	responses map[uint64][]byte
+	// responses holds the encoded response, and the digest of the request,
+	// of every applied request at or above mark.
+	// Invariant: len(responses) <= Config.MaxResponses.
+	responses map[uint64]response
+}
+
+// response is a kept answer and the digest of the request it answers.
+type response struct {
+	digest Digest
+	data   []byte
 }
 
 // Info describes an open session for status queries.
@@ -49,6 +60,9 @@ type Info struct {
 	Key      string
 	TTL      time.Duration
 	OpenedAt int64
+	// Owner is the principal that opened the session ("" on a cluster
+	// without authentication). The secret's hash is not part of Info.
+	Owner string
 	// Mark is the lowest sequence number whose response is still kept.
 	Mark uint64
 	// Responses is how many responses the session keeps.
@@ -104,25 +118,35 @@ func newTable(cfg Config) *Table {
 // Config returns the table's configuration.
 func (t *Table) Config() Config { return t.cfg }
 
-// Open opens a session in the entry at index, applied at time now (unix
-// nanoseconds, from the command). A non-empty key that names an open session
-// returns that session and existing == true, so a retried open never opens
-// two sessions. The TTL is clamped (see Config). The caller guarantees that
-// index grows from call to call.
-func (t *Table) Open(index uint64, now int64, key string, ttl time.Duration) (info Info, existing bool, err error) {
+// Open opens a session owned by owner in the entry at index, applied at
+// time now (unix nanoseconds, from the command). A non-empty key that names
+// an open session returns that session and existing == true, so a retried
+// open never opens two sessions; the retry must come from the same owner
+// with the same secret (ErrSessionNotOwned, ErrBadSessionSecret otherwise).
+// The TTL is clamped (see Config). The caller guarantees that index grows
+// from call to call.
+func (t *Table) Open(index uint64, now int64, key string, ttl time.Duration, owner Owner) (info Info, existing bool, err error) {
 	if len(key) > t.cfg.MaxKeyLen {
 		return Info{}, false, fmt.Errorf("%w: %d bytes, at most %d", ErrInvalidKey, len(key), t.cfg.MaxKeyLen)
 	}
+	if n := len(owner.SecretHash); n != 0 && n != sha256.Size {
+		return Info{}, false, fmt.Errorf("%w: a secret hash of %d bytes", ErrBadSessionSecret, n)
+	}
 	if key != "" {
 		if id, ok := t.keys[key]; ok {
-			return t.sessions[id].info(), true, nil
+			s := t.sessions[id]
+			if err := s.authorize(owner); err != nil {
+				return Info{}, false, err
+			}
+			return s.info(), true, nil
 		}
 	}
 	id := ID(index)
 	if id <= t.lastID {
 		panic(fmt.Sprintf("sessions: open at index %d not above last session %d", index, t.lastID))
 	}
-	s := &session{id: id, key: key, ttl: t.cfg.clampTTL(ttl), openedAt: now, responses: make(map[uint64][]byte)}
+	s := &session{id: id, key: key, ttl: t.cfg.clampTTL(ttl), openedAt: now, owner: owner.clone(),
+		responses: make(map[uint64]response)}
 	t.sessions[id] = s
 	t.lastID = id
 	if key != "" {
@@ -229,7 +253,8 @@ func (t *Table) sortedIDs() []ID {
 }
 
 func (s *session) info() Info {
-	return Info{ID: s.id, Key: s.key, TTL: s.ttl, OpenedAt: s.openedAt, Mark: s.mark, Responses: len(s.responses)}
+	return Info{ID: s.id, Key: s.key, TTL: s.ttl, OpenedAt: s.openedAt, Owner: s.owner.Principal, Mark: s.mark,
+		Responses: len(s.responses)}
 }
 
 // addDuration returns now + d, saturating instead of overflowing.

@@ -28,11 +28,11 @@ func mustSnapshot(t *testing.T, tb *Table) []byte {
 
 func TestOpenUsesEntryIndexAsID(t *testing.T) {
 	tb := newTestTable(t)
-	a, existing, err := tb.Open(7, 100, "a", 0)
+	a, existing, err := tb.Open(7, 100, "a", 0, Owner{})
 	if err != nil || existing || a.ID != 7 || a.OpenedAt != 100 {
 		t.Fatalf("open = %+v, %v, %v; want ID 7 opened at 100", a, existing, err)
 	}
-	b, _, _ := tb.Open(9, 200, "b", 0)
+	b, _, _ := tb.Open(9, 200, "b", 0, Owner{})
 	if b.ID != 9 || tb.Len() != 2 {
 		t.Fatalf("second open ID %d, len %d", b.ID, tb.Len())
 	}
@@ -40,8 +40,8 @@ func TestOpenUsesEntryIndexAsID(t *testing.T) {
 
 func TestOpenWithSameKeyReturnsSameSession(t *testing.T) {
 	tb := newTestTable(t)
-	first, _, _ := tb.Open(3, 10, "client-1", 5*time.Second)
-	again, existing, err := tb.Open(4, 20, "client-1", 30*time.Second)
+	first, _, _ := tb.Open(3, 10, "client-1", 5*time.Second, Owner{})
+	again, existing, err := tb.Open(4, 20, "client-1", 30*time.Second, Owner{})
 	if err != nil || !existing || again != first {
 		t.Fatalf("retried open = %+v existing=%v err=%v, want %+v", again, existing, err, first)
 	}
@@ -49,8 +49,8 @@ func TestOpenWithSameKeyReturnsSameSession(t *testing.T) {
 		t.Fatalf("retried open made %d sessions", tb.Len())
 	}
 	// Keyless opens are never deduplicated.
-	x, _, _ := tb.Open(5, 30, "", 0)
-	y, _, _ := tb.Open(6, 30, "", 0)
+	x, _, _ := tb.Open(5, 30, "", 0, Owner{})
+	y, _, _ := tb.Open(6, 30, "", 0, Owner{})
 	if x.ID == y.ID {
 		t.Fatal("two keyless opens returned one session")
 	}
@@ -58,11 +58,11 @@ func TestOpenWithSameKeyReturnsSameSession(t *testing.T) {
 
 func TestOpenAfterEndWithSameKeyOpensNewSession(t *testing.T) {
 	tb := newTestTable(t)
-	first, _, _ := tb.Open(3, 10, "k", 0)
+	first, _, _ := tb.Open(3, 10, "k", 0, Owner{})
 	if _, err := tb.End(first.ID, Expired); err != nil {
 		t.Fatal(err)
 	}
-	second, existing, _ := tb.Open(8, 20, "k", 0)
+	second, existing, _ := tb.Open(8, 20, "k", 0, Owner{})
 	if existing || second.ID != 8 {
 		t.Fatalf("open after end = %+v existing=%v, want new session 8", second, existing)
 	}
@@ -86,7 +86,7 @@ func TestOpenClampsTTL(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tb := newTestTable(t)
-			info, _, err := tb.Open(uint64(i+1), 0, "", c.ask)
+			info, _, err := tb.Open(uint64(i+1), 0, "", c.ask, Owner{})
 			if err != nil || info.TTL != c.want {
 				t.Fatalf("TTL %v → %v (err %v), want %v", c.ask, info.TTL, err, c.want)
 			}
@@ -96,9 +96,9 @@ func TestOpenClampsTTL(t *testing.T) {
 
 func TestOpenRejectsLongKeyAndChangesNothing(t *testing.T) {
 	tb := newTestTable(t)
-	tb.Open(1, 0, "x", 0)
+	tb.Open(1, 0, "x", 0, Owner{})
 	before := mustSnapshot(t, tb)
-	_, _, err := tb.Open(2, 0, strings.Repeat("k", DefaultConfig().MaxKeyLen+1), 0)
+	_, _, err := tb.Open(2, 0, strings.Repeat("k", DefaultConfig().MaxKeyLen+1), 0, Owner{})
 	if !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("err = %v, want ErrInvalidKey", err)
 	}
@@ -109,19 +109,19 @@ func TestOpenRejectsLongKeyAndChangesNothing(t *testing.T) {
 
 func TestOpenPanicsOnNonIncreasingIndex(t *testing.T) {
 	tb := newTestTable(t)
-	tb.Open(5, 0, "", 0)
+	tb.Open(5, 0, "", 0, Owner{})
 	defer func() {
 		if recover() == nil {
 			t.Fatal("open at a used index did not panic")
 		}
 	}()
-	tb.Open(5, 0, "", 0)
+	tb.Open(5, 0, "", 0, Owner{})
 }
 
 func TestEndedSessionsAnswerWithTheirReason(t *testing.T) {
 	tb := newTestTable(t)
-	tb.Open(1, 0, "a", 0)
-	tb.Open(2, 0, "b", 0)
+	tb.Open(1, 0, "a", 0, Owner{})
+	tb.Open(2, 0, "b", 0, Owner{})
 	if _, err := tb.End(1, Expired); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestEndedSessionsAnswerWithTheirReason(t *testing.T) {
 		if err := tb.Check(c.id); !errors.Is(err, c.want) {
 			t.Errorf("Check(%d) = %v, want %v", c.id, err, c.want)
 		}
-		if _, _, err := tb.Begin(c.id, 1, 1); !errors.Is(err, c.want) {
+		if _, _, err := tb.Begin(c.id, 1, 1, Digest{}); !errors.Is(err, c.want) {
 			t.Errorf("Begin(%d) = %v, want %v", c.id, err, c.want)
 		}
 		before := mustSnapshot(t, tb)
@@ -157,7 +157,7 @@ func TestTombstonesAreBounded(t *testing.T) {
 	cfg.MaxTombstones = 2
 	tb, _ := New(cfg)
 	for i := uint64(1); i <= 3; i++ {
-		tb.Open(i, 0, "", 0)
+		tb.Open(i, 0, "", 0, Owner{})
 		tb.End(ID(i), Expired)
 	}
 	if err := tb.Check(1); !errors.Is(err, ErrUnknownSession) {
@@ -173,7 +173,7 @@ func TestTombstonesAreBounded(t *testing.T) {
 func TestListAndDeadlinesAreSortedByID(t *testing.T) {
 	tb := newTestTable(t)
 	for i := uint64(1); i <= 20; i++ {
-		tb.Open(i*3, int64(i), "", time.Duration(i)*time.Second)
+		tb.Open(i*3, int64(i), "", time.Duration(i)*time.Second, Owner{})
 	}
 	list := tb.List()
 	dl := tb.Deadlines(1_000)

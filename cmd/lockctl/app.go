@@ -33,6 +33,7 @@ type globals struct {
 	out       printer
 	timeout   time.Duration
 	stale     bool
+	tls       tlsFiles // --cacert, --cert, --key
 }
 
 // lockctl is one run: its environment and, once parsed, its global flags.
@@ -52,6 +53,7 @@ func run(ctx context.Context, e env, args []string) int {
 			fmt.Fprintf(e.stderr, "lockctl: %v\n", err)
 		}
 	}
+	tlsHint(e.stderr, err, l.g.tls)
 	return exitCode(err)
 }
 
@@ -66,7 +68,7 @@ func (l *lockctl) app() *cli.App {
 		EnableBashCompletion: true,
 		HideVersion:          true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
-		Flags: []cli.Flag{
+		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "endpoints", Aliases: []string{"e"}, EnvVars: []string{"LOCKD_ENDPOINTS"},
 				Value: defaultEndpoints, Usage: "comma-separated client addresses of cluster members"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table",
@@ -75,16 +77,17 @@ func (l *lockctl) app() *cli.App {
 				Usage: "bound on each request to the cluster, retries included"},
 			&cli.BoolFlag{Name: "stale",
 				Usage: "reads (status aside) from the answering node without confirming it is current"},
+		}, tlsFlags()...),
 			// urfave/cli adds --help itself only when it adds its own help
 			// command, which helpCommand replaces.
-			cli.HelpFlag,
-		},
+			cli.HelpFlag),
 		Before: l.parseGlobals,
 		Commands: []*cli.Command{
 			l.statusCommand(),
 			l.membersCommand(),
 			l.leaderCommand(),
 			l.snapshotCommand(),
+			l.aclCommand(),
 			l.sessionsCommand(),
 			l.locksCommand(),
 			l.lockCommand(),
@@ -155,7 +158,11 @@ func (l *lockctl) parseGlobals(c *cli.Context) error {
 	if c.Duration("timeout") <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	l.g = globals{endpoints: eps, out: out, timeout: c.Duration("timeout"), stale: c.Bool("stale")}
+	files, err := parseTLSFiles(c)
+	if err != nil {
+		return err
+	}
+	l.g = globals{endpoints: eps, out: out, timeout: c.Duration("timeout"), stale: c.Bool("stale"), tls: files}
 	return nil
 }
 
@@ -182,9 +189,15 @@ func parseEndpoints(s string) ([]string, error) {
 // deadline of their own are bounded by --timeout. It fails fast: when
 // every endpoint refuses or is not a lockd client port for a few rounds
 // in a row, a call fails at once, saying why, instead of retrying until
-// --timeout.
+// --timeout. With --cacert, --cert and --key it connects with mutual TLS;
+// a certificate refused by either side fails at once (exit 8).
 func (l *lockctl) client() (*client.Client, error) {
+	tlsCfg, err := l.g.tls.load()
+	if err != nil {
+		return nil, err
+	}
 	cfg := client.DefaultConfig()
+	cfg.TLS = tlsCfg
 	cfg.Endpoints = l.g.endpoints
 	cfg.FailFast = true
 	cfg.RequestTimeout = l.g.timeout

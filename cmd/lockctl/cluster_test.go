@@ -92,18 +92,22 @@ type testCluster struct {
 // startCluster starts n1..n3 on loopback ports with temporary data and
 // waits for a leader. Ports are reserved and released before the servers
 // bind them, so a start that loses a port to another process is retried.
-func startCluster() (*testCluster, error) {
+func startCluster() (*testCluster, error) { return startClusterWith(nil) }
+
+// startClusterWith is startCluster with tweak (if not nil) applied to
+// each node's configuration.
+func startClusterWith(tweak func(*server.Config)) (*testCluster, error) {
 	var err error
 	for range 5 {
 		var c *testCluster
-		if c, err = tryStartCluster(); err == nil {
+		if c, err = tryStartCluster(tweak); err == nil {
 			return c, nil
 		}
 	}
 	return nil, err
 }
 
-func tryStartCluster() (*testCluster, error) {
+func tryStartCluster(tweak func(*server.Config)) (*testCluster, error) {
 	var addrs []string
 	for range 6 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -127,6 +131,9 @@ func tryStartCluster() (*testCluster, error) {
 		cfg.PeerAddr, cfg.ClientAddr = addrs[2*i], addrs[2*i+1]
 		cfg.InitialCluster = initial
 		cfg.Node.Seed = uint64(i+1) * 7919
+		if tweak != nil {
+			tweak(&cfg)
+		}
 		s, err := server.New(cfg)
 		if err != nil {
 			c.stop()

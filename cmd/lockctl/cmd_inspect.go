@@ -17,12 +17,15 @@ import (
 // sessionDoc is the JSON of one session (`sessions show`, and each item
 // of `sessions list`).
 type sessionDoc struct {
-	ID         uint64   `json:"id"`
-	TTLSeconds float64  `json:"ttl_seconds"`
-	OpenedAt   string   `json:"opened_at"`
-	AgeSeconds float64  `json:"age_seconds"`
-	Held       []string `json:"held"`
-	Waiting    []string `json:"waiting"`
+	ID         uint64  `json:"id"`
+	TTLSeconds float64 `json:"ttl_seconds"`
+	OpenedAt   string  `json:"opened_at"`
+	AgeSeconds float64 `json:"age_seconds"`
+	// Owner is the principal that opened the session, "" without
+	// authentication.
+	Owner   string   `json:"owner"`
+	Held    []string `json:"held"`
+	Waiting []string `json:"waiting"`
 }
 
 type sessionsDoc struct {
@@ -69,8 +72,8 @@ type locksDoc struct {
 func sessionFrom(s client.SessionInfo, now time.Time) sessionDoc {
 	return sessionDoc{
 		ID: s.ID, TTLSeconds: seconds(s.TTL), OpenedAt: timestamp(s.OpenedAt),
-		AgeSeconds: seconds(since(now, s.OpenedAt)),
-		Held:       nonNil(s.Held), Waiting: nonNil(s.Waiting),
+		AgeSeconds: seconds(since(now, s.OpenedAt)), Owner: s.Owner,
+		Held: nonNil(s.Held), Waiting: nonNil(s.Waiting),
 	}
 }
 
@@ -123,15 +126,16 @@ func showValue(v string) string {
 }
 
 func (d sessionsDoc) table(t *tableWriter, now time.Time) {
-	t.row("ID", "TTL", "AGE", "HELD", "WAITING")
+	t.row("ID", "OWNER", "TTL", "AGE", "HELD", "WAITING")
 	for _, s := range d.Sessions {
-		t.row(s.ID, time.Duration(s.TTLSeconds*float64(time.Second)), ageSeconds(s.AgeSeconds),
+		t.row(s.ID, orDash(s.Owner), time.Duration(s.TTLSeconds*float64(time.Second)), ageSeconds(s.AgeSeconds),
 			orDash(strings.Join(s.Held, ",")), orDash(strings.Join(s.Waiting, ",")))
 	}
 }
 
 func (s sessionDoc) table(t *tableWriter) {
 	t.row("ID:", s.ID)
+	t.row("OWNER:", orDash(s.Owner))
 	t.row("TTL:", time.Duration(s.TTLSeconds*float64(time.Second)))
 	t.row("OPENED:", orDash(s.OpenedAt)+" ("+ageSeconds(s.AgeSeconds)+" ago)")
 	t.row("HELD:", orDash(strings.Join(s.Held, ", ")))

@@ -9,16 +9,20 @@
 //
 // It owns: the command line (urfave/cli/v2), the mapping of errors to exit
 // codes (exitcode.go, by errors.Is on the client's sentinels only), the
-// table and JSON renderings, and the supervision of `lock`'s command.
+// table and JSON renderings, the supervision of `lock`'s command, and
+// the TLS options (tls.go: all of --cacert, --cert and --key or none,
+// loaded by client.LoadTLS).
 // It must never: import a lockd package other than client, internal/pki
 // (for `cert`) and server (for the backup file format and the offline
-// restore only; it talks to a cluster through client alone); compare error strings; print anything but
+// restore only; it talks to a cluster through client alone); compare
+// error strings; print anything but
 // the command's own output on stdout while `lock` runs; leave `lock`'s
 // command running after the lock is lost.
 //
 // Exit codes: 0 ok, 1 error, 2 bad usage, 3 lock held, 4 lock lost,
 // 5 no quorum or cluster unreachable, 6 not found, 7 gave up waiting (the
-// session ended before the lock or leadership was granted); `lock` passes its
+// session ended before the lock or leadership was granted), 8 certificate
+// or TLS problem (--cacert, --cert, --key); `lock` passes its
 // command's code on (128+signal if a signal killed it, 126/127 if it
 // could not be started), and a lockctl interrupted while waiting for a
 // lock exits 128+signal.

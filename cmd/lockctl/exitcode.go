@@ -22,6 +22,8 @@ const (
 	exitNoQuorum  = 5 // no quorum, or the cluster did not answer in time
 	exitNotFound  = 6 // unknown lock, session or member
 	exitGaveUp    = 7 // the session ended while waiting: the lock (or leadership) was never held
+	exitTLS       = 8 // a certificate or TLS problem: unusable files, a certificate refused, TLS on one side only
+	exitDenied    = 9 // permission denied: the certificate's principal lacks a grant
 	exitSignalled = 128
 )
 
@@ -68,6 +70,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &es):
 		return es.code
+	case errors.Is(err, client.ErrPermissionDenied):
+		return exitDenied
 	case errors.Is(err, errUsage),
 		errors.Is(err, client.ErrInvalidConfig),
 		errors.Is(err, client.ErrInvalidName),
@@ -78,6 +82,10 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errGaveUpWaiting):
 		return exitGaveUp
+	case tlsProblem(err):
+		// Before exitNoQuorum: the round that failed on certificates
+		// is also an ErrNoEndpoint.
+		return exitTLS
 	case errors.Is(err, client.ErrLockHeld), errors.Is(err, errWaitExpired):
 		return exitLockHeld
 	case errors.Is(err, errLockLost),

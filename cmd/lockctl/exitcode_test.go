@@ -38,6 +38,11 @@ func TestExitCodeMapsEachSentinel(t *testing.T) {
 		{"unknown session", client.ErrUnknownSession, 6},
 		{"unknown member", client.ErrUnknownMember, 6},
 		{"no election leader", client.ErrNoElectionLeader, 6},
+		{"TLS files", client.ErrTLSFiles, 8},
+		{"certificate refused", &client.TLSError{Addr: "a:1", Party: client.TLSServer}, 8},
+		{"every endpoint refused on TLS", &client.UnreachableError{Endpoints: []client.EndpointError{
+			{Addr: "a:1", Err: &client.TLSError{Addr: "a:1", Party: client.TLSClient}}}}, 8},
+		{"permission denied", client.ErrPermissionDenied, 9},
 		{"command code", &exitStatus{code: 7}, 7},
 		{"signalled", &exitStatus{code: 143}, 143},
 	}
@@ -62,7 +67,7 @@ func TestExitCodesAreDistinct(t *testing.T) {
 	seen := map[int]string{}
 	for name, code := range map[string]int{
 		"ok": exitOK, "error": exitError, "usage": exitUsage, "held": exitLockHeld,
-		"lost": exitLockLost, "no quorum": exitNoQuorum, "not found": exitNotFound, "gave up": exitGaveUp,
+		"lost": exitLockLost, "no quorum": exitNoQuorum, "not found": exitNotFound, "gave up": exitGaveUp, "tls": exitTLS, "denied": exitDenied,
 	} {
 		if other, dup := seen[code]; dup {
 			t.Errorf("%s and %s share exit code %d", name, other, code)

@@ -196,21 +196,22 @@ b             delayed    -                -      -            -      0
 	}
 }
 
-// TestSessionDocs: held and waiting are arrays even when empty.
+// TestSessionDocs: held and waiting are arrays even when empty; the owner
+// is shown.
 func TestSessionDocs(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := sessionFrom(client.SessionInfo{ID: 3, TTL: 10 * time.Second, OpenedAt: now.Add(-time.Minute), Held: []string{"a"}}, now)
+	s := sessionFrom(client.SessionInfo{ID: 3, TTL: 10 * time.Second, OpenedAt: now.Add(-time.Minute), Held: []string{"a"}, Owner: "alice"}, now)
 	var got map[string]any
 	if err := json.Unmarshal([]byte(render(t, "json", s, s.table)), &got); err != nil {
 		t.Fatal(err)
 	}
-	checkKeys(t, "session", got, "age_seconds", "held", "id", "opened_at", "ttl_seconds", "waiting")
-	if got["ttl_seconds"] != 10.0 || got["age_seconds"] != 60.0 || len(got["waiting"].([]any)) != 0 {
+	checkKeys(t, "session", got, "age_seconds", "held", "id", "opened_at", "owner", "ttl_seconds", "waiting")
+	if got["owner"] != "alice" || got["ttl_seconds"] != 10.0 || got["age_seconds"] != 60.0 || len(got["waiting"].([]any)) != 0 {
 		t.Errorf("session = %v", got)
 	}
 	list := sessionsDoc{Sessions: []sessionDoc{s}}
 	table := render(t, "table", list, func(tw *tableWriter) { list.table(tw, now) })
-	if want := "ID  TTL  AGE   HELD  WAITING\n3   10s  1m0s  a     -\n"; table != want {
+	if want := "ID  OWNER  TTL  AGE   HELD  WAITING\n3   alice  10s  1m0s  a     -\n"; table != want {
 		t.Errorf("table %q, want %q", table, want)
 	}
 }

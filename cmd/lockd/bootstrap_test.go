@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,17 +15,21 @@ import (
 	"github.com/lockd/lockd/server"
 )
 
+// testSessionSecret is the session secret of the sessions these tests
+// open with raw requests.
+var testSessionSecret = bytes.Repeat([]byte{0x5e}, api.SessionSecretSize)
+
 // takeLock opens a session on clientAddr and takes name in it.
 func takeLock(t *testing.T, clientAddr, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var opened api.OpenSessionResponse
-	if err := clientCall(ctx, clientAddr, api.MsgOpenSession, &api.OpenSessionRequest{TTL: int64(time.Minute)}, &opened); err != nil {
+	if err := clientCall(ctx, clientAddr, api.MsgOpenSession, &api.OpenSessionRequest{TTL: int64(time.Minute), Secret: testSessionSecret}, &opened); err != nil {
 		t.Fatalf("open session on %s: %v", clientAddr, err)
 	}
 	var acq api.AcquireResponse
-	req := &api.AcquireRequest{Write: api.Write{Session: opened.Session, Seq: 1, LowestUnanswered: 1},
+	req := &api.AcquireRequest{Write: api.Write{Session: opened.Session, Secret: testSessionSecret, Seq: 1, LowestUnanswered: 1},
 		Name: name, Mode: api.ModeExclusive}
 	if err := clientCall(ctx, clientAddr, api.MsgAcquire, req, &acq); err != nil || !acq.Granted {
 		t.Fatalf("acquire %s on %s: %+v, %v", name, clientAddr, acq, err)

@@ -144,14 +144,14 @@ func TestDataDirectoryOfTheFirstLayoutStillStarts(t *testing.T) {
 	// New writes go on from there: a new session takes the free lock with a
 	// token above every index the old binary wrote.
 	var opened api.OpenSessionResponse
-	if err := clientCall(ctx, a[1], api.MsgOpenSession, &api.OpenSessionRequest{TTL: int64(time.Minute)}, &opened); err != nil {
+	if err := clientCall(ctx, a[1], api.MsgOpenSession, &api.OpenSessionRequest{TTL: int64(time.Minute), Secret: testSessionSecret}, &opened); err != nil {
 		t.Fatal(err)
 	}
 	if opened.Session <= v1Applied {
 		t.Fatalf("new session %d, want an ID above %d", opened.Session, v1Applied)
 	}
 	var acq api.AcquireResponse
-	req := &api.AcquireRequest{Write: api.Write{Session: opened.Session, Seq: 1, LowestUnanswered: 1},
+	req := &api.AcquireRequest{Write: api.Write{Session: opened.Session, Secret: testSessionSecret, Seq: 1, LowestUnanswered: 1},
 		Name: "compat/released", Mode: api.ModeExclusive}
 	if err := clientCall(ctx, a[1], api.MsgAcquire, req, &acq); err != nil {
 		t.Fatal(err)

@@ -203,6 +203,14 @@ func checkNode(o options) (nodeSpec, error) {
 	if o.ShutdownTimeout <= 0 {
 		return bad("--shutdown-timeout must be positive")
 	}
+	if err := checkTLS(o); err != nil {
+		return nodeSpec{}, err
+	}
+	if err := checkInsecureListen(o, [][2]string{
+		{"--client-addr", o.ClientAddr}, {"--peer-addr", o.PeerAddr}, {"--http-addr", o.HTTPAddr},
+	}); err != nil {
+		return nodeSpec{}, err
+	}
 	return nodeSpec{opts: o, cluster: cluster}, nil
 }
 
@@ -213,6 +221,8 @@ func checkDev(o options) error {
 		"--client-addr": o.ClientAddr != "", "--http-addr": o.HTTPAddr != "",
 		"--initial-cluster": o.InitialCluster != "", "--join": o.Join, "--initial-cluster-token": o.ClusterToken != "",
 		"--advertise-peer-addr": o.AdvertisePeer != "", "--advertise-client-addr": o.AdvertiseClient != "",
+		"--cacert": o.CACert != "", "--cert": o.Cert != "", "--key": o.Key != "",
+		"--insecure": o.Insecure, "--http-tls": o.HTTPTLS,
 	} {
 		if set {
 			return fmt.Errorf("%w: --dev chooses %s itself; drop one of them", errBadFlag, flag)

@@ -120,7 +120,7 @@ func TestCheckNodeFillsWhatTheFlagsImply(t *testing.T) {
 	})
 	t.Run("unspecified listen host on the listed port", func(t *testing.T) {
 		o := validNode(t)
-		o.PeerAddr = "0.0.0.0:7101"
+		o.PeerAddr, o.Insecure = "0.0.0.0:7101", true
 		if _, err := checkNode(o); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/server"
 )
 
@@ -93,14 +94,20 @@ func runDev(ctx context.Context, onSignal func(), o options, logger hclog.Logger
 
 	nodes := make([]*devNode, devNodes)
 	cluster := make(map[string]string, devNodes)
+	ids := make([]string, devNodes)
 	for i := range nodes {
 		id := fmt.Sprintf("n%d", i+1)
 		nodes[i] = &devNode{id: id, addrs: devAddrs{client: got[3*i], peer: got[3*i+1], http: got[3*i+2]}}
 		cluster[id] = nodes[i].addrs.peer
+		ids[i] = id
+	}
+	certs, err := makeDevCerts(filepath.Join(root, "certs"), ids)
+	if err != nil {
+		return err
 	}
 	defer stopDev(nodes, logger)
 	for _, n := range nodes {
-		if err := n.start(o, cluster, filepath.Join(root, n.id), logger); err != nil {
+		if err := n.start(o, cluster, filepath.Join(root, n.id), certs.node[n.id], logger); err != nil {
 			return err
 		}
 	}
@@ -113,7 +120,7 @@ func runDev(ctx context.Context, onSignal func(), o options, logger hclog.Logger
 		}
 		return err
 	}
-	printDev(out, nodes, leader, root)
+	printDev(out, nodes, leader, root, certs.client)
 	logger.Info("dev cluster ready", "leader", leader, "data_dir", root)
 
 	<-ctx.Done()
@@ -122,14 +129,20 @@ func runDev(ctx context.Context, onSignal func(), o options, logger hclog.Logger
 	return nil
 }
 
-func (n *devNode) start(o options, cluster map[string]string, dir string, logger hclog.Logger) error {
+func (n *devNode) start(o options, cluster map[string]string, dir string, files pki.Files, logger hclog.Logger) error {
 	o.ID, o.DataDir, o.PeerAddr, o.ClientAddr, o.HTTPAddr = n.id, dir, n.addrs.peer, n.addrs.client, n.addrs.http
+	o.CACert, o.Cert, o.Key = files.CA, files.Cert, files.Key
 	l := logger.Named(n.id)
 	reg := newRegistry()
 	cfg, err := serverConfig(o, cluster, l, reg)
 	if err != nil {
 		return err
 	}
+	certs, err := loadNodeTLS(o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.id, err)
+	}
+	cfg.TLS = serverTLS(certs)
 	ln, err := net.Listen("tcp", n.addrs.http)
 	if err != nil {
 		return fmt.Errorf("%s: http listener: %w", n.id, err)
@@ -199,13 +212,26 @@ func stopDev(nodes []*devNode, logger hclog.Logger) {
 	wg.Wait()
 }
 
-// printDev prints the endpoints, ending with a line a shell can eval.
-func printDev(out io.Writer, nodes []*devNode, leader, root string) {
-	fmt.Fprintf(out, "lockd dev cluster ready: %d nodes, leader %s, data in %s (removed on exit)\n", len(nodes), leader, root)
+// printDev prints the endpoints, ending with the lines a shell can eval
+// to point lockctl at the cluster as principal root.
+func printDev(out io.Writer, nodes []*devNode, leader, root string, client pki.Files) {
+	fmt.Fprintf(out, "lockd dev cluster ready: %d nodes, leader %s, mutual TLS, data in %s (removed on exit)\n",
+		len(nodes), leader, root)
 	clients := make([]string, len(nodes))
 	for i, n := range nodes {
 		fmt.Fprintf(out, "  %s  client %s  peer %s  http http://%s/\n", n.id, n.addrs.client, n.addrs.peer, n.addrs.http)
 		clients[i] = n.addrs.client
 	}
 	fmt.Fprintf(out, "export LOCKD_ENDPOINTS=%s\n", strings.Join(clients, ","))
+	fmt.Fprintf(out, "export LOCKD_CACERT=%s LOCKD_CERT=%s LOCKD_KEY=%s\n",
+		shellQuote(client.CA), shellQuote(client.Cert), shellQuote(client.Key))
+}
+
+// shellQuote leaves a path of safe characters as it is and puts anything
+// else in single quotes, so that the export line can be eval'ed.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:+=,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

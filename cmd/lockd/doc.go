@@ -1,6 +1,11 @@
 // Command lockd runs one lockd node, or, with --dev, a ready three-node
 // cluster inside one process on loopback ports with temporary data.
 //
+// With --cacert, --cert and --key every port speaks mutual TLS 1.3 (the
+// HTTP port with --http-tls); without them lockd listens only on loopback
+// unless --insecure is given. --dev makes a throwaway CA and runs with
+// mutual TLS.
+//
 // It owns the process: flags (each also read from a LOCKD_* environment
 // variable), their validation before anything starts, the logger, the
 // Prometheus registry, the HTTP listener for /livez, /readyz, /metrics and
@@ -17,7 +22,11 @@
 //	parsing   bad flag or env value    exit 2    message on stderr, nothing started
 //	parsing   empty data directory     exit 2    neither --initial-cluster nor --join: nothing
 //	          without either flag                created, message says how to found one node
-//	parsing   flags valid              starting  logger, registry, HTTP listener
+//	parsing   no certificates and a    exit 2    InsecureListenError: says to give --cacert,
+//	          non-loopback address               --cert and --key, or --insecure
+//	          without --insecure
+//	parsing   flags valid              starting  logger, registry, certificates loaded (one
+//	                                             that is not this node's: exit 2), HTTP listener
 //	starting  data directory records   exit 2    close what was opened; message says how to
 //	          another cluster                    grow the cluster or start afresh
 //	starting  server.New/Start fails   exit 1    close what was opened (a taken port fails
@@ -28,6 +37,8 @@
 //	                                             follower that answers (none: it
 //	                                             says why and goes on at once),
 //	                                             then stops and syncs
+//	serving   SIGHUP, or the files     serving   reload the certificates; a failed reload
+//	          changed (polled)                   keeps the current ones and logs why
 //	serving   Removed() closes         stopping  log it, Close
 //	serving   Live() fails (polled)    exit 1    log it, Close
 //	stopping  node closed cleanly      exit 0    (a failed hand-off is only logged)

@@ -24,6 +24,13 @@ type options struct {
 	Join            bool
 	Dev             bool
 
+	CACert            string
+	Cert              string
+	Key               string
+	Insecure          bool
+	HTTPTLS           bool
+	TLSReloadInterval time.Duration
+
 	Tick            time.Duration
 	ElectionTicks   int
 	HeartbeatTicks  int
@@ -56,6 +63,7 @@ const (
 	catTiming  = "timing"
 	catLimits  = "limits (must be equal on every node)"
 	catProcess = "process"
+	catTLS     = "TLS"
 )
 
 // defaultShutdownTimeout bounds a graceful stop, leadership hand-off included.
@@ -88,6 +96,19 @@ func cliFlags(d server.Config) []cli.Flag {
 			Usage: "start empty and wait to be added to a running cluster (lockctl members add)"},
 		&cli.BoolFlag{Name: "dev", EnvVars: envFor("dev"), Category: catCluster,
 			Usage: "run a three-node development cluster in this process on loopback ports with temporary data"},
+
+		&cli.StringFlag{Name: "cacert", EnvVars: envFor("cacert"), Category: catTLS,
+			Usage: "PEM file of the cluster's CA (a bundle during a CA rotation); with --cert and --key, every port speaks mutual TLS 1.3"},
+		&cli.StringFlag{Name: "cert", EnvVars: envFor("cert"), Category: catTLS,
+			Usage: "PEM file of this node's certificate (lockctl cert create-node), naming lockd://node/ID for --id"},
+		&cli.StringFlag{Name: "key", EnvVars: envFor("key"), Category: catTLS,
+			Usage: "PEM file of this node's private key"},
+		&cli.BoolFlag{Name: "insecure", EnvVars: envFor("insecure"), Category: catTLS,
+			Usage: "run without TLS on non-loopback addresses: no authentication, anyone who reaches a port may do anything (without TLS lockd otherwise listens on loopback only)"},
+		&cli.BoolFlag{Name: "http-tls", EnvVars: envFor("http-tls"), Category: catTLS,
+			Usage: "serve the HTTP port over TLS with this node's certificate (no client certificate asked)"},
+		&cli.DurationFlag{Name: "tls-reload-interval", EnvVars: envFor("tls-reload-interval"), Category: catTLS,
+			Value: defaultTLSReloadInterval, Usage: "how often the certificate files are checked for changes and reloaded (0: only on SIGHUP)"},
 
 		&cli.DurationFlag{Name: "tick", EnvVars: envFor("tick"), Category: catTiming,
 			Value: d.Node.TickInterval, Usage: "length of one Raft tick"},
@@ -142,6 +163,12 @@ func optionsFrom(c *cli.Context) options {
 		ClusterToken:      c.String("initial-cluster-token"),
 		Join:              c.Bool("join"),
 		Dev:               c.Bool("dev"),
+		CACert:            c.String("cacert"),
+		Cert:              c.String("cert"),
+		Key:               c.String("key"),
+		Insecure:          c.Bool("insecure"),
+		HTTPTLS:           c.Bool("http-tls"),
+		TLSReloadInterval: c.Duration("tls-reload-interval"),
 		Tick:              c.Duration("tick"),
 		ElectionTicks:     c.Int("election-ticks"),
 		HeartbeatTicks:    c.Int("heartbeat-ticks"),

@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/server"
 )
 
@@ -28,6 +33,21 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	if err != nil {
 		return err
 	}
+	var certs *pki.Reloader
+	var watchers []*certWatcher
+	if o.tlsEnabled() {
+		if certs, err = loadNodeTLS(o); err != nil {
+			return err
+		}
+		cfg.TLS = serverTLS(certs)
+		watchers = append(watchers, newCertWatcher(certs, o.files(), reg, logger))
+		warnCertHosts(certs.Leaf(), dialedAddrs(o, spec.cluster), logger)
+	} else {
+		logger.Warn("running without TLS: nobody is authenticated, and anyone who reaches a port may act as any client or node",
+			"insecure", o.Insecure)
+	}
+	stopReloads := startReloads(watchers, o.TLSReloadInterval, logger)
+	defer stopReloads()
 	// Bind the HTTP port before the server starts, so a taken port fails
 	// the start instead of leaving a node without health checks; server.New
 	// binds the other two before it writes anything.
@@ -35,6 +55,11 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 	if o.HTTPAddr != "" {
 		if httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
 			return fmt.Errorf("http listener: %w", err)
+		}
+		if o.HTTPTLS {
+			httpLn = tls.NewListener(httpLn, httpTLS(certs))
+		} else if certs != nil && !isLoopback(o.HTTPAddr) {
+			logger.Warn("the HTTP port is served without TLS; --http-tls serves it with this node's certificate", "http_addr", o.HTTPAddr)
 		}
 	}
 	srv, err := server.New(cfg)
@@ -53,13 +78,45 @@ func runNode(ctx context.Context, onSignal func(), spec nodeSpec, logger hclog.L
 		httpAddr = httpLn.Addr().String()
 	}
 	logger.Info("node serving", "id", srv.ID(), "client_addr", srv.ClientAddr(),
-		"peer_addr", srv.PeerAddr(), "http_addr", httpAddr, "data_dir", o.DataDir, "join", o.Join)
+		"peer_addr", srv.PeerAddr(), "http_addr", httpAddr, "data_dir", o.DataDir, "join", o.Join,
+		"tls", certs != nil, "http_tls", o.HTTPTLS)
 	err = awaitStop(ctx, onSignal, srv, o.ShutdownTimeout, livenessCheckInterval, logger)
 	web.stop()
 	if err == nil {
 		logger.Info("node stopped", "id", srv.ID())
 	}
 	return err
+}
+
+// startReloads reloads the watchers' certificates on SIGHUP and polls
+// them every interval, until the returned stop is called. Without
+// certificates a SIGHUP is only logged (systemctl reload must not kill
+// the node).
+func startReloads(ws []*certWatcher, interval time.Duration, logger hclog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if len(ws) > 0 {
+			watchCerts(ctx, ws, hup, interval)
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: no certificates to reload (TLS is off)")
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
 }
 
 // livenessCheckInterval is how often the process checks that its node

@@ -20,6 +20,7 @@ import (
 	"github.com/lockd/lockd/api"
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/internal/freeport"
+	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/rpc"
 )
@@ -242,8 +243,13 @@ func ignorePushes() rpc.DialOption {
 // rpcStatus asks a client address for the node's status over the client
 // protocol, as lockctl and the SDK would.
 func rpcStatus(ctx context.Context, clientAddr string) (api.NodeStatus, error) {
+	return rpcStatusWith(ctx, clientAddr, rpc.DefaultConfig())
+}
+
+// rpcStatusWith is rpcStatus with the given rpc configuration (TLS).
+func rpcStatusWith(ctx context.Context, clientAddr string, cfg rpc.Config) (api.NodeStatus, error) {
 	var st api.NodeStatus
-	conn, err := rpc.Dial(ctx, clientAddr, rpc.KindClient, rpc.DefaultConfig(), ignorePushes())
+	conn, err := rpc.Dial(ctx, clientAddr, rpc.KindClient, cfg, ignorePushes())
 	if err != nil {
 		return st, err
 	}
@@ -382,8 +388,10 @@ func TestThreeProcessesElectServeAndHandOffOnSIGTERM(t *testing.T) {
 }
 
 // TestDevClusterPrintsEndpointsAndStopsOnSIGTERM runs `lockd --dev`, reads
-// the printed endpoints, checks every node is ready and answers clients,
-// then SIGTERMs it: it exits 0 and its temporary data is gone.
+// the printed endpoints and certificate files, checks every node is ready
+// and answers a client with the printed certificate (principal root) and
+// refuses one without, then SIGTERMs it: it exits 0 and its temporary
+// data and certificates are gone.
 func TestDevClusterPrintsEndpointsAndStopsOnSIGTERM(t *testing.T) {
 	bin := lockdBinary(t)
 	pr, pw := io.Pipe()
@@ -403,8 +411,9 @@ func TestDevClusterPrintsEndpointsAndStopsOnSIGTERM(t *testing.T) {
 
 	var endpoints, httpAddrs []string
 	var dataDir string
+	tlsFiles := map[string]string{}
 	timeout := time.After(startTimeout)
-	for endpoints == nil {
+	for len(tlsFiles) == 0 {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -418,6 +427,12 @@ func TestDevClusterPrintsEndpointsAndStopsOnSIGTERM(t *testing.T) {
 			}
 			if v, ok := strings.CutPrefix(line, "export LOCKD_ENDPOINTS="); ok {
 				endpoints = strings.Split(v, ",")
+			}
+			if v, ok := strings.CutPrefix(line, "export "); ok && strings.HasPrefix(v, "LOCKD_CACERT=") {
+				for _, kv := range strings.Fields(v) {
+					k, v, _ := strings.Cut(kv, "=")
+					tlsFiles[k] = v
+				}
 			}
 		case <-timeout:
 			t.Fatalf("no endpoints printed within %s", startTimeout)
@@ -434,9 +449,21 @@ func TestDevClusterPrintsEndpointsAndStopsOnSIGTERM(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	tlsCfg, err := pki.ClientConfig(tlsFiles["LOCKD_CACERT"], tlsFiles["LOCKD_CERT"], tlsFiles["LOCKD_KEY"], "")
+	if err != nil {
+		t.Fatalf("the printed certificate files %v: %v", tlsFiles, err)
+	}
+	if p, err := pki.Principal(tlsCfg.Certificates[0].Leaf); err != nil || p != "root" {
+		t.Fatalf("the printed client certificate is principal %q (%v), want root", p, err)
+	}
+	root := rpc.DefaultConfig()
+	root.TLS = tlsCfg
 	for _, e := range endpoints {
-		if st, err := rpcStatus(ctx, e); err != nil || st.Leader == "" {
+		if st, err := rpcStatusWith(ctx, e, root); err != nil || st.Leader == "" {
 			t.Fatalf("endpoint %s: status %+v, %v", e, st, err)
+		}
+		if _, err := rpcStatus(ctx, e); !errors.Is(err, rpc.ErrTLSRequired) {
+			t.Fatalf("endpoint %s answered a client without TLS: %v", e, err)
 		}
 	}
 

@@ -51,6 +51,9 @@ func TestBadCommandLinesExitTwoBeforeAnythingStarts(t *testing.T) {
 		{"lone start on an empty data directory", bare, "for a one-node cluster give --initial-cluster n1=127.0.0.1:7101"},
 		{"unspecified --advertise-client-addr", append(base, "--advertise-client-addr", "0.0.0.0:7001"), "--advertise-client-addr"},
 		{"unspecified IPv6 --advertise-client-addr", append(base, "--advertise-client-addr", "[::]:7001"), "unspecified host"},
+		{"--cert without --cacert and --key", append(base, "--cert", "n1.crt"), "give all three"},
+		{"non-loopback client address without TLS", append(bare, "--initial-cluster", "n1=127.0.0.1:7101", "--http-addr", "0.0.0.0:7201"), "--http-addr 0.0.0.0:7201 is not a loopback address"},
+		{"--dev with --cert", []string{"lockd", "--dev", "--cert", "n1.crt"}, "--dev chooses --cert"},
 		{"--dev with --advertise-client-addr", []string{"lockd", "--dev", "--advertise-client-addr", "127.0.0.1:7001"}, "--dev chooses --advertise-client-addr"},
 		{"token without --initial-cluster", append(bare, "--initial-cluster-token", "t"), "--initial-cluster-token is only read with --initial-cluster"},
 	}
@@ -113,6 +116,8 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		"LOCKD_MAX_VALUE_LEN": "88", "LOCKD_SHUTDOWN_TIMEOUT": "3s", "LOCKD_LOG_LEVEL": "debug",
 		"LOCKD_LOG_JSON": "true", "LOCKD_KEEP_TAIL": "321", "LOCKD_ADVERTISE_PEER_ADDR": "10.1.2.3:7102",
 		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_INITIAL_CLUSTER_TOKEN": "tok", "LOCKD_ADVERTISE_CLIENT_ADDR": "10.1.2.3:7002", "LOCKD_MAX_LOCKS_PER_SESSION": "56", "LOCKD_LEADER_WRITE_DELAY": "2ms",
+		"LOCKD_CACERT": "ca.crt", "LOCKD_CERT": "n2.crt", "LOCKD_KEY": "n2.key", "LOCKD_INSECURE": "true",
+		"LOCKD_HTTP_TLS": "true", "LOCKD_TLS_RELOAD_INTERVAL": "5s",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -125,6 +130,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		AdvertisePeer: "10.1.2.3:7102", AdvertiseClient: "10.1.2.3:7002", SessionTTLMin: 2 * time.Second, SessionTTLMax: time.Minute, SessionTTLDefault: 9 * time.Second,
 		MaxFrameSize: 65536, MaxNameLen: 77, MaxValueLen: 88, ShutdownTimeout: 3 * time.Second,
 		LogLevel: "debug", LogJSON: true, MaxSessions: 1234, MaxLocksPerSess: 56, WriteDelay: 2 * time.Millisecond,
+		CACert: "ca.crt", Cert: "n2.crt", Key: "n2.key", Insecure: true, HTTPTLS: true, TLSReloadInterval: 5 * time.Second,
 	}
 	if got != want {
 		t.Fatalf("options from the environment:\n got %+v\nwant %+v", got, want)

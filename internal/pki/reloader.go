@@ -16,7 +16,8 @@ import (
 type Reloader struct {
 	files Files
 	now   func() time.Time
-	mu    sync.Mutex // serializes Reload
+	check func(leaf *x509.Certificate) error // nil: none
+	mu    sync.Mutex                         // serializes Reload
 	cur   atomic.Pointer[reloaded]
 }
 
@@ -30,10 +31,18 @@ type reloaded struct {
 // for those checks and for the handshakes of the configurations built;
 // nil means time.Now.
 func NewReloader(files Files, now func() time.Time) (*Reloader, error) {
+	return NewCheckedReloader(files, now, nil)
+}
+
+// NewCheckedReloader is NewReloader with one more check of every
+// certificate loaded, at the start and at each Reload: a node checks that
+// the certificate still names it. A certificate that check refuses is
+// not used, as one that is not valid.
+func NewCheckedReloader(files Files, now func() time.Time, check func(leaf *x509.Certificate) error) (*Reloader, error) {
 	if now == nil {
 		now = time.Now
 	}
-	r := &Reloader{files: files, now: now}
+	r := &Reloader{files: files, now: now, check: check}
 	if err := r.Reload(); err != nil {
 		return nil, err
 	}
@@ -41,7 +50,8 @@ func NewReloader(files Files, now func() time.Time) (*Reloader, error) {
 }
 
 // Reload reads the files again. The new certificate must match the new
-// key, chain to one of the new CAs and be valid now; otherwise Reload
+// key, chain to one of the new CAs, be valid now and pass the check of
+// NewCheckedReloader, if any; otherwise Reload
 // keeps the previous certificate, key and CAs and returns why, naming the
 // file at fault. Replace the files first, then Reload: a Reload between
 // the key and the certificate finds them mismatched and keeps the old
@@ -52,6 +62,11 @@ func (r *Reloader) Reload() error {
 	m, err := loadMaterial(r.files, r.now())
 	if err != nil {
 		return err
+	}
+	if r.check != nil {
+		if err := r.check(m.cert.Leaf); err != nil {
+			return err
+		}
 	}
 	next := &reloaded{material: *m}
 	next.server = m.serverConfig(r.now)

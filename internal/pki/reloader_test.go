@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
@@ -201,5 +202,39 @@ func writeRaw(t *testing.T, file, s string) {
 	t.Helper()
 	if err := writeFile(file, []byte(s), 0o600, Overwrite); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckedReloaderRefusesWhatTheCheckRefuses: a node's reloader
+// refuses, at the start and at Reload, a valid certificate of another
+// node, and keeps the one it has.
+func TestCheckedReloaderRefusesWhatTheCheckRefuses(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	files := Files{CA: writeCA(t, ca, dir, "ca")}
+	errOther := errors.New("not n1")
+	isN1 := func(leaf *x509.Certificate) error {
+		if id, err := NodeID(leaf); err != nil || id != "n1" {
+			return errOther
+		}
+		return nil
+	}
+	now := func() time.Time { return t0 }
+	files.Cert, files.Key = writePair(t, node(t, ca, "n2", at(t0, 0)), dir, "n", Overwrite)
+	if _, err := NewCheckedReloader(files, now, isN1); !errors.Is(err, errOther) {
+		t.Fatalf("start with n2's certificate: %v", err)
+	}
+	first := node(t, ca, "n1", at(t0, 0))
+	writePair(t, first, dir, "n", Overwrite)
+	r, err := NewCheckedReloader(files, now, isN1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePair(t, node(t, ca, "n2", at(t0, 0)), dir, "n", Overwrite)
+	if err := r.Reload(); !errors.Is(err, errOther) {
+		t.Fatalf("Reload of n2's certificate: %v", err)
+	}
+	if r.Leaf().SerialNumber.Cmp(first.Cert.SerialNumber) != 0 {
+		t.Fatal("a refused Reload replaced the certificate")
 	}
 }

@@ -10,24 +10,42 @@ import (
 // BenchmarkApplyAcquireRelease measures one acquire+release pair through
 // Apply (decode, dedup, lock table, result encoding); the commands are
 // encoded before the timer starts.
-func BenchmarkApplyAcquireRelease(b *testing.B) {
+func BenchmarkApplyAcquireRelease(b *testing.B) { benchApplyPairs(b, "") }
+
+// BenchmarkApplyAcquireReleaseAuthorized is BenchmarkApplyAcquireRelease
+// for a principal checked against a policy of 64 principals' grants: the
+// cost of authorization at apply.
+func BenchmarkApplyAcquireReleaseAuthorized(b *testing.B) { benchApplyPairs(b, "svc-31") }
+
+func benchApplyPairs(b *testing.B, principal string) {
 	f, _ := New(DefaultConfig())
 	c := NewCodec()
 	open, _ := c.Encode(Command{Type: CmdOpenSession, Time: 1}, OpenSessionBody{})
 	f.Apply(1, open)
+	index := uint64(1)
+	if principal != "" {
+		for i := range 64 {
+			g := Grant{Principal: fmt.Sprintf("svc-%d", i), Permission: PermLock, Prefix: "jobs/"}
+			cmd, _ := c.Encode(Command{Type: CmdGrant, Principal: RootPrincipal, Time: 1}, &g)
+			index++
+			if res, _ := f.Apply(index, cmd); res.Err != nil {
+				b.Fatal(res.Err)
+			}
+		}
+	}
 	entries := make([][]byte, 0, 2*b.N)
 	for i := range b.N {
-		seq, index := uint64(2*i+1), uint64(2*i+2)
-		acq, _ := c.Encode(Command{Type: CmdAcquire, Session: 1, Seq: seq, LowestUnanswered: seq, Time: int64(i)},
+		seq, tok := uint64(2*i+1), index+uint64(2*i+1)
+		acq, _ := c.Encode(Command{Type: CmdAcquire, Session: 1, Seq: seq, LowestUnanswered: seq, Time: int64(i), Principal: principal},
 			AcquireBody{Name: "jobs/nightly", Mode: locks.Exclusive})
-		rel, _ := c.Encode(Command{Type: CmdRelease, Session: 1, Seq: seq + 1, LowestUnanswered: seq + 1, Time: int64(i)},
-			ReleaseBody{Name: "jobs/nightly", Token: index})
+		rel, _ := c.Encode(Command{Type: CmdRelease, Session: 1, Seq: seq + 1, LowestUnanswered: seq + 1, Time: int64(i), Principal: principal},
+			ReleaseBody{Name: "jobs/nightly", Token: tok})
 		entries = append(entries, acq, rel)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i, e := range entries {
-		if res, _ := f.Apply(uint64(i+2), e); res.Err != nil {
+		if res, _ := f.Apply(index+uint64(i)+1, e); res.Err != nil {
 			b.Fatal(res.Err)
 		}
 	}

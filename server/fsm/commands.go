@@ -37,11 +37,18 @@ const (
 	// CmdTick ends the lock-delays that are over by Command.Time (proposed
 	// by the leader at Machine.NextLockDeadline).
 	CmdTick
+	// CmdGrant adds a grant to the policy (body Grant); Command.Principal
+	// must be an administrator. Granting an existing grant succeeds again.
+	CmdGrant
+	// CmdRevoke removes a grant from the policy (body Grant);
+	// Command.Principal must be an administrator. Revoking an absent grant
+	// succeeds again.
+	CmdRevoke
 	cmdLimit // first invalid value
 )
 
 func (t CommandType) String() string {
-	names := [...]string{"Noop", "OpenSession", "CloseSession", "ExpireSession", "Acquire", "Release", "CancelWait", "Proclaim", "Tick"}
+	names := [...]string{"Noop", "OpenSession", "CloseSession", "ExpireSession", "Acquire", "Release", "CancelWait", "Proclaim", "Tick", "Grant", "Revoke"}
 	if t < cmdLimit {
 		return names[t]
 	}
@@ -66,6 +73,20 @@ type Command struct {
 	// LowestUnanswered is the client's lowest sequence number not yet
 	// answered: the session forgets the responses below it.
 	LowestUnanswered uint64
+	// Principal is who proposes the request: the authenticated client
+	// principal ("" without authentication). For CmdOpenSession it becomes
+	// the session's owner; every other client command on a session must
+	// come from that owner. Absent (empty) in entries written before
+	// sessions had owners. The FSM also checks this principal's permission
+	// at apply (policy.go); "" on a cluster without TLS, where
+	// authorization is off, and for leader commands.
+	Principal string
+	// SecretHash is the SHA-256 of the session secret the client sent
+	// (sessions.HashSecret), never the secret itself. For CmdOpenSession it
+	// is stored with the session; every other client command on the
+	// session must carry the same. Absent in entries written before
+	// sessions had secrets.
+	SecretHash []byte
 	// Time is the leader's stamp: replicated time, in unix nanoseconds,
 	// advanced by real elapsed time (not read from a wall clock; see
 	// package server). The FSM applies max(last applied time, Time), so
@@ -188,20 +209,25 @@ func (c *Codec) Encode(cmd Command, body any) ([]byte, error) {
 	switch b := body.(type) {
 	case *AcquireBody:
 		cmd.Body = appendAcquireBody(scratch[:0], b)
-		return appendCommand(make([]byte, 0, len(cmd.Body)+64), &cmd), nil
+		return appendCommand(make([]byte, 0, len(cmd.Body)+envelopeSize(&cmd)), &cmd), nil
 	case *ReleaseBody:
 		cmd.Body = appendReleaseBody(scratch[:0], b)
-		return appendCommand(make([]byte, 0, len(cmd.Body)+64), &cmd), nil
+		return appendCommand(make([]byte, 0, len(cmd.Body)+envelopeSize(&cmd)), &cmd), nil
 	case nil:
-		return appendCommand(make([]byte, 0, 64), &cmd), nil
+		return appendCommand(make([]byte, 0, envelopeSize(&cmd)), &cmd), nil
 	}
 	b, err := c.encode(body)
 	if err != nil {
 		return nil, fmt.Errorf("fsm: encode %v body: %w", cmd.Type, err)
 	}
 	cmd.Body = b
-	return appendCommand(make([]byte, 0, len(b)+64), &cmd), nil
+	return appendCommand(make([]byte, 0, len(b)+envelopeSize(&cmd)), &cmd), nil
 }
+
+// envelopeSize bounds the bytes of cmd's envelope besides its body: the
+// field names and integers (under 128 bytes) and the principal and secret
+// hash.
+func envelopeSize(cmd *Command) int { return 128 + len(cmd.Principal) + len(cmd.SecretHash) }
 
 // encodeResult encodes a stored Result in a slice of exactly its length.
 func (c *Codec) encodeResult(res *storedResult) []byte {

@@ -13,6 +13,10 @@
 // HolderChanged. A refused command's Result.Err is a domain error (a
 // sentinel of sessions, locks or this package); the package knows no wire
 // codes: the server maps the errors to the client protocol's codes.
+// The authorization policy (policy.go) is replicated state too: CmdGrant
+// and CmdRevoke change it, and every lock write is checked against it at
+// apply with the principal its Command carries, so no replica decides a
+// request differently from another.
 // Snapshot and Restore cover the whole state and give the same bytes for
 // the same state.
 //
@@ -37,6 +41,7 @@
 //	state       event                          next        effect
 //	new         applied, succeeds              answered    Result stored in the session's window
 //	new         applied, refused               new         Result.Err; nothing stored, a retry applies afresh
+//	new         principal lacks lock on Name   new         ErrPermissionDenied; nothing stored
 //	answered    retried (same Seq)             answered    stored Result, Duplicate; nothing applied
 //	answered    LowestUnanswered passes Seq    forgotten   window entry dropped
 //	forgotten   retried                        forgotten   refused: sessions.ErrResponseForgotten

@@ -14,12 +14,13 @@ import (
 // fsmHarness applies commands to an FSM with growing indexes, a settable
 // leader clock and per-session sequence numbers.
 type fsmHarness struct {
-	t     *testing.T
-	f     *Machine
-	c     *Codec
-	index uint64
-	now   int64
-	seq   map[uint64]uint64
+	t      *testing.T
+	f      *Machine
+	c      *Codec
+	index  uint64
+	now    int64
+	seq    map[uint64]uint64
+	owners map[string]uint64 // policy_test.go: sessionOf
 }
 
 func newFSMHarness(t *testing.T) *fsmHarness {

@@ -38,6 +38,7 @@ type Machine struct {
 	codec    *Codec
 	sessions *sessions.Table
 	locks    *locks.Table
+	policy   policy
 	// index is the last applied index. Invariant: it only grows.
 	index uint64
 	// now is the last applied time, max of all command times so far.
@@ -58,6 +59,7 @@ func New(cfg Config) (*Machine, error) {
 func (f *Machine) reset() {
 	f.sessions, _ = sessions.New(f.cfg.Sessions) // config validated in New
 	f.locks, _ = locks.New(f.cfg.Locks)
+	f.policy = policy{}
 	f.index, f.now = 0, 0
 }
 
@@ -90,6 +92,8 @@ func (f *Machine) Apply(index uint64, data []byte) (Result, []Event) {
 		return f.endSession(index, cmd, sessions.Expired)
 	case CmdTick:
 		return Result{}, appendEffects(nil, f.locks.Tick(index, f.now))
+	case CmdGrant, CmdRevoke:
+		return f.changePolicy(cmd), nil
 	}
 	if !cmd.Type.deduplicated() {
 		panic(fmt.Sprintf("fsm: command type %v not dispatched", cmd.Type))
@@ -102,7 +106,7 @@ func (f *Machine) openSession(index uint64, cmd Command) (Result, []Event) {
 	if err := f.codec.DecodeBody(cmd, &body); err != nil {
 		return refused(err), nil
 	}
-	info, existing, err := f.sessions.Open(index, f.now, body.Key, time.Duration(body.TTL))
+	info, existing, err := f.sessions.Open(index, f.now, body.Key, time.Duration(body.TTL), ownerOf(cmd))
 	if err != nil {
 		return refused(err), nil
 	}
@@ -114,10 +118,18 @@ func (f *Machine) openSession(index uint64, cmd Command) (Result, []Event) {
 }
 
 // endSession closes or expires cmd.Session and releases its locks. Closing
-// a closed session succeeds again (a retried close).
+// a closed session succeeds again (a retried close). Only the session's
+// owner may close it; the leader's expiry needs no owner.
 func (f *Machine) endSession(index uint64, cmd Command, reason sessions.EndReason) (Result, []Event) {
 	id := sessions.ID(cmd.Session)
-	if _, err := f.sessions.End(id, reason); err != nil {
+	err := error(nil)
+	if reason == sessions.Closed {
+		err = f.sessions.Authorize(id, ownerOf(cmd))
+	}
+	if err == nil {
+		_, err = f.sessions.End(id, reason)
+	}
+	if err != nil {
 		if reason == sessions.Closed && errors.Is(err, sessions.ErrSessionClosed) {
 			return Result{Duplicate: true}, nil
 		}
@@ -132,17 +144,22 @@ func (f *Machine) endSession(index uint64, cmd Command, reason sessions.EndReaso
 	return Result{}, appendEffects(evs, f.locks.ReleaseSession(index, f.now, cmd.Session, lost))
 }
 
-// applyWrite runs a deduplicated command: a retry gets the stored Result
-// and applies nothing; a new command is applied and, if it succeeded, its
+// applyWrite runs a deduplicated command of the session's owner (auth.go):
+// a retry gets the stored Result and applies nothing (the same sequence
+// number with another request is refused); a new command is applied and, if it succeeded, its
 // Result is stored in the session. A refused command is not stored: it
 // changed nothing, so its retry may be applied afresh.
 func (f *Machine) applyWrite(index uint64, cmd Command) (Result, []Event) {
-	run, err := f.decodeWrite(index, cmd)
+	name, run, err := f.decodeWrite(index, cmd)
 	if err != nil {
 		return refused(err), nil
 	}
 	id := sessions.ID(cmd.Session)
-	stored, dup, err := f.sessions.Begin(id, cmd.Seq, cmd.LowestUnanswered)
+	if err := f.sessions.Authorize(id, ownerOf(cmd)); err != nil {
+		return refused(err), nil
+	}
+	digest := digestOf(cmd)
+	stored, dup, err := f.sessions.Begin(id, cmd.Seq, cmd.LowestUnanswered, digest)
 	if err != nil {
 		return refused(err), nil
 	}
@@ -155,26 +172,31 @@ func (f *Machine) applyWrite(index uint64, cmd Command) (Result, []Event) {
 		res.Duplicate = true
 		return res, nil
 	}
+	// Checked after the dedup window: a retry of an answered request gets
+	// its answer even if the permission was revoked since.
+	if err := f.authorize(cmd.Principal, PermLock, name); err != nil {
+		return refused(err), nil
+	}
 	res, eff, err := run()
 	if err != nil {
 		return refused(err), nil
 	}
 	enc := f.codec.encodeResult(storedResultOf(res))
-	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, enc)
+	f.sessions.Record(id, cmd.Seq, cmd.LowestUnanswered, digest, enc)
 	return res, appendEffects(nil, eff)
 }
 
-// decodeWrite decodes a deduplicated command's body and returns the
-// function that applies it.
-func (f *Machine) decodeWrite(index uint64, cmd Command) (func() (Result, locks.Effects, error), error) {
+// decodeWrite decodes a deduplicated command's body and returns the lock
+// it names and the function that applies it.
+func (f *Machine) decodeWrite(index uint64, cmd Command) (string, func() (Result, locks.Effects, error), error) {
 	s := cmd.Session
 	switch cmd.Type {
 	case CmdAcquire:
 		var b AcquireBody
 		if err := f.codec.DecodeBody(cmd, &b); err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		return func() (Result, locks.Effects, error) {
+		return b.Name, func() (Result, locks.Effects, error) {
 			r, eff, err := f.locks.Acquire(index, f.now, locks.AcquireRequest{Session: s, Name: b.Name, Mode: b.Mode,
 				Value: b.Value, Wait: b.Wait, LockDelay: time.Duration(b.LockDelay)})
 			res := Result{Granted: r.Granted, Token: r.Token, Queued: !r.Granted, Position: r.Position}
@@ -186,27 +208,27 @@ func (f *Machine) decodeWrite(index uint64, cmd Command) (func() (Result, locks.
 	case CmdRelease:
 		var b ReleaseBody
 		if err := f.codec.DecodeBody(cmd, &b); err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		return func() (Result, locks.Effects, error) {
+		return b.Name, func() (Result, locks.Effects, error) {
 			eff, err := f.locks.Release(index, f.now, s, b.Name, b.Token)
 			return Result{}, eff, err
 		}, nil
 	case CmdCancelWait:
 		var b CancelWaitBody
 		if err := f.codec.DecodeBody(cmd, &b); err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		return func() (Result, locks.Effects, error) {
+		return b.Name, func() (Result, locks.Effects, error) {
 			eff, err := f.locks.CancelWait(index, f.now, s, b.Name)
 			return Result{}, eff, err
 		}, nil
 	case CmdProclaim:
 		var b ProclaimBody
 		if err := f.codec.DecodeBody(cmd, &b); err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		return func() (Result, locks.Effects, error) {
+		return b.Name, func() (Result, locks.Effects, error) {
 			eff, err := f.locks.Proclaim(index, s, b.Name, b.Token, b.Value)
 			return Result{}, eff, err
 		}, nil

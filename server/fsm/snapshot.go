@@ -17,10 +17,15 @@ type fsmSnapshot struct {
 	Time     int64
 	Sessions []byte
 	Locks    []byte
+	// Policy is the authorization policy's grants, sorted. Omitted when
+	// empty, so a snapshot without grants has the bytes it always had,
+	// and a snapshot of an older version (none) restores an empty policy.
+	Policy []Grant `codec:",omitempty"`
 }
 
 // Snapshot encodes the whole state (applied index and time, sessions with
-// their dedup windows, locks with queues, delays and revisions). The same
+// their dedup windows, locks with queues, delays and revisions, the
+// authorization policy). The same
 // state always gives the same bytes.
 func (f *Machine) Snapshot() ([]byte, error) {
 	ss, err := f.sessions.Snapshot()
@@ -31,7 +36,7 @@ func (f *Machine) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := fsmSnapshot{Version: fsmSnapshotVersion, Index: f.index, Time: f.now, Sessions: ss, Locks: ls}
+	st := fsmSnapshot{Version: fsmSnapshotVersion, Index: f.index, Time: f.now, Sessions: ss, Locks: ls, Policy: f.policy.grants}
 	out, err := f.codec.encode(&st)
 	if err != nil {
 		return nil, fmt.Errorf("fsm: encode snapshot: %w", err)
@@ -77,6 +82,10 @@ func (f *Machine) Restore(data []byte) error {
 			}
 		}
 	}
-	f.sessions, f.locks, f.index, f.now = ss, ls, st.Index, st.Time
+	pol, err := restorePolicy(st.Policy)
+	if err != nil {
+		return fmt.Errorf("%w: policy: %w", ErrCorruptSnapshot, err)
+	}
+	f.sessions, f.locks, f.policy, f.index, f.now = ss, ls, pol, st.Index, st.Time
 	return nil
 }

@@ -21,16 +21,20 @@ import (
 // remains the definition of what decodes.
 
 func appendCommand(b []byte, c *Command) []byte {
-	b = mp.AppendMapLen(b, 6)
+	b = mp.AppendMapLen(b, 8)
 	b = mp.AppendBin(mp.AppendStr(b, "Body"), c.Body)
 	b = mp.AppendUint(mp.AppendStr(b, "LowestUnanswered"), c.LowestUnanswered)
+	b = mp.AppendStr(mp.AppendStr(b, "Principal"), c.Principal)
+	b = mp.AppendBin(mp.AppendStr(b, "SecretHash"), c.SecretHash)
 	b = mp.AppendUint(mp.AppendStr(b, "Seq"), c.Seq)
 	b = mp.AppendUint(mp.AppendStr(b, "Session"), c.Session)
 	b = mp.AppendInt(mp.AppendStr(b, "Time"), c.Time)
 	return mp.AppendUint(mp.AppendStr(b, "Type"), uint64(c.Type))
 }
 
-// decodeCommandFast decodes what appendCommand writes; Body aliases data.
+// decodeCommandFast decodes what appendCommand writes, and the six-field
+// envelope of entries written before Principal and SecretHash existed;
+// Body and SecretHash alias data.
 func decodeCommandFast(data []byte) (Command, bool) {
 	r := mp.NewReader(data)
 	var c Command
@@ -40,6 +44,10 @@ func decodeCommandFast(data []byte) (Command, bool) {
 			c.Body = r.Bin()
 		case "LowestUnanswered":
 			c.LowestUnanswered = r.Uint(math.MaxUint64)
+		case "Principal":
+			c.Principal = r.Str()
+		case "SecretHash":
+			c.SecretHash = r.Bin()
 		case "Seq":
 			c.Seq = r.Uint(math.MaxUint64)
 		case "Session":

@@ -12,7 +12,8 @@ import (
 
 func randomWireCommand(rng *rand.Rand) Command {
 	return Command{Type: CommandType(rng.IntN(256)), Session: mptest.Uint(rng), Seq: mptest.Uint(rng),
-		LowestUnanswered: mptest.Uint(rng), Time: mptest.Int(rng), Body: mptest.Bytes(rng)}
+		LowestUnanswered: mptest.Uint(rng), Time: mptest.Int(rng), Body: mptest.Bytes(rng),
+		Principal: mptest.String(rng), SecretHash: mptest.Bytes(rng)}
 }
 
 func randomAcquireBody(rng *rand.Rand) AcquireBody {

@@ -17,6 +17,14 @@
 // carries and logs the refusal. A peer that does not introduce itself is
 // served as before.
 //
+// Senders are authenticated (gate.go). A Raft message, a snapshot chunk
+// or a node-info request whose From is not the node its connection
+// authenticated (the node ID of its certificate with TLS; the ID given in
+// the handshake without) is dropped and counted (DropSender); a node-info
+// answer under another ID than the connection's is refused. The service
+// layer's Gate drops Raft messages of nodes outside the applied
+// membership (DropNotMember). A node tells only its own client address.
+//
 // Goroutines: one sender per peer, which dials, writes and backs off; the
 // rpc server's connection goroutines, which hand inbound messages to the
 // Stepper. None of them decides anything: a message that cannot be sent

@@ -66,6 +66,10 @@ type NodeInfoResponse struct {
 // with the same ID, a node of another cluster). The error says why.
 var ErrRefused = errors.New("peer: refused")
 
+// ErrDropped: a snapshot chunk was dropped, its sender not being the
+// node the connection authenticated, or not a member.
+var ErrDropped = errors.New("peer: message dropped")
+
 // codeRefused is the wire code of a refusal on a peer connection.
 const codeRefused = rpc.FirstUserCode
 
@@ -100,6 +104,16 @@ type InfoHandler func(ctx context.Context, remote string, req *NodeInfoRequest) 
 func (t *Transport) HandleNodeInfo(fn InfoHandler) error {
 	return rpc.Register(t.srv, msgNodeInfo, func(ctx context.Context, c *rpc.Conn, req *NodeInfoRequest) (any, error) {
 		remote := c.RemoteAddr().String()
+		if req.From != c.RemoteID() {
+			// Only the node the connection authenticated may tell where
+			// it serves clients, and only about itself.
+			r := &Refusal{Kind: DropSender, Reason: fmt.Sprintf("node info from %q on the connection of %q", req.From, c.RemoteID())}
+			if g := t.currentGate(); g.Dropped != nil {
+				g.Dropped(DropSender)
+			}
+			t.refuse(c, req.From, remote, r)
+			return nil, rpc.Errorf(codeRefused, "%s", r.Reason)
+		}
 		resp, err := fn(ctx, remote, req)
 		var r *Refusal
 		if errors.As(err, &r) {
@@ -126,5 +140,17 @@ func (t *Transport) AskNodeInfo(ctx context.Context, addr string, req *NodeInfoR
 		}
 		return nil, fmt.Errorf("peer: node info from %s: %w", addr, err)
 	}
+	if err := answeredAsSelf(conn, addr, &resp); err != nil {
+		return nil, fmt.Errorf("peer: node info from %s: %w", addr, err)
+	}
 	return &resp, nil
+}
+
+// answeredAsSelf refuses a node-info answer whose ID is not the node the
+// connection authenticated: a node tells only its own client address.
+func answeredAsSelf(conn *rpc.ClientConn, addr string, resp *NodeInfoResponse) error {
+	if resp.ID != conn.RemoteID() {
+		return &Refusal{Kind: "id", Reason: fmt.Sprintf("peer address %s, connected as %q, answers as %q", addr, conn.RemoteID(), resp.ID)}
+	}
+	return nil
 }

@@ -56,6 +56,10 @@ func (t *Transport) introduce(ctx context.Context, conn *rpc.ClientConn, id cons
 	if err != nil {
 		return fmt.Errorf("peer: introduction to %s: %w", id, err)
 	}
+	if err := answeredAsSelf(conn, addr, &resp); err != nil {
+		t.warnOnce("refusing:"+string(id)+":"+err.Error(), "refusing peer", "peer", id, "addr", addr, "reason", err.Error())
+		return err
+	}
 	if err := in.Answered(id, addr, &resp); err != nil {
 		if r, ok := err.(*Refusal); ok {
 			t.warnOnce("refusing:"+string(id)+":"+r.Reason, "refusing peer", "peer", id, "addr", addr, "reason", r.Reason)

@@ -47,9 +47,10 @@ func (s *snapTarget) dialAs(t *testing.T, id string) *rpc.ClientConn {
 	return c
 }
 
-// chunk sends data as the chunk at off of a snapshot of total bytes.
+// chunk sends data as the chunk at off of a snapshot of total bytes, from
+// n9 (on a connection dialed as n9).
 func chunk(c *rpc.ClientConn, off, total uint64, data []byte) error {
-	w := toWire(snapMessage("x", "b", nil))
+	w := toWire(snapMessage("n9", "b", nil)) // the tests dial as n9
 	var ack bool
 	return c.Call(context.Background(), msgSnapChunk, &snapChunk{Msg: w, Chunk: rpc.Chunk{Offset: off, Total: total, Data: data}}, &ack)
 }

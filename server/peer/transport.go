@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -38,6 +39,7 @@ type Transport struct {
 	snaps    *snapReceiver // inbound snapshot reassembly
 	closed   bool
 	intro    Introducer
+	gate     atomic.Pointer[Gate] // read for every inbound message
 
 	// refused holds the inbound connections whose introduction was
 	// refused (*rpc.Conn -> struct{}), until they close.
@@ -102,6 +104,9 @@ func (t *Transport) handleRaft(_ context.Context, c *rpc.Conn, w *wireMessage) (
 		_ = c.Close()
 		return nil, nil
 	}
+	if !t.admitFrom(c, w.From) {
+		return nil, nil
+	}
 	if s := t.stepper(); s != nil {
 		s.Step(fromWire(*w, nil))
 	}
@@ -115,6 +120,9 @@ func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (
 	}
 	if sc.Msg.Snap == nil || consensus.MessageType(sc.Msg.Type) != consensus.MsgSnap {
 		return nil, fmt.Errorf("%w: snapshot chunk without snapshot metadata", rpc.ErrDecode)
+	}
+	if !t.admitFrom(c, sc.Msg.From) {
+		return nil, fmt.Errorf("%w: snapshot from %q on the connection of %q", ErrDropped, sc.Msg.From, c.RemoteID())
 	}
 	data, done, err := t.snaps.add(c, c.RemoteID(), sc.Chunk)
 	if err != nil {

@@ -16,7 +16,18 @@ import (
 
 func main() {
 	endpoints := cmp.Or(os.Getenv("LOCKD_ENDPOINTS"), "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003")
-	c, err := client.New(client.Config{Endpoints: strings.Split(endpoints, ",")})
+	cfg := client.Config{Endpoints: strings.Split(endpoints, ",")}
+	// A cluster with mutual TLS (lockd --dev is one) wants the cluster's
+	// CA certificate and a client certificate with its key: the files
+	// that lockd --dev's export line names.
+	if ca := os.Getenv("LOCKD_CACERT"); ca != "" {
+		tlsCfg, err := client.LoadTLS(ca, os.Getenv("LOCKD_CERT"), os.Getenv("LOCKD_KEY"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		cfg.TLS = tlsCfg
+	}
+	c, err := client.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
