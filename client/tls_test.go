@@ -187,7 +187,7 @@ func TestTLSClusterServesAClientWithACertificate(t *testing.T) {
 			break
 		}
 	}
-	ca, cert, key := p.writeFiles(t.TempDir(), "alice", pki.Options{})
+	ca, cert, key := p.writeFiles(t.TempDir(), "root", pki.Options{})
 	tlsCfg, err := LoadTLS(ca, cert, key)
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,13 @@
 //
 // # Failures
 //
-// Caller and peer mistakes return the sentinel errors in errors.go. The
+// Caller and peer mistakes return the sentinel errors in errors.go. Step
+// checks a peer's message before anything changes (bounds.go): terms above
+// MaxTerm and indexes above MaxIndex are ErrOutOfRange, entries no leader
+// could have produced ErrInvalidMessage, and a message contradicting Raft's
+// guarantees against this node's log (a committed entry rewritten, a
+// second leader in the term, an acknowledgement of entries never sent)
+// ErrProtocolViolation; the driver decides what to do with the sender. The
 // core panics only when its own invariants break, when the driver breaks
 // the call order of the Ready contract (a second Ready before Advance, an
 // Advance of any Ready but the outstanding one, CanDeferWrite before

@@ -41,3 +41,16 @@ var (
 	// entries no snapshot covers (a lagging follower could never catch up).
 	ErrCompactPastSnapshot = errors.New("consensus: compaction past the latest snapshot")
 )
+
+var (
+	// ErrOutOfRange: a peer message carries a term or index beyond what a
+	// real cluster can reach (MaxTerm, MaxIndex). It is refused before
+	// anything changes, so it is never persisted.
+	ErrOutOfRange = errors.New("consensus: value out of range")
+	// ErrProtocolViolation: a peer message is well formed but says what
+	// Raft proves cannot happen (an entry conflicting with a committed one,
+	// a second leader in this term, an acknowledgement of entries never
+	// sent). The sender is broken; nothing changed here, and the caller
+	// should stop listening to it for a while.
+	ErrProtocolViolation = errors.New("consensus: protocol violation")
+)

@@ -109,6 +109,12 @@ func New(cfg Config) (*Raft, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consensus: open log: %w", err)
 	}
+	if hs.Term > MaxTerm || lg.lastIndex() > MaxIndex {
+		// Only an older version, which stepped unchecked peer messages,
+		// could have written this; refuse it rather than wrap term+1.
+		return nil, fmt.Errorf("%w: term %d or last index %d past the bounds (%d, %d)",
+			ErrCorruptState, hs.Term, lg.lastIndex(), MaxTerm, MaxIndex)
+	}
 	if hs.Commit > lg.lastIndex() {
 		return nil, fmt.Errorf("%w: commit %d past last index %d", ErrCorruptState, hs.Commit, lg.lastIndex())
 	}

@@ -7,9 +7,17 @@ import (
 
 // Step feeds one message from a peer into the state machine. Terms are
 // checked here, once; the role's step function handles the rest. Malformed
-// messages return ErrInvalidMessage; stale ones are ignored.
+// messages return ErrInvalidMessage, terms and indexes past MaxTerm and
+// MaxIndex ErrOutOfRange, and messages that contradict what Raft
+// guarantees ErrProtocolViolation; after any error nothing has changed.
+// Stale messages are ignored.
 func (r *Raft) Step(m Message) error {
 	if err := validateMessage(m); err != nil {
+		return err
+	}
+	if err := r.checkViolation(m); err != nil {
+		r.logger.Warn("refusing a message that breaks the protocol", "type", m.Type.String(),
+			"from", string(m.From), "term", m.Term, "error", err)
 		return err
 	}
 	defer r.checkInvariants()
@@ -73,7 +81,10 @@ func validateMessage(m Message) error {
 	if m.Type == MsgSnap && m.Snapshot.IsEmpty() {
 		return fmt.Errorf("%w: MsgSnap without snapshot", ErrInvalidMessage)
 	}
-	return nil
+	if err := checkRange(m); err != nil {
+		return err
+	}
+	return checkShape(m)
 }
 
 // handleVoteRequest answers MsgVote and MsgPreVote (Raft §5.2, §5.4.1).

@@ -27,7 +27,7 @@ type metrics struct {
 	peersRefused    *prometheus.CounterVec
 	sessionRefusals *prometheus.CounterVec
 	requestsDenied  *prometheus.CounterVec
-	peerDrops       *prometheus.CounterVec
+	peerDrops       *prometheus.CounterVec // peerdrops.go
 }
 
 // raftGauges is what the gauges read of the Raft node (*raftnode.Node).
@@ -70,9 +70,7 @@ func newMetrics() *metrics {
 	m.requestsDenied = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_requests_denied_total",
 		Help: "Client requests refused because the principal lacks the permission, by request type."},
 		[]string{"method"})
-	m.peerDrops = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockd_peer_messages_dropped_total",
-		Help: "Peer messages dropped unread: From not the node the connection authenticated (sender), a sender or node info that is not of a member (not_member)."},
-		[]string{"reason"})
+	m.peerDrops = newPeerDropped()
 	return m
 }
 

@@ -67,7 +67,7 @@ func TestForgedRaftMessagesWithValidCertificatesChangeNothing(t *testing.T) {
 	if term := target.node.Term(); term > 1<<20 {
 		t.Fatalf("the follower took the forged term: %d", term)
 	}
-	cl := dialClientWith(t, c.leader().ClientAddr(), ca.clientRPC("alice"))
+	cl := dialClientWith(t, c.leader().ClientAddr(), ca.clientRPC("root"))
 	sess := cl.open(time.Minute)
 	if r, err := cl.acquire(sess, "after-forgery", false); err != nil || !r.Granted {
 		t.Fatalf("acquire after the forgeries: %+v, %v", r, err)

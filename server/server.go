@@ -189,11 +189,16 @@ func (s *Server) build() error {
 		_ = tr.Close()
 		return err
 	}
+	// A snapshot a peer sends is checked whole (checksums, and that this
+	// state machine decodes it) before Raft sees it (peer.Transport.CheckSnapshots).
+	tr.CheckSnapshots(machine.CheckSnapshot, s.metrics.peerMessageDropped)
 	s.tr = tr
 	node, err := raftnode.New(s.cfg.Node, s.wal, s.app, tr, raftnode.Hooks{
 		LeaderChanged: s.onLeaderChanged,
 		ConfChanged:   s.onConfChanged,
 		Fsync:         s.metrics.observeFsync,
+
+		PeerMessageDropped: s.metrics.peerMessageDropped,
 	})
 	if err != nil {
 		_ = tr.Close()

@@ -52,40 +52,72 @@ func (f *Machine) Restore(data []byte) error {
 		f.reset()
 		return nil
 	}
+	st, err := f.decodeSnapshot(data)
+	if err != nil {
+		return err
+	}
+	f.sessions, f.locks, f.policy, f.index, f.now = st.sessions, st.locks, st.policy, st.index, st.now
+	return nil
+}
+
+// CheckSnapshot reports, with ErrCorruptSnapshot, whether Restore would
+// refuse data, without touching the state: a node checks a snapshot a peer
+// sent before anything is written over its own. It reads only the
+// machine's configuration, so it may run on any goroutine, concurrently
+// with the machine's other methods.
+func (f *Machine) CheckSnapshot(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	_, err := f.decodeSnapshot(data)
+	return err
+}
+
+// decodedSnapshot is a snapshot decoded into fresh tables.
+type decodedSnapshot struct {
+	sessions *sessions.Table
+	locks    *locks.Table
+	policy   policy
+	index    uint64
+	now      int64
+}
+
+// decodeSnapshot decodes data into new tables and checks that every
+// session the lock table names is open.
+func (f *Machine) decodeSnapshot(data []byte) (decodedSnapshot, error) {
 	var st fsmSnapshot
 	if err := f.codec.decode(data, &st); err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+		return decodedSnapshot{}, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	if st.Version != fsmSnapshotVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrCorruptSnapshot, st.Version, fsmSnapshotVersion)
+		return decodedSnapshot{}, fmt.Errorf("%w: version %d, want %d", ErrCorruptSnapshot, st.Version, fsmSnapshotVersion)
 	}
 	ss, _ := sessions.New(f.cfg.Sessions)
 	if err := ss.Restore(st.Sessions); err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+		return decodedSnapshot{}, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	if last := uint64(ss.LastID()); last > st.Index {
-		return fmt.Errorf("%w: session %d opened after applied index %d", ErrCorruptSnapshot, last, st.Index)
+		return decodedSnapshot{}, fmt.Errorf("%w: session %d opened after applied index %d", ErrCorruptSnapshot, last, st.Index)
 	}
 	ls, _ := locks.New(f.cfg.Locks)
 	if err := ls.Restore(st.Locks); err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+		return decodedSnapshot{}, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	for _, l := range ls.List() {
 		for _, h := range l.Holders {
 			if _, ok := ss.Get(sessions.ID(h.Session)); !ok {
-				return fmt.Errorf("%w: lock %q held by session %d that is not open", ErrCorruptSnapshot, l.Name, h.Session)
+				return decodedSnapshot{}, fmt.Errorf("%w: lock %q held by session %d that is not open", ErrCorruptSnapshot, l.Name, h.Session)
 			}
 		}
 		for _, w := range l.Waiters {
 			if _, ok := ss.Get(sessions.ID(w.Session)); !ok {
-				return fmt.Errorf("%w: lock %q awaited by session %d that is not open", ErrCorruptSnapshot, l.Name, w.Session)
+				return decodedSnapshot{}, fmt.Errorf("%w: lock %q awaited by session %d that is not open", ErrCorruptSnapshot, l.Name, w.Session)
 			}
 		}
 	}
 	pol, err := restorePolicy(st.Policy)
 	if err != nil {
-		return fmt.Errorf("%w: policy: %w", ErrCorruptSnapshot, err)
+		return decodedSnapshot{}, fmt.Errorf("%w: policy: %w", ErrCorruptSnapshot, err)
 	}
-	f.sessions, f.locks, f.policy, f.index, f.now = ss, ls, pol, st.Index, st.Time
-	return nil
+	return decodedSnapshot{sessions: ss, locks: ls, policy: pol, index: st.Index, now: st.Time}, nil
 }

@@ -136,7 +136,7 @@ func TestRestoreOfEmptyDataResets(t *testing.T) {
 	}
 }
 
-func TestRestoreRejectsCorruptSnapshotAndKeepsState(t *testing.T) {
+func TestRestoreAndCheckSnapshotRejectCorruptSnapshotAndKeepState(t *testing.T) {
 	h := newFSMHarness(t)
 	s := h.open("", 0)
 	h.hold(s, "a", locks.Exclusive)
@@ -165,8 +165,18 @@ func TestRestoreRejectsCorruptSnapshotAndKeepsState(t *testing.T) {
 		"holder unknown":      enc(fsmSnapshot{Version: fsmSnapshotVersion, Index: st.Index, Sessions: est.Sessions, Locks: st.Locks}),
 		"session after index": enc(fsmSnapshot{Version: fsmSnapshotVersion, Index: 0, Sessions: st.Sessions, Locks: st.Locks}),
 	}
+	if err := h.f.CheckSnapshot(good); err != nil {
+		t.Fatalf("CheckSnapshot of a good snapshot: %v", err)
+	}
 	for name, data := range bad {
 		t.Run(name, func(t *testing.T) {
+			// CheckSnapshot refuses what Restore refuses, touching nothing.
+			if err := h.f.CheckSnapshot(data); !errors.Is(err, ErrCorruptSnapshot) {
+				t.Fatalf("CheckSnapshot: err = %v, want ErrCorruptSnapshot", err)
+			}
+			if !bytes.Equal(good, h.snapshot()) {
+				t.Fatal("CheckSnapshot changed the FSM")
+			}
 			if err := h.f.Restore(data); !errors.Is(err, ErrCorruptSnapshot) {
 				t.Fatalf("err = %v, want ErrCorruptSnapshot", err)
 			}

@@ -8,6 +8,15 @@
 // members learn each other's client addresses and a joining node learns
 // where the members are.
 //
+// A snapshot travels with checksums (snapcheck.go): each chunk carries the
+// CRC-32C of its bytes and of the whole snapshot. The receiver refuses a
+// chunk whose checksum is missing or wrong, and, once the snapshot is
+// whole, checks its checksum and that the state machine decodes it
+// (CheckSnapshots) before the Stepper sees it; a refused snapshot ends its
+// transfer, is logged and counted, and the sender reports it failed. So
+// nothing a peer streams is written over this node's state unless it
+// decodes.
+//
 // Every connection a sender dials starts with an introduction (intro.go):
 // a node-info request that says who the dialer is (its advertised peer
 // address, a random incarnation, its cluster ID). The receiver's handler

@@ -130,10 +130,12 @@ func (p *peerSender) send(conn *rpc.ClientConn, m consensus.Message) error {
 func (p *peerSender) sendSnapshot(conn *rpc.ClientConn, m consensus.Message) error {
 	w := toWire(m)
 	size := rpc.MaxChunkData(p.t.cfg.MaxFrameSize) / 2
+	sum := checksum(m.Snapshot.Data)
 	for _, c := range rpc.SplitChunks(m.Snapshot.Data, size) {
 		ctx, cancel := context.WithTimeout(context.Background(), p.t.cfg.DefaultCallTimeout)
 		var ack bool
-		err := conn.Call(ctx, msgSnapChunk, &snapChunk{Msg: w, Chunk: c}, &ack)
+		crc := checksum(c.Data)
+		err := conn.Call(ctx, msgSnapChunk, &snapChunk{Msg: w, Chunk: c, CRC: &crc, Sum: &sum}, &ack)
 		cancel()
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -47,12 +48,24 @@ func (s *snapTarget) dialAs(t *testing.T, id string) *rpc.ClientConn {
 	return c
 }
 
-// chunk sends data as the chunk at off of a snapshot of total bytes, from
-// n9 (on a connection dialed as n9).
+// chunk sends data as the chunk at off of a snapshot of total bytes, from n9 (on a
+// connection dialed as n9), the whole being data repeated (its checksum is computed up to 1 MiB; larger
+// transfers are refused before it matters).
 func chunk(c *rpc.ClientConn, off, total uint64, data []byte) error {
+	var sum uint32
+	if total <= 1<<20 && len(data) > 0 {
+		sum = checksum(bytes.Repeat(data, int(total)/len(data)+1)[:total])
+	}
+	return chunkSum(c, off, total, data, sum)
+}
+
+// chunkSum sends a chunk with its CRC-32C and the given whole sum.
+func chunkSum(c *rpc.ClientConn, off, total uint64, data []byte, sum uint32) error {
 	w := toWire(snapMessage("n9", "b", nil)) // the tests dial as n9
 	var ack bool
-	return c.Call(context.Background(), msgSnapChunk, &snapChunk{Msg: w, Chunk: rpc.Chunk{Offset: off, Total: total, Data: data}}, &ack)
+	crc := checksum(data)
+	return c.Call(context.Background(), msgSnapChunk, &snapChunk{Msg: w, Chunk: rpc.Chunk{Offset: off, Total: total, Data: data},
+		CRC: &crc, Sum: &sum}, &ack)
 }
 
 func wantChunkRefused(t *testing.T, err error, what string) {
@@ -135,7 +148,7 @@ func TestOneSnapshotTransferPerSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.st.wait(t, "the second sender's snapshot", func() bool { return len(s.st.msgs) == 1 })
-	if got := string(s.st.msgs[0].Snapshot.Data); got != strings.Repeat("b", 200) {
+	if got := string(s.st.delivered()[0].Snapshot.Data); got != strings.Repeat("b", 200) {
 		t.Fatalf("delivered %q, want the second connection's 200 b", got)
 	}
 }

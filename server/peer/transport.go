@@ -37,6 +37,7 @@ type Transport struct {
 	// exited (Close waits for them).
 	stopping []*peerSender
 	snaps    *snapReceiver // inbound snapshot reassembly
+	guard    snapGuard     // inbound snapshot checks (snapcheck.go)
 	closed   bool
 	intro    Introducer
 	gate     atomic.Pointer[Gate] // read for every inbound message
@@ -124,12 +125,22 @@ func (t *Transport) handleChunk(_ context.Context, c *rpc.Conn, sc *snapChunk) (
 	if !t.admitFrom(c, sc.Msg.From) {
 		return nil, fmt.Errorf("%w: snapshot from %q on the connection of %q", ErrDropped, sc.Msg.From, c.RemoteID())
 	}
+	if err := verifyChunk(sc); err != nil {
+		t.refuseSnapshot(c.RemoteID(), sc, DropSnapshotChecksum, err)
+		return nil, err
+	}
 	data, done, err := t.snaps.add(c, c.RemoteID(), sc.Chunk)
 	if err != nil {
 		t.log.Warn("refusing snapshot chunk", "from", c.RemoteID(), "remote", c.RemoteAddr().String(), "error", err)
 		return nil, err
 	}
 	if done {
+		// Checked whole before the node sees it: nothing a peer sends is
+		// written over this node's state unless it decodes.
+		if reason, err := t.verifySnapshot(sc, data); err != nil {
+			t.refuseSnapshot(c.RemoteID(), sc, reason, err)
+			return nil, err
+		}
 		if s := t.stepper(); s != nil {
 			s.Step(fromWire(sc.Msg, data))
 		}

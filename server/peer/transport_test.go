@@ -42,6 +42,22 @@ func (r *recordingStepper) ReportSnapshot(_ consensus.NodeID, failed bool) {
 	r.changed <- struct{}{}
 }
 
+// delivered returns a copy of the messages stepped so far, read under the
+// lock (the transport's goroutines may still be delivering).
+func (r *recordingStepper) delivered() []consensus.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]consensus.Message(nil), r.msgs...)
+}
+
+// reported returns a copy of the snapshot reports so far, read under the
+// lock.
+func (r *recordingStepper) reported() []bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bool(nil), r.reports...)
+}
+
 // wait blocks until cond holds; every delivery re-checks it.
 func (r *recordingStepper) wait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -102,7 +118,7 @@ func TestSnapshotStreamsInChunksBelowTheFrameLimit(t *testing.T) {
 	}
 	a.Send([]consensus.Message{snapMessage("a", "b", data)})
 	sb.wait(t, "the snapshot to arrive", func() bool { return len(sb.msgs) == 1 })
-	got := sb.msgs[0]
+	got := sb.delivered()[0]
 	if got.Type != consensus.MsgSnap || got.Snapshot == nil || got.Snapshot.Meta.Index != 42 {
 		t.Fatalf("delivered %+v, want the MsgSnap at index 42", got)
 	}
@@ -113,7 +129,7 @@ func TestSnapshotStreamsInChunksBelowTheFrameLimit(t *testing.T) {
 		t.Fatalf("membership lost in transit: %+v", got.Snapshot.Meta.Conf)
 	}
 	sa.wait(t, "the sender's report", func() bool { return len(sa.reports) == 1 })
-	if sa.reports[0] {
+	if sa.reported()[0] {
 		t.Fatal("a delivered snapshot was reported as failed")
 	}
 }
@@ -156,7 +172,7 @@ func TestSnapshotTransferBrokenMidwayFailsCleanlyAndRestarts(t *testing.T) {
 	a.SetPeers(map[consensus.NodeID]string{"b": addr.String()})
 	a.Send([]consensus.Message{snapMessage("a", "b", make([]byte, 64<<10))})
 	sa.wait(t, "the failure report", func() bool { return len(sa.reports) >= 1 })
-	if !sa.reports[0] {
+	if !sa.reported()[0] {
 		t.Fatal("a transfer whose connection broke was reported as delivered")
 	}
 
@@ -186,21 +202,28 @@ func TestSnapshotTransferBrokenMidwayFailsCleanlyAndRestarts(t *testing.T) {
 	parts := rpc.SplitChunks(first, 400)
 	for _, c := range parts[:3] { // the first transfer stops after 3 chunks
 		var ack bool
-		if err := conn.Call(ctx, msgSnapChunk, &snapChunk{Msg: w1, Chunk: c}, &ack); err != nil {
+		if err := conn.Call(ctx, msgSnapChunk, checkedChunk(w1, c, first), &ack); err != nil {
 			t.Fatal(err)
 		}
 	}
 	w2 := toWire(snapMessage("a", "b", second))
 	for _, c := range rpc.SplitChunks(second, 400) {
 		var ack bool
-		if err := conn.Call(ctx, msgSnapChunk, &snapChunk{Msg: w2, Chunk: c}, &ack); err != nil {
+		if err := conn.Call(ctx, msgSnapChunk, checkedChunk(w2, c, second), &ack); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sb.wait(t, "the restarted snapshot", func() bool { return len(sb.msgs) >= 1 })
-	if len(sb.msgs) != 1 || !bytes.Equal(sb.msgs[0].Snapshot.Data, second) {
-		t.Fatalf("receiver stepped %d snapshots; want exactly the second, whole", len(sb.msgs))
+	if msgs := sb.delivered(); len(msgs) != 1 || !bytes.Equal(msgs[0].Snapshot.Data, second) {
+		t.Fatalf("receiver stepped %d snapshots; want exactly the second, whole", len(msgs))
 	}
+}
+
+// checkedChunk is c of the snapshot whole, with its checksums, as a
+// sender sends it.
+func checkedChunk(w wireMessage, c rpc.Chunk, whole []byte) *snapChunk {
+	crc, sum := checksum(c.Data), checksum(whole)
+	return &snapChunk{Msg: w, Chunk: c, CRC: &crc, Sum: &sum}
 }
 
 // stuckStepper blocks in ReportUnreachable until released, like a driver

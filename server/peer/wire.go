@@ -56,6 +56,10 @@ type wireSnapMeta struct {
 type snapChunk struct {
 	Msg   wireMessage
 	Chunk rpc.Chunk
+	// CRC is the CRC-32C (Castagnoli) of Chunk.Data, Sum that of the whole
+	// snapshot; the receiver refuses a chunk without them.
+	CRC *uint32
+	Sum *uint32
 }
 
 func toWire(m consensus.Message) wireMessage {

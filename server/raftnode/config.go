@@ -42,6 +42,11 @@ type Config struct {
 	// MaxBatch bounds how many proposals one loop turn takes before it
 	// writes a Ready, so one fsync never grows without limit.
 	MaxBatch int
+	// QuarantineTicks is how long, in ticks, the node drops every message
+	// of a peer that sent a term or index out of range or a message that
+	// breaks the Raft protocol (a broken or forged member); 0 never
+	// quarantines (the message alone is dropped).
+	QuarantineTicks int
 	// Seed seeds the election-timeout randomness. Zero picks one from the
 	// node ID and the start time.
 	Seed uint64
@@ -63,6 +68,7 @@ func DefaultConfig(id consensus.NodeID) Config {
 		LeaderWriteDelay: time.Millisecond,
 		SnapshotEntries:  10000,
 		MaxBatch:         4096,
+		QuarantineTicks:  1000,
 	}
 }
 
@@ -78,6 +84,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TickInterval must be positive", ErrInvalidConfig)
 	case c.HeartbeatTick <= 0 || c.ElectionTick <= c.HeartbeatTick:
 		return fmt.Errorf("%w: need 0 < HeartbeatTick < ElectionTick", ErrInvalidConfig)
+	case c.QuarantineTicks < 0:
+		return fmt.Errorf("%w: QuarantineTicks must not be negative", ErrInvalidConfig)
 	case c.MaxBatch <= 0:
 		return fmt.Errorf("%w: MaxBatch must be positive", ErrInvalidConfig)
 	case c.MaxInflightMsgs <= 0 || c.MaxSizePerMsg == 0:

@@ -17,6 +17,13 @@
 // Step) and read what it publishes (Leader, IsLeader, Term, CommitIndex,
 // AppliedIndex) without locks.
 //
+// A peer message the core refuses (consensus.ErrOutOfRange,
+// ErrInvalidMessage, ErrProtocolViolation) is counted through
+// Hooks.PeerMessageDropped; after an out-of-range value or a protocol
+// violation the loop drops every message of that sender for
+// Config.QuarantineTicks (quarantine.go), logging once when it starts.
+// Nothing a peer sends can stop the node.
+//
 // It must never interpret entry data or know the application: normal
 // entries go to StateMachine.Apply as bytes, and its result goes back to
 // the proposer untouched. It must never read the wall clock for anything

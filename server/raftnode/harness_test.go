@@ -80,6 +80,7 @@ type testNode struct {
 	addr   string
 	faults *faults.Injector
 	cfg    Config
+	hooks  Hooks // passed to New at every start
 
 	wal  *wal.WAL
 	tr   *peer.Transport
@@ -157,7 +158,7 @@ func (c *testCluster) startNode(tn *testNode, tweak func(*Config, *wal.Options))
 		}
 	}
 	tn.sm = &recordSM{}
-	node, err := New(tn.cfg, w, tn.sm, tn.tr, Hooks{})
+	node, err := New(tn.cfg, w, tn.sm, tn.tr, tn.hooks)
 	if err != nil {
 		c.t.Fatalf("new node %s: %v", tn.id, err)
 	}

@@ -32,6 +32,7 @@ func (n *Node) run() {
 		select {
 		case <-ticker.C:
 			n.raft.Tick()
+			n.quar.tick()
 		case m := <-n.recvc:
 			n.step(m)
 		case p := <-n.propc:
@@ -137,12 +138,6 @@ func (n *Node) drain() {
 		default:
 			return
 		}
-	}
-}
-
-func (n *Node) step(m consensus.Message) {
-	if err := n.raft.Step(m); err != nil {
-		n.log.Debug("step rejected message", "type", m.Type.String(), "from", m.From, "error", err)
 	}
 }
 

@@ -97,6 +97,8 @@ type Node struct {
 	lastWrite time.Time
 	hold      *time.Timer
 	holding   bool
+	// quar holds the peers whose messages are dropped unread for a while.
+	quar *quarantine
 
 	// Published for other goroutines.
 	leader    atomic.Value // consensus.NodeID
@@ -118,6 +120,10 @@ type Hooks struct {
 	ConfChanged func(cs consensus.ConfState)
 	// Fsync observes the duration of each synced WAL write.
 	Fsync func(d time.Duration)
+	// PeerMessageDropped counts a peer's message that was not stepped, with
+	// the reason (DropOutOfRange, DropInvalid, DropViolation,
+	// DropQuarantined).
+	PeerMessageDropped func(from consensus.NodeID, reason string)
 }
 
 type proposal struct {
@@ -179,7 +185,7 @@ func New(cfg Config, store LogStore, sm StateMachine, tr Transport, hooks Hooks)
 		return nil, err
 	}
 	n := &Node{
-		cfg: cfg, log: logger, store: store, sm: sm, tr: tr, hooks: hooks,
+		cfg: cfg, log: logger, store: store, sm: sm, tr: tr, hooks: hooks, quar: newQuarantine(cfg.QuarantineTicks),
 		propc:     make(chan *proposal, cfg.MaxBatch),
 		recvc:     make(chan consensus.Message, 4096),
 		readc:     make(chan *readRequest, 1024),
