@@ -150,7 +150,8 @@ func TestLockLostTerminatesCommandAndExitsFour(t *testing.T) {
 // exit code lockctl passes on.
 func TestLockForwardsSignalToCommand(t *testing.T) {
 	c := cluster(t)
-	script := printEnv + `; trap 'echo forwarded; kill $p; exit 42' TERM; sleep 30 & p=$!; wait $p`
+	// The trap is set before the line the test waits for is printed.
+	script := `trap 'echo forwarded; kill $p; exit 42' TERM; ` + printEnv + `; sleep 30 & p=$!; wait $p`
 	p := c.start(t, nil, "lock", "bin/forward", "--", "sh", "-c", script)
 	waitFor(t, 30*time.Second, "the command to start", func() bool { return envLine.MatchString(p.stdout.String()) })
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
