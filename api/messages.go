@@ -354,13 +354,16 @@ type SnapshotSaveRequest struct {
 }
 
 // SnapshotSaveResponse is one chunk of a backup of Total bytes taken at
-// Index; CRC32C is the checksum of the whole backup.
+// Index; CRC32C is the checksum of the whole backup. ClusterID is the
+// cluster ID of the node that made the backup ("" if it knows none; a
+// node older than the field leaves it out).
 type SnapshotSaveResponse struct {
-	Index  uint64
-	Term   uint64
-	Total  uint64
-	CRC32C uint32
-	Data   []byte
+	Index     uint64
+	Term      uint64
+	Total     uint64
+	CRC32C    uint32
+	Data      []byte
+	ClusterID string
 }
 
 // ObserveRequest subscribes this connection to holder changes of Name. The

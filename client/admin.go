@@ -128,6 +128,9 @@ type SnapshotInfo struct {
 	Term   uint64
 	Size   uint64
 	CRC32C uint32
+	// ClusterID is the cluster the backup was taken from ("" if the
+	// leader knows none).
+	ClusterID string
 }
 
 // SnapshotSave writes a consistent backup of the cluster's state to w,
@@ -144,7 +147,7 @@ func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) (SnapshotInfo, e
 			return info, err
 		}
 		if off == 0 {
-			info = SnapshotInfo{Index: resp.Index, Term: resp.Term, Size: resp.Total, CRC32C: resp.CRC32C}
+			info = SnapshotInfo{Index: resp.Index, Term: resp.Term, Size: resp.Total, CRC32C: resp.CRC32C, ClusterID: resp.ClusterID}
 		} else if resp.Index != info.Index {
 			return info, fmt.Errorf("%w: index changed from %d to %d", ErrSnapshotGone, info.Index, resp.Index)
 		}

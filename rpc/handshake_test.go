@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -149,5 +151,24 @@ func TestClientDialToHTTPPortSaysSo(t *testing.T) {
 func TestAnonymousClientIDIsTenBytes(t *testing.T) {
 	if len(anonymousClientID) != '\n' {
 		t.Fatalf("len(%q) = %d, want %d", anonymousClientID, len(anonymousClientID), '\n')
+	}
+}
+
+// A handshake of another protocol version is refused on both sides with
+// a message that names both versions.
+func TestVersionMismatchNamesBothVersions(t *testing.T) {
+	other := ProtocolVersion + 1
+	_, err := judgeHello(hello{version: other, b: uint8(KindClient)}, KindClient)
+	want := fmt.Sprintf("peer speaks %d, we speak %d", other, ProtocolVersion)
+	if !errors.Is(err, ErrVersionMismatch) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("server side: %v, want %q", err, want)
+	}
+	err = replyError(hello{version: other, b: statusVersionMismatch})
+	want = fmt.Sprintf("server speaks %d, we speak %d", other, ProtocolVersion)
+	if !errors.Is(err, ErrVersionMismatch) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("dial side: %v, want %q", err, want)
+	}
+	if _, err := judgeHello(hello{version: ProtocolVersion, b: uint8(KindClient)}, KindClient); err != nil {
+		t.Fatalf("the same version (negative control): %v", err)
 	}
 }

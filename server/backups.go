@@ -79,5 +79,5 @@ func (s *Server) snapshotSave(ctx context.Context, req *api.SnapshotSaveRequest)
 	size := uint64(rpc.MaxChunkData(s.cfg.RPC.MaxFrameSize) / 2)
 	end := min(req.Offset+size, uint64(len(bk.data)))
 	return &api.SnapshotSaveResponse{Index: bk.index, Term: bk.term, Total: uint64(len(bk.data)), CRC32C: bk.crc,
-		Data: bk.data[req.Offset:end]}, nil
+		Data: bk.data[req.Offset:end], ClusterID: s.ClusterID()}, nil
 }

@@ -19,7 +19,9 @@
 // commands (stamp.go) and the node's Clock (clock.go), the membership and
 // every member's client address (members.go), the one table from domain
 // errors to wire codes (codes.go), the record of the cluster a data
-// directory was bootstrapped for and its cluster ID (identity.go), metrics
+// directory was bootstrapped for and its cluster ID (identity.go), the
+// backup file format (backupfile.go) and the offline restore that builds a
+// new cluster's data directories from a backup (restore.go), metrics
 // (metrics.go, callmetrics.go) and the HTTP endpoints (http.go; the
 // cluster page in webview.go and clusterview.go, its recent events in
 // eventlog.go). State tables: Server in server.go, the lease table
@@ -28,7 +30,9 @@
 // It exports Config, DefaultConfig, New, Server (Start, Shutdown, Close,
 // ID, ClusterID, PeerAddr, ClientAddr, Removed, Live, Ready, Status),
 // NewHTTPHandler with the NodeHealth it reads, ClusterID and FormatMembers,
-// and its errors; cmd/lockd is its user.
+// the backup file functions (EncodeBackup, DecodeBackup, ReadBackupFile,
+// InspectBackup, Restore), and its errors; cmd/lockd is its user, and
+// cmd/lockctl for backup files and Restore.
 //
 // Nothing here applies anything with the wall clock: commands carry the
 // leader's stamp (see Time below), and the replicated state changes only

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/lockd/lockd/consensus"
 	"github.com/lockd/lockd/locks"
 	"github.com/lockd/lockd/rpc"

@@ -164,6 +164,9 @@ func TestOpenReportsCorruptSnapshotFiles(t *testing.T) {
 		{"flipped data byte", func(t *testing.T, p string) { rewrite(t, p, func(b []byte) []byte { return flip(b, -3) }) }, "data checksum"},
 		{"flipped header byte", func(t *testing.T, p string) { rewrite(t, p, func(b []byte) []byte { return flip(b, 20) }) }, "header checksum"},
 		{"bad magic", func(t *testing.T, p string) { rewrite(t, p, func(b []byte) []byte { return flip(b, 0) }) }, "magic"},
+		{"another format version", func(t *testing.T, p string) {
+			rewrite(t, p, func(b []byte) []byte { b[7] = '2'; return b })
+		}, "snapshot file format version 2; this lockd reads snapshot format version 1"},
 		{"truncated data", func(t *testing.T, p string) { rewrite(t, p, func(b []byte) []byte { return b[:len(b)-5] }) }, "truncated"},
 		{"truncated header", func(t *testing.T, p string) { rewrite(t, p, func(b []byte) []byte { return b[:12] }) }, "truncated header"},
 		{"missing", func(t *testing.T, p string) {

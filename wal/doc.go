@@ -23,6 +23,12 @@
 //     Open verifies every record, the contiguity of the log and every
 //     snapshot file, failing with a *CorruptError (errors.Is ErrCorrupt) that
 //     names the index or file instead of dropping anything;
+//   - versions: the directory records its format version (FormatVersion,
+//     format.go) and Open refuses one it does not know with a *FormatError
+//     (errors.Is ErrUnknownFormat) naming both versions, before reading
+//     anything else; each record also starts with a version byte and each
+//     snapshot file's magic ends with one, and another value is reported
+//     with both versions;
 //   - the log bounds record: it is written in the same Badger transaction as
 //     the entries it covers, so an entry key outside [first, last] is garbage
 //     from a truncation or compaction and is deleted, never read.

@@ -3,6 +3,7 @@ package wal
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"slices"
 
@@ -68,7 +69,7 @@ func unseal(key, value []byte) ([]byte, string) {
 		return nil, "checksum mismatch"
 	}
 	if value[4] != recordVersion {
-		return nil, "unknown record version"
+		return nil, fmt.Sprintf("record format version %d; this lockd reads record version %d", value[4], recordVersion)
 	}
 	return value[5:], ""
 }

@@ -13,6 +13,9 @@ import (
 // leftovers: entry keys outside the bounds and snapshot files other than
 // the latest.
 func (w *WAL) recover() error {
+	if err := w.checkFormat(); err != nil {
+		return err
+	}
 	garbage, err := w.load()
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 
 // A snapshot file is a 40-byte header then the data:
 //
-//	magic "LKDSNAP1" | index(8) | term(8) | size(8) | crc32c(data)(4) | crc32c(header[0:36])(4)
+//	magic "LKDSNAP1" (its last byte is the file's format version) | index(8) | term(8) | size(8) | crc32c(data)(4) | crc32c(header[0:36])(4)
 //
 // It is written to <name>.tmp, fsynced, renamed to <term>-<index>.snap
 // (16 hex digits each) and the directory fsynced, so a crash leaves either no
@@ -86,6 +86,9 @@ func (w *WAL) readSnapFile(m snapMeta) ([]byte, error) {
 	}
 	hdr := b[:snapHeaderLen]
 	switch {
+	case bytes.Equal(hdr[:7], []byte(snapMagic[:7])) && hdr[7] != snapMagic[7]:
+		return nil, corrupt(fmt.Sprintf("snapshot file format version %c; this lockd reads snapshot format version %c",
+			hdr[7], snapMagic[7]))
 	case !bytes.Equal(hdr[:8], []byte(snapMagic)):
 		return nil, corrupt("bad magic")
 	case binary.BigEndian.Uint32(hdr[36:]) != crc32.Checksum(hdr[:36], castagnoli):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/server"
 )
 
 // envLine matches what the commands below print of their environment.
@@ -148,7 +150,8 @@ func TestLockLostTerminatesCommandAndExitsFour(t *testing.T) {
 // exit code lockctl passes on.
 func TestLockForwardsSignalToCommand(t *testing.T) {
 	c := cluster(t)
-	script := printEnv + `; trap 'echo forwarded; kill $p; exit 42' TERM; sleep 30 & p=$!; wait $p`
+	// The trap is set before the line the test waits for is printed.
+	script := `trap 'echo forwarded; kill $p; exit 42' TERM; ` + printEnv + `; sleep 30 & p=$!; wait $p`
 	p := c.start(t, nil, "lock", "bin/forward", "--", "sh", "-c", script)
 	waitFor(t, 30*time.Second, "the command to start", func() bool { return envLine.MatchString(p.stdout.String()) })
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -394,8 +397,14 @@ func TestSnapshotSaveWritesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Index == 0 || d.Bytes == 0 || uint64(fi.Size()) != d.Bytes {
-		t.Errorf("doc %+v, file %d bytes", d, fi.Size())
+	h, data, err := server.ReadBackupFile(file)
+	if err != nil {
+		t.Fatalf("the saved file does not read back: %v", err)
+	}
+	if d.Bytes == 0 || uint64(len(data)) != d.Bytes || uint64(fi.Size()) <= d.Bytes ||
+		h.Index != d.Index || h.Term != d.Term || h.ClusterID != d.ClusterID || d.ClusterID == "" ||
+		fmt.Sprintf("%x", h.SHA256) != d.SHA256 {
+		t.Errorf("doc %+v, file %d bytes with header %+v", d, fi.Size(), h)
 	}
 	if _, err := os.Stat(file + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("temporary file left behind: %v", err)

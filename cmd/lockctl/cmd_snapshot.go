@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/server"
 )
 
 // snapshotAttempts bounds how often a backup is restarted because the
@@ -18,15 +20,20 @@ const snapshotAttempts = 3
 
 // snapshotDoc is the JSON of `snapshot save`.
 type snapshotDoc struct {
-	File   string `json:"file"`
-	Index  uint64 `json:"index"`
-	Term   uint64 `json:"term"`
+	File      string `json:"file"`
+	ClusterID string `json:"cluster_id"`
+	Index     uint64 `json:"index"`
+	Term      uint64 `json:"term"`
+	// Bytes is the state machine snapshot's size; the file adds its
+	// header and checksum.
 	Bytes  uint64 `json:"bytes"`
 	CRC32C uint32 `json:"crc32c"`
+	SHA256 string `json:"sha256"`
 }
 
 func (d snapshotDoc) table(t *tableWriter) {
-	t.text("saved snapshot at index %d (term %d): %d bytes, crc32c %08x, to %s", d.Index, d.Term, d.Bytes, d.CRC32C, d.File)
+	t.text("saved snapshot of cluster %s at index %d (term %d): %d bytes, sha256 %s, to %s",
+		orDash(d.ClusterID), d.Index, d.Term, d.Bytes, d.SHA256, d.File)
 }
 
 func (l *lockctl) snapshotCommand() *cli.Command {
@@ -50,27 +57,35 @@ func (l *lockctl) snapshotCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					doc := snapshotDoc{File: file, Index: info.Index, Term: info.Term, Bytes: info.Size, CRC32C: info.CRC32C}
+					doc := snapshotDoc{File: file, ClusterID: info.ClusterID, Index: info.Index, Term: info.Term,
+						Bytes: info.Size, CRC32C: info.CRC32C, SHA256: fmt.Sprintf("%x", info.sha256)}
 					return l.g.out.print(doc, doc.table)
 				})
 			},
-		}},
+		}, l.snapshotInspectCommand(), l.snapshotRestoreCommand()},
 	}
 }
 
-// saveSnapshot writes a backup to file atomically: into file.tmp, synced,
-// then renamed over file, and the directory synced. A backup whose
-// snapshot the leader replaced mid-way is started over.
-func saveSnapshot(ctx context.Context, cl *client.Client, file string) (client.SnapshotInfo, error) {
+// savedSnapshot is what saveSnapshot wrote.
+type savedSnapshot struct {
+	client.SnapshotInfo
+	sha256 [32]byte
+}
+
+// saveSnapshot writes a backup file (server.EncodeBackup: header, the
+// snapshot, SHA-256) to file atomically: into file.tmp, synced, then
+// renamed over file, and the directory synced. A backup whose snapshot
+// the leader replaced mid-way is started over.
+func saveSnapshot(ctx context.Context, cl *client.Client, file string) (savedSnapshot, error) {
 	tmp := file + ".tmp"
 	var err error
 	for range snapshotAttempts {
-		var info client.SnapshotInfo
+		var info savedSnapshot
 		info, err = saveSnapshotOnce(ctx, cl, tmp)
 		if err == nil {
 			if err = os.Rename(tmp, file); err != nil {
 				_ = os.Remove(tmp)
-				return client.SnapshotInfo{}, err
+				return savedSnapshot{}, err
 			}
 			return info, syncDir(filepath.Dir(file))
 		}
@@ -79,15 +94,26 @@ func saveSnapshot(ctx context.Context, cl *client.Client, file string) (client.S
 			break
 		}
 	}
-	return client.SnapshotInfo{}, err
+	return savedSnapshot{}, err
 }
 
-func saveSnapshotOnce(ctx context.Context, cl *client.Client, tmp string) (client.SnapshotInfo, error) {
+// saveSnapshotOnce fetches the snapshot into memory (the whole state of
+// the cluster, bounded by the server's limits), then writes the file.
+func saveSnapshotOnce(ctx context.Context, cl *client.Client, tmp string) (savedSnapshot, error) {
+	var data bytes.Buffer
+	info, err := cl.SnapshotSave(ctx, &data)
+	if err != nil {
+		return savedSnapshot{}, fmt.Errorf("snapshot save: %w", err)
+	}
+	file, err := server.EncodeBackup(info.ClusterID, info.Index, info.Term, data.Bytes())
+	if err != nil {
+		return savedSnapshot{}, fmt.Errorf("snapshot save: %w", err)
+	}
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return client.SnapshotInfo{}, err
+		return savedSnapshot{}, err
 	}
-	info, err := cl.SnapshotSave(ctx, f)
+	_, err = f.Write(file)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -95,9 +121,11 @@ func saveSnapshotOnce(ctx context.Context, cl *client.Client, tmp string) (clien
 		err = cerr
 	}
 	if err != nil {
-		return client.SnapshotInfo{}, fmt.Errorf("snapshot save: %w", err)
+		return savedSnapshot{}, fmt.Errorf("snapshot save: %w", err)
 	}
-	return info, nil
+	saved := savedSnapshot{SnapshotInfo: info}
+	copy(saved.sha256[:], file[len(file)-len(saved.sha256):])
+	return saved, nil
 }
 
 // syncDir makes a rename in dir durable.

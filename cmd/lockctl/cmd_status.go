@@ -16,8 +16,11 @@ import (
 type statusDoc struct {
 	// Leader is the ID of the leader of the highest term any node
 	// reports; "" if no node knows one.
-	Leader string    `json:"leader"`
-	Nodes  []nodeDoc `json:"nodes"`
+	Leader string `json:"leader"`
+	// ClusterID is the cluster ID the leader reports (without a leader,
+	// the node of the highest term); "" if none knows one.
+	ClusterID string    `json:"cluster_id"`
+	Nodes     []nodeDoc `json:"nodes"`
 	// named is the leader that the answering node of the highest term
 	// names, when no leader answered (for the error only: it may be gone).
 	named string
@@ -36,6 +39,8 @@ type nodeDoc struct {
 	// leader has committed; null when no leader answered.
 	Lag    *uint64 `json:"lag"`
 	Leader string  `json:"leader"`
+	// ClusterID is the cluster the node's data directory belongs to.
+	ClusterID string `json:"cluster_id"`
 	// Error is why the node did not answer ("" if it did).
 	Error string `json:"error"`
 }
@@ -158,6 +163,12 @@ func statusFrom(nodes []client.ClusterNode) statusDoc {
 	if lead == nil && newest != nil {
 		doc.named = newest.Leader
 	}
+	switch {
+	case lead != nil:
+		doc.ClusterID = lead.ClusterID
+	case newest != nil:
+		doc.ClusterID = newest.ClusterID
+	}
 	if lead != nil {
 		doc.Leader = lead.ID
 		for _, p := range lead.Progress {
@@ -171,6 +182,7 @@ func statusFrom(nodes []client.ClusterNode) statusDoc {
 				d.ID = s.ID
 			}
 			d.Role, d.Term, d.Commit, d.Applied, d.Leader = s.Role, s.Term, s.Commit, s.Applied, s.Leader
+			d.ClusterID = s.ClusterID
 			if lead != nil {
 				lag := uint64(0)
 				if lead.Commit > s.Applied {
@@ -211,6 +223,7 @@ func (d statusDoc) namedBy() string {
 }
 
 func (d statusDoc) table(t *tableWriter) {
+	t.text("cluster %s", orDash(d.ClusterID))
 	t.row("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "LEADER", "ERROR")
 	for _, n := range d.Nodes {
 		role, lag := orDash(n.Role), "-"
@@ -224,7 +237,11 @@ func (d statusDoc) table(t *tableWriter) {
 			t.row(orDash(n.ID), orDash(n.ClientAddr), "-", "-", "-", "-", "-", "-", n.Error)
 			continue
 		}
-		t.row(n.ID, orDash(n.ClientAddr), role, n.Term, n.Commit, n.Applied, lag, orDash(n.Leader), "-")
+		note := "-"
+		if n.ClusterID != d.ClusterID && d.ClusterID != "" {
+			note = "in cluster " + orDash(n.ClusterID)
+		}
+		t.row(n.ID, orDash(n.ClientAddr), role, n.Term, n.Commit, n.Applied, lag, orDash(n.Leader), note)
 	}
 }
 

@@ -1,9 +1,10 @@
 // Command lockctl is the shell's way into a lockd cluster: it shows the
 // cluster's state (status, members, sessions, locks), operates it
 // (membership, leader transfer, backups), holds a lock while a command
-// runs, takes part in or watches an election, measures throughput, and
+// runs, takes part in or watches an election, measures throughput,
 // creates the CA and the certificates of nodes and clients (`cert`, which
-// needs no cluster).
+// needs no cluster), and checks and restores backup files offline
+// (`snapshot inspect`, `snapshot restore`, which need no cluster either).
 // docs/LOCKCTL.md is its reference: commands, JSON schema, exit codes.
 //
 // It owns: the command line (urfave/cli/v2), the mapping of errors to exit
@@ -11,8 +12,10 @@
 // table and JSON renderings, the supervision of `lock`'s command, and
 // the TLS options (tls.go: all of --cacert, --cert and --key or none,
 // loaded by client.LoadTLS).
-// It must never: import a lockd package other than client and
-// internal/pki (for `cert`); compare error strings; print anything but
+// It must never: import a lockd package other than client, internal/pki
+// (for `cert`) and server (for the backup file format and the offline
+// restore only; it talks to a cluster through client alone); compare
+// error strings; print anything but
 // the command's own output on stdout while `lock` runs; leave `lock`'s
 // command running after the lock is lost.
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/server"
 )
 
 // Exit codes of lockctl. They are part of its interface (docs/LOCKCTL.md):
@@ -76,7 +77,8 @@ func exitCode(err error) int {
 		errors.Is(err, client.ErrInvalidName),
 		errors.Is(err, client.ErrValueTooLarge),
 		errors.Is(err, client.ErrInvalidLockDelay),
-		errors.Is(err, client.ErrInvalidMode):
+		errors.Is(err, client.ErrInvalidMode),
+		errors.Is(err, server.ErrRestore):
 		return exitUsage
 	case errors.Is(err, errGaveUpWaiting):
 		return exitGaveUp

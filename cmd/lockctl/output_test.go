@@ -26,8 +26,8 @@ func render(t *testing.T, format string, doc any, table func(*tableWriter)) stri
 
 func threeNodes() []client.ClusterNode {
 	return []client.ClusterNode{
-		{ID: "n2", ClientAddr: "127.0.0.1:7002", Status: &client.NodeStatus{ID: "n2", Role: "follower", Term: 3, Leader: "n1", Commit: 40, Applied: 38}},
-		{ID: "n1", ClientAddr: "127.0.0.1:7001", Status: &client.NodeStatus{ID: "n1", Role: "leader", Term: 3, Leader: "n1", Commit: 42, Applied: 42,
+		{ID: "n2", ClientAddr: "127.0.0.1:7002", Status: &client.NodeStatus{ID: "n2", Role: "follower", Term: 3, Leader: "n1", Commit: 40, Applied: 38, ClusterID: "c436067db1a58d41"}},
+		{ID: "n1", ClientAddr: "127.0.0.1:7001", Status: &client.NodeStatus{ID: "n1", Role: "leader", Term: 3, Leader: "n1", Commit: 42, Applied: 42, ClusterID: "c436067db1a58d41",
 			Progress: []client.MemberProgress{{ID: "n1", Match: 42}, {ID: "n2", Match: 40}, {ID: "n3", Learner: true}}}},
 		{ID: "n3", ClientAddr: "127.0.0.1:7003", Error: "dial tcp: connection refused"},
 	}
@@ -38,7 +38,8 @@ func threeNodes() []client.ClusterNode {
 func TestStatusTableShowsLagAgainstLeaderCommit(t *testing.T) {
 	doc := statusFrom(threeNodes())
 	got := render(t, "table", doc, doc.table)
-	want := `ID  ADDRESS         ROLE      TERM  COMMIT  APPLIED  LAG  LEADER  ERROR
+	want := `cluster c436067db1a58d41
+ID  ADDRESS         ROLE      TERM  COMMIT  APPLIED  LAG  LEADER  ERROR
 n1  127.0.0.1:7001  leader    3     42      42       0    n1      -
 n2  127.0.0.1:7002  follower  3     40      38       4    n1      -
 n3  127.0.0.1:7003  -         -     -       -        -    -       dial tcp: connection refused
@@ -58,14 +59,14 @@ func TestStatusJSONSchema(t *testing.T) {
 	if err := json.Unmarshal([]byte(render(t, "json", doc, doc.table)), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got["leader"] != "n1" {
-		t.Errorf("leader = %v", got["leader"])
+	if got["leader"] != "n1" || got["cluster_id"] != "c436067db1a58d41" {
+		t.Errorf("leader = %v, cluster_id = %v", got["leader"], got["cluster_id"])
 	}
 	nodes := got["nodes"].([]any)
 	if len(nodes) != 3 {
 		t.Fatalf("%d nodes", len(nodes))
 	}
-	wantKeys := []string{"applied", "client_addr", "commit", "error", "id", "lag", "leader", "learner", "role", "term"}
+	wantKeys := []string{"applied", "client_addr", "cluster_id", "commit", "error", "id", "lag", "leader", "learner", "role", "term"}
 	for _, n := range nodes {
 		if keys := sortedKeys(n.(map[string]any)); !reflect.DeepEqual(keys, wantKeys) {
 			t.Errorf("node keys %v, want %v", keys, wantKeys)
@@ -77,6 +78,22 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	if n3 := nodes[2].(map[string]any); n3["lag"] != nil || n3["learner"] != true || n3["error"] == "" {
 		t.Errorf("n3 = %v", n3)
+	}
+}
+
+// A node that answers with another cluster ID than the leader's is
+// marked in the table, so an operator sees a node of another cluster.
+func TestStatusTableMarksANodeOfAnotherCluster(t *testing.T) {
+	nodes := threeNodes()
+	nodes[0].Status.ClusterID = "0000000000000001"
+	doc := statusFrom(nodes)
+	got := render(t, "table", doc, doc.table)
+	if !strings.Contains(got, "cluster c436067db1a58d41\n") || !strings.Contains(got, "in cluster 0000000000000001") {
+		t.Errorf("table:\n%s", got)
+	}
+	same := statusFrom(threeNodes())
+	if got := render(t, "table", same, same.table); strings.Contains(got, "in cluster") {
+		t.Errorf("a cluster of one ID marked a node (negative control):\n%s", got)
 	}
 }
 

@@ -154,6 +154,19 @@ func TestRestartWithAnotherInitialClusterIsRefusedNotSplit(t *testing.T) {
 		l := again.log.String()
 		return strings.Contains(l, "refusing peer") && strings.Contains(l, "belongs to cluster "+threeID+", we are "+soloID), tail(l, 5)
 	})
+	// ... and counts the refusals by their reason, for an alert.
+	waitUntil(t, startTimeout, "n1 counting the refusals", func() (bool, string) {
+		code, body, err := httpGet("http://" + c.httpAdr[0] + "/metrics")
+		if err != nil || code != 200 {
+			return false, fmt.Sprintf("/metrics: %d %v", code, err)
+		}
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, `lockd_peers_refused_total{reason="cluster"} `) && !strings.HasSuffix(line, " 0") {
+				return true, line
+			}
+		}
+		return false, "no lockd_peers_refused_total{reason=\"cluster\"} above 0"
+	})
 	if st, err := httpStatus(c.httpAdr[0]); err != nil || st.Role != "leader" || st.ClusterID != soloID {
 		t.Fatalf("n1 after meeting the other cluster: %+v, %v", st, err)
 	}

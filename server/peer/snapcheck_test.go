@@ -51,11 +51,11 @@ func TestSnapshotWithBadChecksumIsRefused(t *testing.T) {
 	flipped := append([]byte(nil), data[:100]...)
 	flipped[50] ^= 1
 	var ack bool
-	err := c.Call(t.Context(), msgSnapChunk, &snapChunk{Msg: toWire(snapMessage("x", "b", nil)),
+	err := c.Call(t.Context(), msgSnapChunk, &snapChunk{Msg: toWire(snapMessage("n9", "b", nil)),
 		Chunk: rpc.Chunk{Offset: 0, Total: 200, Data: flipped}, CRC: &crc, Sum: &sum}, &ack)
 	wantRemote(t, err, ErrSnapshotChecksum, "a chunk with a flipped bit")
 
-	err = c.Call(t.Context(), msgSnapChunk, &snapChunk{Msg: toWire(snapMessage("x", "b", nil)),
+	err = c.Call(t.Context(), msgSnapChunk, &snapChunk{Msg: toWire(snapMessage("n9", "b", nil)),
 		Chunk: rpc.Chunk{Offset: 0, Total: 200, Data: data[:100]}}, &ack)
 	wantRemote(t, err, ErrSnapshotChecksum, "a chunk without checksums")
 
