@@ -60,7 +60,7 @@ func benchPairsTLS(b *testing.B, clients, conns int, ca *testCA) {
 	var tweak func(*Config)
 	clientCfg := rpc.DefaultConfig()
 	if ca != nil {
-		tweak, clientCfg = ca.withTLS, ca.clientRPC("bench")
+		tweak, clientCfg = ca.withTLS, ca.clientRPC("root")
 	}
 	c := newSvcCluster(b, 3, tweak)
 	lead := c.leader()
@@ -235,9 +235,27 @@ func processCPU(b *testing.B) time.Duration {
 // between rounds. It reports the median and the worst round.
 //
 //	go test ./server/ -run '^$' -bench LeaderFailover -benchtime 20x
-func BenchmarkLeaderFailover(b *testing.B) {
-	c := newSvcCluster(b, 3, func(cfg *Config) { cfg.Clock = nil })
-	cl := dialClient(b, c.leader().ClientAddr())
+func BenchmarkLeaderFailover(b *testing.B) { benchFailover(b, nil) }
+
+// BenchmarkLeaderFailoverTLS is BenchmarkLeaderFailover over mutual TLS:
+// the client's new connection to the new leader pays a TLS handshake.
+func BenchmarkLeaderFailoverTLS(b *testing.B) { benchFailover(b, newTestCA(b)) }
+
+// benchFailover runs BenchmarkLeaderFailover, over TLS with certificates
+// of ca unless ca is nil.
+func benchFailover(b *testing.B, ca *testCA) {
+	c := newSvcCluster(b, 3, func(cfg *Config) {
+		cfg.Clock = nil
+		if ca != nil {
+			ca.withTLS(cfg)
+		}
+	})
+	var cl *svcClient
+	if ca != nil {
+		cl = dialClientWith(b, c.leader().ClientAddr(), ca.clientRPC("root"))
+	} else {
+		cl = dialClient(b, c.leader().ClientAddr())
+	}
 	s := cl.open(10 * time.Second)
 	// pair is one acquire+release; a failed step is retried with the same
 	// Seq on the next call (dedup answers it if it was applied).
