@@ -61,8 +61,8 @@ type Lock struct {
 	// ctx is cancelled at the start of jeopardy or when the hold ends.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	mu   sync.Mutex
-	err  error // why the hold ended, once Lost is closed
+	mu     sync.Mutex
+	err    error // why the hold ended, once Lost is closed
 }
 
 // Name is the lock's name.
