@@ -230,8 +230,20 @@ type proc struct {
 // names the cluster.
 func (c *testCluster) start(t *testing.T, stdin *os.File, args ...string) *proc {
 	t.Helper()
+	return c.startOn(t, stdin, c.endpoints(), nil, args...)
+}
+
+// startWith runs the binary with LOCKD_ENDPOINTS set to endpoints and env
+// added to its environment.
+func (c *testCluster) startWith(t *testing.T, endpoints string, env []string, args ...string) *proc {
+	t.Helper()
+	return c.startOn(t, nil, endpoints, env, args...)
+}
+
+func (c *testCluster) startOn(t *testing.T, stdin *os.File, endpoints string, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(lockctlBinary(t), args...)
-	cmd.Env = append(os.Environ(), "LOCKD_ENDPOINTS="+c.endpoints())
+	cmd.Env = append(append(os.Environ(), "LOCKD_ENDPOINTS="+endpoints), env...)
 	p := &proc{t: t, cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if stdin != nil {
