@@ -57,13 +57,14 @@ func (l *lockctl) electCommand() *cli.Command {
 		Usage:     "campaign in election NAME with VALUE and lead until interrupted, or --observe its leader",
 		ArgsUsage: "NAME VALUE | --observe NAME",
 		Description: "elect NAME VALUE waits until elected, prints it, and holds leadership until\n" +
-			"SIGINT/SIGTERM (then resigns and exits 0); if leadership is lost it exits 4.\n" +
+			"SIGINT/SIGTERM (then resigns and exits 0); if leadership may be lost (the\n" +
+			"session is in jeopardy) or is lost, it prints \"lost\" and exits 4.\n" +
 			"elect --observe NAME prints the leader and every change until interrupted.\n" +
 			"With -o json each event is one JSON object on its own line.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "observe", Usage: "watch the election's leader instead of campaigning"},
 			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL, positive (the server clamps it to its range)"},
-			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
+			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultElectionLockDelay,
 				Usage: "how long nobody can win the election if this session expires while leading"},
 		},
 		Action: func(c *cli.Context) error {
@@ -146,10 +147,14 @@ func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string
 		}
 		doc.Event = "resigned"
 		return l.g.out.line(doc, fmt.Sprintf("resigned: %s", e.Name()))
-	case <-lk.Lost():
+	case <-lk.Context().Done():
+		// At the start of jeopardy, before anyone else could win: the
+		// service following this output must stop leading now. The
+		// session is closed on the way out if the cluster answers.
+		why := context.Cause(lk.Context())
 		doc.Event = "lost"
-		_ = l.g.out.line(doc, fmt.Sprintf("lost: %s (%v)", e.Name(), lk.Err()))
-		return fmt.Errorf("%w: leadership of %q: %v", errLockLost, e.Name(), lk.Err())
+		_ = l.g.out.line(doc, fmt.Sprintf("lost: %s (%v)", e.Name(), why))
+		return fmt.Errorf("%w: leadership of %q: %v", errLockLost, e.Name(), why)
 	}
 }
 
