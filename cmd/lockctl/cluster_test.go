@@ -72,7 +72,7 @@ func buildLockctl() testBinaries {
 }
 
 // lockctlBinary returns the built binary, skipping in -short mode.
-func lockctlBinary(t *testing.T) string {
+func lockctlBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the lockctl binary")
@@ -196,7 +196,7 @@ func (c *testCluster) endpoints() string {
 }
 
 // cluster returns the shared cluster, starting it on first use.
-func cluster(t *testing.T) *testCluster {
+func cluster(t testing.TB) *testCluster {
 	t.Helper()
 	lockctlBinary(t)
 	shared.clusterOnce.Do(func() { shared.cluster, shared.clusterErr = startCluster() })
@@ -207,7 +207,7 @@ func cluster(t *testing.T) *testCluster {
 }
 
 // sdk returns an SDK client of the cluster for checks from the test.
-func (c *testCluster) sdk(t *testing.T) *client.Client {
+func (c *testCluster) sdk(t testing.TB) *client.Client {
 	t.Helper()
 	cl, err := client.New(client.Config{Endpoints: strings.Split(c.endpoints(), ",")})
 	if err != nil {
