@@ -111,7 +111,7 @@ func (l *lockctl) electCommand() *cli.Command {
 			if c.Bool("observe") {
 				return l.observe(ctx, e)
 			}
-			return l.campaign(ctx, e, c.Args().Get(1))
+			return l.campaign(ctx, cl, e, c.Args().Get(1))
 		},
 	}
 }
@@ -125,7 +125,7 @@ func interrupted(ctx context.Context, err error) error {
 	return err
 }
 
-func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string) error {
+func (l *lockctl) campaign(ctx context.Context, cl *client.Client, e *client.Election, value string) error {
 	if err := e.Campaign(ctx, []byte(value)); err != nil {
 		if ctx.Err() == nil && sessionEnded(err) {
 			// Never elected: nothing was held, so nothing was lost.
@@ -154,6 +154,7 @@ func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string
 		why := context.Cause(lk.Context())
 		doc.Event = "lost"
 		_ = l.g.out.line(doc, fmt.Sprintf("lost: %s (%v)", e.Name(), why))
+		l.abandon(cl, lk.Session())
 		return fmt.Errorf("%w: leadership of %q: %v", errLockLost, e.Name(), why)
 	}
 }
@@ -186,4 +187,18 @@ func (l *lockctl) observe(ctx context.Context, e *client.Election) error {
 		}
 	}
 	return nil
+}
+
+// abandon closes s if the cluster answers soon, halfway to the session's
+// earliest expiry (when the cluster could elect someone else) at the
+// latest, so that lockctl exits before then; then it closes cl, which
+// ends s locally if the close did not get through.
+func (l *lockctl) abandon(cl *client.Client, s *client.Session) {
+	bound := min(l.g.timeout, time.Until(s.EarliestExpiry())/2)
+	if bound > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		_ = s.Close(ctx)
+		cancel()
+	}
+	_ = cl.Close()
 }

@@ -110,7 +110,7 @@ func (l *lockctl) lockAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	code, err := l.runHolding(c, s, lk, argv, sigs)
+	code, err := l.runHolding(c, cl, s, lk, argv, sigs)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (l *lockctl) acquire(c *cli.Context, s *client.Session, name string, sigs <
 }
 
 // runHolding runs argv while lk is held and returns the exit code to use.
-func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock, argv []string, sigs <-chan os.Signal) (int, error) {
+func (l *lockctl) runHolding(c *cli.Context, cl *client.Client, s *client.Session, lk *client.Lock, argv []string, sigs <-chan os.Signal) (int, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(),
 		"LOCKD_LOCK_NAME="+lk.Name(),
@@ -244,6 +244,7 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 				why := lk.Err()
 				if why == nil {
 					why = context.Cause(lk.Context())
+					l.abandon(cl, s) // exit before anyone else could be granted the lock
 				}
 				return 0, fmt.Errorf("%w: %q: %v", errLockLost, lk.Name(), why)
 			}

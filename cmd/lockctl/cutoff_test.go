@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,5 +197,51 @@ func TestKillWaitIsHalfwayToTheEarliestGrant(t *testing.T) {
 	}
 	if got := killWait(now, time.Time{}, 0, time.Second); got != 0 {
 		t.Errorf("killWait of an ended session = %v, want 0", got)
+	}
+}
+
+// TestCutOffElectSaysLostBeforeTheNextLeaderIsElected: the leader's
+// `lockctl elect` reaches the cluster only through a proxy that then stops
+// forwarding; it prints "lost" and exits 4 at the start of jeopardy, while
+// the second candidate (default lock-delay: none) is not yet elected; the
+// second is elected after.
+func TestCutOffElectSaysLostBeforeTheNextLeaderIsElected(t *testing.T) {
+	lockctlBinary(t)
+	c, err := startClusterWith(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.stop)
+	proxy := newBlackhole(t, leaderOf(t, c).ClientAddr())
+	const name = "bin/cutoff-elect"
+	first := c.startWith(t, proxy.addr(), nil, "elect", "--ttl", "3s", name, "first")
+	waitFor(t, 30*time.Second, "the first candidate to be elected", func() bool {
+		return strings.Contains(first.stdout.String(), "elected:")
+	})
+	second := c.start(t, nil, "elect", "--ttl", "3s", name, "second")
+	waitFor(t, 30*time.Second, "the second candidate to queue", func() bool {
+		code, out, _ := c.run(t, "locks", "show", name)
+		return code == 0 && strings.Contains(out, "waiter 1")
+	})
+	proxy.cut.Store(true)
+	select {
+	case <-first.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("first candidate still running 60s after the cut:\n%s", first.stderr)
+	}
+	if strings.Contains(second.stdout.String(), "elected") {
+		t.Fatalf("second elected before the first said it lost:\nfirst: %s\nsecond: %s", first.stdout, second.stdout)
+	}
+	if code := first.cmd.ProcessState.ExitCode(); code != exitLockLost || !strings.Contains(first.stdout.String(), "lost:") {
+		t.Fatalf("first: exit %d, want %d and a lost line\nstdout %s\nstderr %s", code, exitLockLost, first.stdout, first.stderr)
+	}
+	waitFor(t, 60*time.Second, "the second candidate to be elected", func() bool {
+		return strings.Contains(second.stdout.String(), "elected:")
+	})
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := second.wait(30 * time.Second); code != 0 {
+		t.Fatalf("second exit %d\nstderr %s", code, second.stderr)
 	}
 }
