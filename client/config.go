@@ -49,8 +49,10 @@ type Config struct {
 	// SessionTTL is the TTL NewSession asks for unless WithTTL says
 	// otherwise; the server clamps it to its range.
 	SessionTTL time.Duration
-	// Grace is how long a session in jeopardy (its local lease ran out)
-	// keeps looking for the leader before it is declared expired. Zero
+	// Grace is how long, after its local lease ran out (the TTL counted
+	// from the send of the last confirmed keep-alive), a session in
+	// jeopardy keeps looking for the leader before it is declared expired.
+	// Jeopardy itself starts earlier, at JeopardyAfter of the lease. Zero
 	// means the session's TTL.
 	Grace time.Duration
 	// MaxFrameSize is the largest message, in bytes, the Client sends or

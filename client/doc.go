@@ -68,11 +68,14 @@
 // # Session states
 //
 // The lease is counted from when the keep-alive that confirmed it was
-// sent, so it ends no later than the leader's.
+// sent. Jeopardy starts at JeopardyAfter (3/4) of it, before the earliest
+// moment the leader could expire the session (sent + TTL/1.01, for clock
+// rates within MaxClockRateDifference): see docs/ARCHITECTURE.md, "The
+// holder stops first".
 //
 //	state     event                                  next      effect
 //	safe      keep-alive confirmed                   safe      lease = sent + TTL
-//	safe      lease ran out                          jeopardy  grace = lease end + Grace
+//	safe      3/4 of the lease passed                jeopardy  every Lock.Context cancelled; grace = lease end + Grace
 //	jeopardy  keep-alive confirmed                   safe      lease = sent + TTL
 //	jeopardy  grace ran out                          expired   Done, every Lock.Lost closed
 //	safe|jep  keep-alive lists it expired            expired   Done, every Lock.Lost closed
@@ -82,7 +85,9 @@
 //
 // A keep-alive that fails is retried with backoff, never later than the
 // next interval (a third of the TTL). While in jeopardy, locks are not yet
-// reported lost: the application should pause work that needs them.
+// reported lost (Lost stays open), but their Context has ended: the
+// application must stop work that needs them. A Lock's Context stays
+// cancelled if the session becomes safe again.
 //
 // # The connection
 //

@@ -26,11 +26,13 @@ type LeaderInfo struct {
 // The election's lock has a lock-delay like any lock: when the leader's
 // session expires (it did not resign), nobody can win for the lock-delay
 // after the expiry, so a candidate waits up to the TTL plus the lock-delay.
-// The default, DefaultLockDelay, guards against an old leader that does
-// not yet know it was deposed and acts without checking its fencing token
-// (Chubby's reason for the lock-delay). Where everything the leader does is
-// fenced or idempotent, WithElectionLockDelay(0) lets the next candidate
-// win at the expiry, as in etcd and ZooKeeper elections.
+// The default, DefaultElectionLockDelay, is 0: a leader that stops acting
+// when its lock's Context ends (Lock().Context(), cancelled at the start of
+// jeopardy) has stopped about a quarter of the TTL before anyone else can
+// win, whatever the lock-delay, and that quarter is the time its last
+// messages have to land. WithElectionLockDelay adds to it, for a leader
+// whose actions may be delayed longer and are not fenced. Resign hands
+// over at once (one commit), with no lock-delay.
 type Election struct {
 	s     *Session
 	name  string
@@ -45,17 +47,21 @@ type ElectionOption func(*electionOptions)
 
 type electionOptions struct{ delay time.Duration }
 
+// DefaultElectionLockDelay is the lock-delay a Campaign asks for unless
+// WithElectionLockDelay says otherwise: none (see Election).
+const DefaultElectionLockDelay time.Duration = 0
+
 // WithElectionLockDelay sets the lock-delay of the election's lock: how
-// long nobody can win after this session expires while leading. As with
-// WithLockDelay, the default is DefaultLockDelay and the range 0..60 s (the
-// server's; Campaign returns ErrInvalidLockDelay outside it).
+// long nobody can win after this session expires while leading. The
+// default is DefaultElectionLockDelay, the range 0..60 s (the server's;
+// Campaign returns ErrInvalidLockDelay outside it).
 func WithElectionLockDelay(d time.Duration) ElectionOption {
 	return func(o *electionOptions) { o.delay = d }
 }
 
 // Election returns the election on name for this session.
 func (s *Session) Election(name string, opts ...ElectionOption) *Election {
-	o := electionOptions{delay: DefaultLockDelay}
+	o := electionOptions{delay: DefaultElectionLockDelay}
 	for _, opt := range opts {
 		opt(&o)
 	}

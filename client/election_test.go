@@ -66,7 +66,8 @@ func TestElectionCampaignProclaimLeaderResign(t *testing.T) {
 }
 
 // Campaign acquires the election's lock with the election's lock-delay:
-// DefaultLockDelay unless WithElectionLockDelay chose another.
+// DefaultElectionLockDelay (none) unless WithElectionLockDelay chose
+// another; a plain Acquire's default is not the election's.
 func TestElectionCampaignAsksForTheChosenLockDelay(t *testing.T) {
 	fc := newFakeCluster(t, 1, 0)
 	c := newTestClient(t, testConfig(fc.addrs()...))
@@ -76,7 +77,8 @@ func TestElectionCampaignAsksForTheChosenLockDelay(t *testing.T) {
 		opts []ElectionOption
 		want time.Duration
 	}{
-		{"default", nil, DefaultLockDelay},
+		{"default", nil, DefaultElectionLockDelay},
+		{"lock default", []ElectionOption{WithElectionLockDelay(DefaultLockDelay)}, DefaultLockDelay},
 		{"none", []ElectionOption{WithElectionLockDelay(0)}, 0},
 		{"short", []ElectionOption{WithElectionLockDelay(2 * time.Second)}, 2 * time.Second},
 	} {

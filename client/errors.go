@@ -72,6 +72,9 @@ var (
 	// ErrSnapshotCorrupt: a fetched backup does not match its checksum or
 	// length.
 	ErrSnapshotCorrupt = errors.New("client: snapshot corrupt")
+	// ErrJeopardy: the cause of a Lock's Context cancelled because its
+	// session went into jeopardy: the lock may no longer be held.
+	ErrJeopardy = errors.New("client: session in jeopardy: the lock may no longer be held")
 )
 
 // remoteErr maps an error returned by rpc.ClientConn.Call to the api

@@ -295,8 +295,8 @@ func TestIntegrationPairsAcrossALeaderStopApplyOnce(t *testing.T) {
 
 // Reference: Chubby §2.4 (lock-delay). An election's lock keeps the
 // lock-delay its candidates chose: when the leader's session expires, a
-// waiting candidate wins at once if the delay is 0, and with the default
-// only once DefaultLockDelay has passed. Time is the server's injected
+// waiting candidate wins at once with the default (none), and with
+// DefaultLockDelay chosen only once that has passed. Time is the server's injected
 // clock, which only the test moves; the clients' clocks stand still, so no
 // keep-alive renews a lease behind the test's back.
 func TestIntegrationCandidateWinsAtLeaderExpiryOnlyAfterTheChosenLockDelay(t *testing.T) {
@@ -310,28 +310,28 @@ func TestIntegrationCandidateWinsAtLeaderExpiryOnlyAfterTheChosenLockDelay(t *te
 	a := newTestSession(t, newTestClient(t, frozen()), WithTTL(2*time.Second))
 	cb := newTestClient(t, frozen())
 	b := newTestSession(t, cb, WithTTL(time.Minute))
-	fast, safe := a.Election("fast", WithElectionLockDelay(0)), a.Election("safe")
+	fast, safe := a.Election("fast"), a.Election("safe", WithElectionLockDelay(DefaultLockDelay))
 	for _, e := range []*Election{fast, safe} {
 		if err := e.Campaign(testCtx(t), []byte("a")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	oldToken := fast.Lock().Token()
-	bFast := goCampaign(testCtx(t), b.Election("fast", WithElectionLockDelay(0)), "b")
-	bSafe := goCampaign(testCtx(t), b.Election("safe"), "b")
+	bFast := goCampaign(testCtx(t), b.Election("fast"), "b")
+	bSafe := goCampaign(testCtx(t), b.Election("safe", WithElectionLockDelay(DefaultLockDelay)), "b")
 	waitWaiters(t, cb, "fast", 1)
 	waitWaiters(t, cb, "safe", 1)
 
 	expiredAt := srvClk.Now().Add(3 * time.Second) // past a's lease, within b's
 	srvClk.advanceTo(expiredAt)
 	if err := waitCampaign(t, bFast); err != nil {
-		t.Fatalf("campaign on the election without lock-delay: %v", err)
+		t.Fatalf("campaign on the election with the default (no lock-delay): %v", err)
 	}
 	li, err := b.Election("fast").Leader(testCtx(t))
 	if err != nil || li.Session != b.ID() || li.Token <= oldToken {
 		t.Fatalf("leader of fast = %+v, %v; want session %d with a token above %d", li, err, b.ID(), oldToken)
 	}
-	// The same expiry put the default election's lock into its delay.
+	// The same expiry put the other election's lock into its delay.
 	info, err := cb.GetLock(testCtx(t), "safe")
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +341,7 @@ func TestIntegrationCandidateWinsAtLeaderExpiryOnlyAfterTheChosenLockDelay(t *te
 	}
 	srvClk.advanceTo(expiredAt.Add(DefaultLockDelay))
 	if err := waitCampaign(t, bSafe); err != nil {
-		t.Fatalf("campaign on the election with the default lock-delay: %v", err)
+		t.Fatalf("campaign on the election with DefaultLockDelay: %v", err)
 	}
 }
 

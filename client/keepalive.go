@@ -10,8 +10,9 @@ import (
 // keepAliveLoop is the Client's one lease loop. Every interval (a third of
 // the shortest session TTL) it renews all live sessions with one
 // KeepAlive; each confirmed session's lease then runs until the send time
-// plus its TTL. When a lease runs out the session goes into jeopardy; when
-// its grace runs out too it expires. A failed keep-alive is retried with
+// plus its TTL. When JeopardyAfter of the lease has passed without a newer
+// confirmation the session goes into jeopardy; when its grace after the
+// lease's end runs out too it expires. A failed keep-alive is retried with
 // backoff, never later than the next interval. All timing is on c.clk.
 func (c *Client) keepAliveLoop() {
 	var due time.Time // next keep-alive; zero: send at once
@@ -151,14 +152,14 @@ func (s *Session) renewed(leaseEnd time.Time) {
 	s.setState(SessionSafe)
 }
 
-// checkLease moves a safe session whose lease ran out into jeopardy, and
-// expires one whose grace ran out too.
+// checkLease moves a safe session whose lease is JeopardyAfter through
+// into jeopardy, and expires one whose grace ran out too.
 func (s *Session) checkLease(now time.Time) {
 	s.mu.Lock()
 	var expire bool
 	switch s.state {
 	case SessionSafe:
-		if !now.Before(s.leaseEnd) {
+		if !now.Before(jeopardyAt(s.leaseEnd, s.ttl)) {
 			s.graceEnd = s.leaseEnd.Add(s.grace)
 			s.setState(SessionJeopardy)
 			s.c.log.Warn("session in jeopardy", "session", s.id)
@@ -173,14 +174,14 @@ func (s *Session) checkLease(now time.Time) {
 	}
 }
 
-// nextDeadline is when the session's state changes by itself: the end of
-// its lease, or of its grace.
+// nextDeadline is when the session's state changes by itself: the start
+// of jeopardy, or the end of its grace.
 func (s *Session) nextDeadline() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch s.state {
 	case SessionSafe:
-		return s.leaseEnd
+		return jeopardyAt(s.leaseEnd, s.ttl)
 	case SessionJeopardy:
 		return s.graceEnd
 	}

@@ -58,8 +58,11 @@ type Lock struct {
 
 	once sync.Once
 	lost chan struct{}
-	mu   sync.Mutex
-	err  error // why the hold ended, once Lost is closed
+	// ctx is cancelled at the start of jeopardy or when the hold ends.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	mu     sync.Mutex
+	err    error // why the hold ended, once Lost is closed
 }
 
 // Name is the lock's name.
@@ -77,8 +80,21 @@ func (l *Lock) Session() *Session { return l.s }
 
 // Lost is closed when the hold ends: released, lost on the server (the
 // session was closed or expired there), or the session ended locally.
-// While the session is in jeopardy the lock is not yet lost.
+// While the session is in jeopardy the lock is not yet lost. See Context
+// for the earlier signal that the lock may no longer be held.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// Context returns a context that is cancelled as soon as the lock may no
+// longer be held: when its session goes into jeopardy (cause ErrJeopardy;
+// before the earliest moment the cluster could grant the lock to anyone
+// else, with any lock-delay, given MaxClockRateDifference), or when the
+// hold ends (cause: Err). Work done under the lock should run under this
+// context and stop when it ends. It stays cancelled if the session
+// becomes safe again: the lock may still be held then (Lost is open), and
+// the holder may go on with a fresh Lock from a new Acquire after
+// releasing this one, or keep using this one knowingly. context.Cause
+// tells the two apart.
+func (l *Lock) Context() context.Context { return l.ctx }
 
 // Err returns why the hold ended (nil while held): ErrFenced after a
 // Release or a loss the server reported, the session's error after it
@@ -94,6 +110,7 @@ func (l *Lock) markLost(cause error) {
 		l.mu.Lock()
 		l.err = cause
 		l.mu.Unlock()
+		l.cancel(cause)
 		close(l.lost)
 	})
 }
@@ -318,11 +335,16 @@ func (s *Session) removeWaiter(name string, w *waiter) {
 // addLock records a granted hold.
 func (s *Session) addLock(name string, token uint64, mode Mode) (*Lock, error) {
 	l := &Lock{s: s, name: name, token: token, mode: mode, lost: make(chan struct{})}
+	l.ctx, l.cancel = context.WithCancelCause(context.Background())
 	s.mu.Lock()
 	if s.err != nil {
 		err := s.err
 		s.mu.Unlock()
+		l.cancel(err)
 		return nil, err
+	}
+	if s.state == SessionJeopardy {
+		l.cancel(ErrJeopardy)
 	}
 	s.locks[name] = l
 	s.mu.Unlock()

@@ -18,9 +18,13 @@ type SessionState int
 const (
 	// SessionSafe: the lease confirmed by the last keep-alive still runs.
 	SessionSafe SessionState = iota + 1
-	// SessionJeopardy: the local lease ran out without a confirmed
-	// keep-alive; locks may be lost. The client keeps trying for the grace
-	// period, then the session is either safe again or expired.
+	// SessionJeopardy: no keep-alive was confirmed for JeopardyAfter of
+	// the TTL (counted from the send of the last one confirmed); the
+	// cluster may expire the session soon, so locks may be lost. Jeopardy
+	// starts before the earliest moment the cluster could expire the
+	// session (see EarliestExpiry). The client keeps trying until the
+	// grace period after the lease's end, then the session is either
+	// safe again or expired.
 	SessionJeopardy
 	// SessionExpired: the session ended by expiry (final).
 	SessionExpired
@@ -72,8 +76,8 @@ type Session struct {
 	err      error         // why the session ended, once final
 	changed  chan struct{} // closed and replaced on every state change
 	done     chan struct{} // closed when the state becomes final
-	leaseEnd time.Time     // local lease, counted from the keep-alive's send
-	graceEnd time.Time     // set on entering jeopardy
+	leaseEnd time.Time     // local lease, counted from the keep-alive's send: send time + TTL
+	graceEnd time.Time     // set on entering jeopardy: leaseEnd + grace
 	nextSeq  uint64        // Invariant: every seq issued is < nextSeq
 	pending  map[uint64]struct{}
 	locks    map[string]*Lock
@@ -200,7 +204,55 @@ func (s *Session) Close(ctx context.Context) error {
 	return nil
 }
 
-// setState changes the state; the caller holds s.mu.
+// EarliestExpiry is the earliest moment, on this machine's clock, at
+// which the cluster could expire the session if no keep-alive is
+// confirmed from now on: the send time of the last confirmed keep-alive
+// (or of the open) plus the TTL shortened by MaxClockRateDifference, for
+// the leader counts the TTL on its own clock, from when it received that
+// keep-alive. Nobody else can be granted a lock of the session before
+// this moment plus the lock's lock-delay (also shortened by the bound).
+// The zero time once the session ended.
+func (s *Session) EarliestExpiry() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return time.Time{}
+	}
+	return earliestExpiry(s.leaseEnd, s.ttl)
+}
+
+// MaxClockRateDifference is the bound, assumed by the SDK's lease
+// arithmetic, on how much faster any lockd node's clock may run than the
+// client's (0.01: 1%). Real quartz clocks differ by a few parts per
+// million; the bound leaves room for a badly slewed one.
+const MaxClockRateDifference = 0.01
+
+// JeopardyAfter is the fraction of the TTL, counted from the send of the
+// last confirmed keep-alive, after which a session without a newer
+// confirmation goes into jeopardy (and every Lock's Context is
+// cancelled). It is below 1/(1+MaxClockRateDifference) by about a quarter
+// of the TTL: the time a holder has to stop between being told and the
+// earliest moment the cluster could grant its locks to anyone else, with
+// any lock-delay from 0 up.
+const JeopardyAfter = 0.75
+
+// jeopardyAt is when a session whose lease (send time + ttl) ends at
+// leaseEnd goes into jeopardy.
+func jeopardyAt(leaseEnd time.Time, ttl time.Duration) time.Time {
+	return leaseEnd.Add(-ttl).Add(time.Duration(float64(ttl) * JeopardyAfter))
+}
+
+// earliestExpiry is the earliest moment the cluster could expire a
+// session whose lease (send time + ttl) ends at leaseEnd: the leader's
+// TTL, on a clock up to MaxClockRateDifference faster, counted from a
+// receipt no earlier than the send. Rounded down to the microsecond.
+func earliestExpiry(leaseEnd time.Time, ttl time.Duration) time.Time {
+	short := time.Duration(float64(ttl) / (1 + MaxClockRateDifference)).Truncate(time.Microsecond)
+	return leaseEnd.Add(-ttl).Add(short)
+}
+
+// setState changes the state; the caller holds s.mu. Entering jeopardy
+// cancels the Context of every held lock.
 func (s *Session) setState(st SessionState) {
 	if s.state == st {
 		return
@@ -209,6 +261,11 @@ func (s *Session) setState(st SessionState) {
 	s.state = st
 	close(s.changed)
 	s.changed = make(chan struct{})
+	if st == SessionJeopardy {
+		for _, l := range s.locks {
+			l.cancel(ErrJeopardy)
+		}
+	}
 }
 
 // end makes the session final: Done closes, every lock is lost, every

@@ -102,8 +102,8 @@ func TestSessionInJeopardyExpiresWhenGraceRunsOut(t *testing.T) {
 	if st := f.stepUntil(t, SessionJeopardy); st != SessionExpired {
 		t.Fatalf("state %v, want expired", st)
 	}
-	if got := f.clk.Now().Sub(entered); got != 3*time.Second {
-		t.Fatalf("expired %v after entering jeopardy, want the grace (3s)", got)
+	if got := f.clk.Now().Sub(entered); got != 3750*time.Millisecond {
+		t.Fatalf("expired %v after entering jeopardy, want the rest of the lease and the grace (0.75s+3s)", got)
 	}
 	if !closed(f.s.Done()) || !closed(f.l.Lost()) {
 		t.Fatal("Done and Lost must close on expiry")
@@ -113,13 +113,13 @@ func TestSessionInJeopardyExpiresWhenGraceRunsOut(t *testing.T) {
 	}
 }
 
-func TestJeopardyStartsWhenTheLeaseCountedFromTheSendRunsOut(t *testing.T) {
+func TestJeopardyStartsJeopardyAfterOfTheLeaseCountedFromTheSend(t *testing.T) {
 	f := newLeaseFixture(t)
 	opened := f.clk.Now() // the open was sent at this fake time
 	f.fc.set(func(fc *fakeCluster) { fc.keepAliveErr = &api.Error{Code: api.CodeNoQuorum} })
 	f.stepUntil(t, SessionSafe)
-	if got := f.clk.Now().Sub(opened); got != 3*time.Second {
-		t.Fatalf("jeopardy %v after the open was sent, want the TTL (3s)", got)
+	if got := f.clk.Now().Sub(opened); got != 2250*time.Millisecond {
+		t.Fatalf("jeopardy %v after the open was sent, want JeopardyAfter of the TTL (2.25s)", got)
 	}
 }
 

@@ -72,7 +72,7 @@ func buildLockctl() testBinaries {
 }
 
 // lockctlBinary returns the built binary, skipping in -short mode.
-func lockctlBinary(t *testing.T) string {
+func lockctlBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the lockctl binary")
@@ -196,7 +196,7 @@ func (c *testCluster) endpoints() string {
 }
 
 // cluster returns the shared cluster, starting it on first use.
-func cluster(t *testing.T) *testCluster {
+func cluster(t testing.TB) *testCluster {
 	t.Helper()
 	lockctlBinary(t)
 	shared.clusterOnce.Do(func() { shared.cluster, shared.clusterErr = startCluster() })
@@ -207,7 +207,7 @@ func cluster(t *testing.T) *testCluster {
 }
 
 // sdk returns an SDK client of the cluster for checks from the test.
-func (c *testCluster) sdk(t *testing.T) *client.Client {
+func (c *testCluster) sdk(t testing.TB) *client.Client {
 	t.Helper()
 	cl, err := client.New(client.Config{Endpoints: strings.Split(c.endpoints(), ",")})
 	if err != nil {
@@ -230,8 +230,20 @@ type proc struct {
 // names the cluster.
 func (c *testCluster) start(t *testing.T, stdin *os.File, args ...string) *proc {
 	t.Helper()
+	return c.startOn(t, stdin, c.endpoints(), nil, args...)
+}
+
+// startWith runs the binary with LOCKD_ENDPOINTS set to endpoints and env
+// added to its environment.
+func (c *testCluster) startWith(t *testing.T, endpoints string, env []string, args ...string) *proc {
+	t.Helper()
+	return c.startOn(t, nil, endpoints, env, args...)
+}
+
+func (c *testCluster) startOn(t *testing.T, stdin *os.File, endpoints string, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(lockctlBinary(t), args...)
-	cmd.Env = append(os.Environ(), "LOCKD_ENDPOINTS="+c.endpoints())
+	cmd.Env = append(append(os.Environ(), "LOCKD_ENDPOINTS="+endpoints), env...)
 	p := &proc{t: t, cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if stdin != nil {

@@ -57,13 +57,14 @@ func (l *lockctl) electCommand() *cli.Command {
 		Usage:     "campaign in election NAME with VALUE and lead until interrupted, or --observe its leader",
 		ArgsUsage: "NAME VALUE | --observe NAME",
 		Description: "elect NAME VALUE waits until elected, prints it, and holds leadership until\n" +
-			"SIGINT/SIGTERM (then resigns and exits 0); if leadership is lost it exits 4.\n" +
+			"SIGINT/SIGTERM (then resigns and exits 0); if leadership may be lost (the\n" +
+			"session is in jeopardy) or is lost, it prints \"lost\" and exits 4.\n" +
 			"elect --observe NAME prints the leader and every change until interrupted.\n" +
 			"With -o json each event is one JSON object on its own line.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "observe", Usage: "watch the election's leader instead of campaigning"},
 			&cli.DurationFlag{Name: "ttl", Value: 10 * time.Second, Usage: "session TTL, positive (the server clamps it to its range)"},
-			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
+			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultElectionLockDelay,
 				Usage: "how long nobody can win the election if this session expires while leading"},
 		},
 		Action: func(c *cli.Context) error {
@@ -110,7 +111,7 @@ func (l *lockctl) electCommand() *cli.Command {
 			if c.Bool("observe") {
 				return l.observe(ctx, e)
 			}
-			return l.campaign(ctx, e, c.Args().Get(1))
+			return l.campaign(ctx, cl, e, c.Args().Get(1))
 		},
 	}
 }
@@ -124,7 +125,7 @@ func interrupted(ctx context.Context, err error) error {
 	return err
 }
 
-func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string) error {
+func (l *lockctl) campaign(ctx context.Context, cl *client.Client, e *client.Election, value string) error {
 	if err := e.Campaign(ctx, []byte(value)); err != nil {
 		if ctx.Err() == nil && sessionEnded(err) {
 			// Never elected: nothing was held, so nothing was lost.
@@ -146,10 +147,15 @@ func (l *lockctl) campaign(ctx context.Context, e *client.Election, value string
 		}
 		doc.Event = "resigned"
 		return l.g.out.line(doc, fmt.Sprintf("resigned: %s", e.Name()))
-	case <-lk.Lost():
+	case <-lk.Context().Done():
+		// At the start of jeopardy, before anyone else could win: the
+		// service following this output must stop leading now. The
+		// session is closed on the way out if the cluster answers.
+		why := context.Cause(lk.Context())
 		doc.Event = "lost"
-		_ = l.g.out.line(doc, fmt.Sprintf("lost: %s (%v)", e.Name(), lk.Err()))
-		return fmt.Errorf("%w: leadership of %q: %v", errLockLost, e.Name(), lk.Err())
+		_ = l.g.out.line(doc, fmt.Sprintf("lost: %s (%v)", e.Name(), why))
+		l.abandon(cl, lk.Session())
+		return fmt.Errorf("%w: leadership of %q: %v", errLockLost, e.Name(), why)
 	}
 }
 
@@ -181,4 +187,18 @@ func (l *lockctl) observe(ctx context.Context, e *client.Election) error {
 		}
 	}
 	return nil
+}
+
+// abandon closes s if the cluster answers soon, halfway to the session's
+// earliest expiry (when the cluster could elect someone else) at the
+// latest, so that lockctl exits before then; then it closes cl, which
+// ends s locally if the close did not get through.
+func (l *lockctl) abandon(cl *client.Client, s *client.Session) {
+	bound := min(l.g.timeout, time.Until(s.EarliestExpiry())/2)
+	if bound > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		_ = s.Close(ctx)
+		cancel()
+	}
+	_ = cl.Close()
 }

@@ -37,8 +37,11 @@ func (l *lockctl) lockCommand() *cli.Command {
 			"CMD with LOCKD_LOCK_NAME, LOCKD_FENCING_TOKEN and LOCKD_SESSION_ID added to\n" +
 			"its environment. SIGINT, SIGTERM and SIGHUP are forwarded to CMD. When CMD\n" +
 			"exits the lock is released and lockctl exits with CMD's code (128+signal if\n" +
-			"a signal killed it). If the lock is lost while CMD runs, CMD gets SIGTERM,\n" +
-			"then SIGKILL after --grace, and lockctl exits 4.",
+			"a signal killed it). When the lock may be lost (the session is in jeopardy:\n" +
+			"no keep-alive confirmed for 3/4 of the TTL), CMD gets SIGTERM, then SIGKILL\n" +
+			"halfway to the earliest moment the cluster could grant the lock to anyone\n" +
+			"else (or after --grace, if sooner), and lockctl exits 4. A lock lost\n" +
+			"outright gets the same, SIGKILL after --grace.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "try", Usage: "fail at once (exit 3) if the lock is held"},
 			&cli.DurationFlag{Name: "wait", Usage: "give up (exit 3) if not granted within this long; 0 waits forever"},
@@ -47,7 +50,7 @@ func (l *lockctl) lockCommand() *cli.Command {
 			&cli.StringFlag{Name: "value", Usage: "value to attach to the hold (shown by 'locks show')"},
 			&cli.DurationFlag{Name: "lock-delay", Value: client.DefaultLockDelay,
 				Usage: "how long the lock stays ungrantable if this session expires holding it"},
-			&cli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when the lock is lost"},
+			&cli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "longest time between SIGTERM and SIGKILL when the lock may be lost"},
 		},
 		Action: l.lockAction,
 	}
@@ -107,7 +110,7 @@ func (l *lockctl) lockAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	code, err := l.runHolding(c, s, lk, argv, sigs)
+	code, err := l.runHolding(c, cl, s, lk, argv, sigs)
 	if err != nil {
 		return err
 	}
@@ -180,7 +183,7 @@ func (l *lockctl) acquire(c *cli.Context, s *client.Session, name string, sigs <
 }
 
 // runHolding runs argv while lk is held and returns the exit code to use.
-func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock, argv []string, sigs <-chan os.Signal) (int, error) {
+func (l *lockctl) runHolding(c *cli.Context, cl *client.Client, s *client.Session, lk *client.Lock, argv []string, sigs <-chan os.Signal) (int, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(),
 		"LOCKD_LOCK_NAME="+lk.Name(),
@@ -215,14 +218,35 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 	}()
 
 	var kill <-chan time.Time
-	lost := lk.Lost()
+	var killTimer *time.Timer
+	defer func() {
+		if killTimer != nil {
+			killTimer.Stop()
+		}
+	}()
+	stopping := false // SIGTERM sent: the lock may be, or is, lost
+	// Closed at the start of jeopardy, or when the hold ends (Lost).
+	mayBeLost := lk.Context().Done()
 	state := s.StateChanged()
 	jeopardy := false
+	grace := c.Duration("grace")
+	// stop sends SIGTERM now and arms SIGKILL after wait.
+	stop := func(wait time.Duration) {
+		stopping = true
+		signal(syscall.SIGTERM)
+		killTimer = time.NewTimer(wait)
+		kill = killTimer.C
+	}
 	for {
 		select {
 		case <-exited:
-			if kill != nil || isClosed(lk.Lost()) {
-				return 0, fmt.Errorf("%w: %q: %v", errLockLost, lk.Name(), lk.Err())
+			if stopping || isClosed(lk.Lost()) {
+				why := lk.Err()
+				if why == nil {
+					why = context.Cause(lk.Context())
+					l.abandon(cl, s) // exit before anyone else could be granted the lock
+				}
+				return 0, fmt.Errorf("%w: %q: %v", errLockLost, lk.Name(), why)
 			}
 			l.release(lk)
 			return commandCode(cmd.ProcessState), nil
@@ -238,19 +262,42 @@ func (l *lockctl) runHolding(c *cli.Context, s *client.Session, lk *client.Lock,
 				jeopardy = false
 				fmt.Fprintf(l.stderr, "lockctl: session %d safe again\n", s.ID())
 			}
-		case <-lost:
-			lost = nil
-			fmt.Fprintf(l.stderr, "lockctl: lock %q lost (%v); sending SIGTERM to %s\n", lk.Name(), lk.Err(), argv[0])
-			signal(syscall.SIGTERM)
-			t := time.NewTimer(c.Duration("grace"))
-			defer t.Stop()
-			kill = t.C
+		case <-mayBeLost:
+			mayBeLost = nil
+			if stopping {
+				continue
+			}
+			if !errors.Is(context.Cause(lk.Context()), client.ErrJeopardy) {
+				// The hold ended (lost on the server, or the session
+				// ended): the lock may be granted again already.
+				fmt.Fprintf(l.stderr, "lockctl: lock %q lost (%v); sending SIGTERM to %s\n", lk.Name(), lk.Err(), argv[0])
+				stop(grace)
+				continue
+			}
+			wait := killWait(time.Now(), s.EarliestExpiry(), c.Duration("lock-delay"), grace)
+			fmt.Fprintf(l.stderr, "lockctl: lock %q may be lost (session %d in jeopardy); sending SIGTERM to %s, SIGKILL in %s\n",
+				lk.Name(), s.ID(), argv[0], wait.Round(time.Millisecond))
+			stop(wait)
 		case <-kill:
-			kill = make(chan time.Time) // never again; still marks the loss
-			fmt.Fprintf(l.stderr, "lockctl: %s still running after %s; sending SIGKILL\n", argv[0], c.Duration("grace"))
+			kill = nil
+			fmt.Fprintf(l.stderr, "lockctl: %s still running; sending SIGKILL\n", argv[0])
 			signal(syscall.SIGKILL)
 		}
 	}
+}
+
+// killWait is how long after now (the start of jeopardy, as lockctl saw
+// it) the command gets SIGKILL: halfway from now to the earliest moment
+// the cluster could grant the lock to anyone else (the session's earliest
+// expiry plus the lock-delay shortened by the clock rate bound), and no
+// later than grace. Half of that window is left for the signal to land
+// and for lockctl itself to be late.
+func killWait(now, earliestExpiry time.Time, lockDelay, grace time.Duration) time.Duration {
+	if earliestExpiry.IsZero() {
+		return 0
+	}
+	grant := earliestExpiry.Add(time.Duration(float64(lockDelay) / (1 + client.MaxClockRateDifference)))
+	return max(0, min(grace, grant.Sub(now)/2))
 }
 
 // commandCode is the exit code a shell would report for st.

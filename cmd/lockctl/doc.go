@@ -37,9 +37,10 @@
 //	running   CMD exits, lock still held     exit code release, close session
 //	running   CMD exits, Lost already closed exit 4    close session
 //	running   SIGINT/SIGTERM/SIGHUP          running   forward to CMD (its group)
-//	running   session in jeopardy            running   warn on stderr
-//	running   Lock.Lost closes               draining  SIGTERM to CMD, start --grace
-//	draining  --grace runs out               draining  SIGKILL to CMD
+//	running   session in jeopardy            draining  SIGTERM to CMD; SIGKILL due halfway to
+//	                                                   the earliest grant, or at --grace if sooner
+//	running   Lock.Lost closes               draining  SIGTERM to CMD; SIGKILL due at --grace
+//	draining  SIGKILL due                    draining  SIGKILL to CMD
 //	draining  CMD exits                      exit 4    close session
 //
 // Without a terminal on stdin CMD runs in a process group of its own and

@@ -50,23 +50,17 @@ func main() {
 	}
 	fmt.Printf("holding %s with fencing token %d\n", l.Name(), l.Token())
 
-	// Do the work, but stop as soon as the lock is lost (the session
-	// expired): hand the token to every service you write to, so they can
-	// reject a holder whose time has passed.
-	work, stop := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-l.Lost():
-			stop()
-		case <-work.Done():
-		}
-	}()
+	// Do the work under the lock's context: it is cancelled as soon as
+	// the lock may no longer be held (the session lost touch with the
+	// cluster), before anyone else can be granted the lock. Hand the token
+	// to every service you write to, so they can reject a holder whose
+	// time has passed.
+	work := l.Context()
 	ok, err := c.CheckToken(work, "jobs/nightly", l.Token())
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("token is current:", ok)
-	stop()
 
 	if err := l.Release(ctx); err != nil {
 		log.Fatal(err)
