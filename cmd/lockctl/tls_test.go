@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockd/lockd/internal/pki"
 	"github.com/lockd/lockd/server"
@@ -113,7 +114,16 @@ func TestTLSClusterWithCertificates(t *testing.T) {
 	c := startTLSCluster(t, dir)
 	eps := []string{"-e", c.endpoints()}
 
-	code, out, stderr := runArgs(t, append(append(eps, clientFlags(dir, "root")...), "-o", "json", "status")...)
+	// status exits 5 until the new cluster has elected its leader.
+	var code int
+	var out, stderr string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		code, out, stderr = runArgs(t, append(append(eps, clientFlags(dir, "root")...), "-o", "json", "status")...)
+		if code != exitNoQuorum || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polls a condition; no timing is assumed
+	}
 	var d statusDoc
 	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || len(d.Nodes) != 3 || d.Leader == "" {
 		t.Fatalf("status with certificate flags: exit %d, %v, %+v; %s", code, err, d, stderr)
