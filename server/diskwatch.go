@@ -60,7 +60,9 @@ type walWatch struct {
 func newWALWatch(bound time.Duration) *walWatch { return &walWatch{bound: bound} }
 
 // interval is the time between looks.
-func (w *walWatch) interval() time.Duration { return max(min(walWatchMaxInterval, w.bound/20), time.Millisecond) }
+func (w *walWatch) interval() time.Duration {
+	return max(min(walWatchMaxInterval, w.bound/20), time.Millisecond)
+}
 
 // look takes one reading of h at monotonic time now and returns the
 // fail-stop reason if this look found one (once; later looks return nil).
