@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 )
 
 // ErrBackground: Badger failed work it does in the background (flushing a
@@ -26,15 +27,18 @@ type Health struct {
 	Started, Finished uint64
 	// Err is the failure that made the WAL refuse writes (errors.Is
 	// ErrFailed), or a failure Badger only logged (errors.Is
-	// ErrBackground), or nil.
+	// ErrBackground), or too little free space left for Badger's mapped
+	// files (errors.Is ErrNoSpace; checked on Linux only), or nil.
 	Err error
 }
 
 // InFlight reports whether a write call is running.
 func (h Health) InFlight() bool { return h.Started > h.Finished }
 
-// Health reads the write counters and the failure, without waiting for a
-// write in flight: it takes no lock a stalled write holds.
+// Health reads the write counters and the failure, and checks the free
+// space (a statfs, a listing of Badger's directory and a stat of each of
+// its log files), without waiting for a write in flight: it takes no lock
+// a stalled write holds.
 func (w *WAL) Health() Health {
 	h := Health{Finished: w.finished.Load()}
 	h.Started = w.started.Load()
@@ -42,9 +46,14 @@ func (w *WAL) Health() Health {
 		h.Err = *e
 	} else if e := w.syncErr.Load(); e != nil {
 		h.Err = *e
+	} else {
+		h.Err = checkSpace(w.badgerDir(), w.opts.MemTableSize)
 	}
 	return h
 }
+
+// badgerDir is the directory of the Badger database.
+func (w *WAL) badgerDir() string { return filepath.Join(w.opts.Dir, "badger") }
 
 // beginWrite takes the write lock and counts a write call started; the
 // returned function counts it finished and releases the lock:
