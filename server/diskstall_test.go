@@ -110,6 +110,9 @@ func TestStalledLeaderDiskFailStopsAndTheOthersElectANewLeader(t *testing.T) {
 	if p := probeOf(t, body); code != http.StatusServiceUnavailable || p.Live == nil || *p.Live || !strings.Contains(p.Reason, "stalled") {
 		t.Fatalf("/livez during the stall = %d %s, want 503 with the reason", code, body)
 	}
+	if ok, why := old.Ready(); ok || !strings.Contains(why, "stalled") || strings.Contains(why, "node stopped") {
+		t.Fatalf("Ready during the stall = %v %q, want not ready for the stall (not stopped)", ok, why)
+	}
 	if got := gaugeValue(t, regs[id], "lockd_wal_stalled"); got != 1 {
 		t.Fatalf("lockd_wal_stalled = %v during the stall", got)
 	}

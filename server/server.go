@@ -354,6 +354,9 @@ func (s *Server) Live() error {
 // within ReadyMaxLag entries of the commit index; reason says why not.
 func (s *Server) Ready() (bool, string) {
 	if err := s.Live(); err != nil {
+		if errors.Is(err, ErrWALStalled) && !errors.Is(err, ErrFailStop) {
+			return false, err.Error() // still running; fail-stops at the bound
+		}
 		return false, "node stopped: " + err.Error()
 	}
 	if s.members.wasRemoved() {
