@@ -119,6 +119,13 @@ type Config struct {
 	// memory it holds, after this long without a chunk. At least
 	// RPC.DefaultCallTimeout, the longest a sender waits on one chunk.
 	SnapshotIdleTimeout time.Duration
+	// WALStallTimeout bounds a write-ahead log write (a Save, a snapshot,
+	// a compaction, with their fsyncs): a write pending this long
+	// fail-stops the node (ErrFailStop), as does any WAL failure, so that
+	// a node whose disk stopped answering never keeps leading. From half
+	// of it Live reports the stall (ErrWALStalled). It must exceed the
+	// slowest fsync the disk does when healthy.
+	WALStallTimeout time.Duration
 }
 
 // DefaultConfig returns production defaults; ID, DataDir, addresses and
@@ -140,6 +147,7 @@ func DefaultConfig() Config {
 		MaxSnapshotBytes:   peer.DefaultMaxSnapshotBytes,
 		// SnapshotIdleTimeout: three times the longest wait on one chunk.
 		SnapshotIdleTimeout: peer.DefaultSnapshotIdleTimeout,
+		WALStallTimeout:     10 * time.Second,
 	}
 }
 
@@ -207,6 +215,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxSessions and MaxLocksPerSession must not be negative (0 is no limit)", ErrInvalidConfig)
 	case c.MaxSnapshotBytes == 0:
 		return fmt.Errorf("%w: MaxSnapshotBytes must be positive", ErrInvalidConfig)
+	case c.WALStallTimeout <= 0:
+		return fmt.Errorf("%w: WALStallTimeout must be positive", ErrInvalidConfig)
 	case c.SnapshotIdleTimeout < c.RPC.DefaultCallTimeout || c.SnapshotIdleTimeout <= 0:
 		return fmt.Errorf("%w: SnapshotIdleTimeout %v must be positive and at least RPC.DefaultCallTimeout %v", ErrInvalidConfig, c.SnapshotIdleTimeout, c.RPC.DefaultCallTimeout)
 	}

@@ -51,6 +51,8 @@
 //	rpc connection/handler     per connection and    whether to propose a client's command (leader only,
 //	                           request               session and lock limits), a keep-alive's new
 //	                                                 deadlines, to refuse with NotLeader or Unavailable
+//	watchWAL (diskwatch.go)    one                   that the node fail-stops: a WAL write pending for
+//	                                                 WALStallTimeout, or a WAL failure (raftnode.Halt)
 //	leaseLoop (scan)           one                   which sessions' deadlines passed (they become
 //	                                                 expiring) and when a CmdTick is due
 //	becomeLeader               one per term led      when the lease table goes active, with deadlines

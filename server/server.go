@@ -40,6 +40,9 @@ var ErrNoBootstrap = errors.New("server: empty data directory needs InitialClust
 //	stopping  transfer done or ctx ended     closed    drain client requests, stop node, close WAL
 //	any       Close                          closed    stop everything at once, close WAL
 //	any       WAL write fails                failed    node loop ends; Live() errs; requests CodeUnavailable
+//	serving   WAL write pending WALStallTimeout/2  serving  Live() returns ErrWALStalled (/livez 503)
+//	any       WAL write pending WALStallTimeout,   failed  fail-stop: loop halted at once, FailStopped() closed,
+//	          or the WAL reports a failure                 Live() returns ErrFailStop; the process exits
 type Server struct {
 	cfg    Config
 	log    hclog.Logger
@@ -85,6 +88,13 @@ type Server struct {
 	running   atomic.Bool // the node's loop was started
 	closeOnce sync.Once
 	closeErr  error
+
+	// walWatch times the WAL's writes (diskwatch.go); failErr is set,
+	// once, when the node fail-stops, and failc closed.
+	walWatch *walWatch
+	failOnce sync.Once
+	failErr  atomic.Pointer[error]
+	failc    chan struct{}
 }
 
 // New binds the client and peer ports, opens the WAL, bootstraps a new
@@ -128,6 +138,8 @@ func New(cfg Config) (*Server, error) {
 		peerLn:     peerLn,
 		clientLn:   clientLn,
 		stopc:      make(chan struct{}),
+		failc:      make(chan struct{}),
+		walWatch:   newWALWatch(cfg.WALStallTimeout),
 		events:     newEventRouter(),
 		leases:     newLeaseTable(),
 		backups:    &backupStore{},
@@ -149,7 +161,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	conns := map[string]func() rpc.Stats{"client": s.client.Stats, "peer": s.tr.RPCStats}
-	if err := s.metrics.register(cfg.Registerer, s.node, s.app, conns); err != nil {
+	err = s.metrics.register(cfg.Registerer, s.node, s.app, conns)
+	if err == nil {
+		err = s.metrics.registerWAL(s.walWatch)
+	}
+	if err != nil {
 		_ = s.client.Close()
 		_ = s.tr.Close()
 		_ = w.Close()
@@ -252,7 +268,8 @@ func (s *Server) Start() error {
 	s.members.setSelf(s.advertisedClientAddr(), s.advertisedPeerAddr())
 	s.node.Start()
 	s.running.Store(true)
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go s.watchWAL()
 	go s.leaseLoop()
 	go func() {
 		defer s.wg.Done()
@@ -305,22 +322,41 @@ func (s *Server) ClientAddr() string {
 func (s *Server) Removed() <-chan struct{} { return s.members.removedCh() }
 
 // Live reports nil while the node's loop runs and its WAL takes writes.
+// Otherwise: the fail-stop reason (errors.Is ErrFailStop) once the node
+// has fail-stopped, or when its loop ended on a WAL failure;
+// ErrWALStalled while a WAL write has been pending for half of
+// WALStallTimeout or more (the node still runs; it fail-stops at the
+// bound); the loop's error, or raftnode.ErrStopped, if it ended otherwise.
 func (s *Server) Live() error {
+	if e := s.failErr.Load(); e != nil {
+		return *e
+	}
 	select {
 	case <-s.node.Done():
-		if err := s.node.Err(); err != nil {
+		err := s.node.Err()
+		if errors.Is(err, wal.ErrFailed) {
+			s.failStop(fmt.Errorf("%w: %w", ErrFailStop, err))
+			return *s.failErr.Load()
+		}
+		if err != nil {
 			return err
 		}
 		return raftnode.ErrStopped
 	default:
-		return nil
 	}
+	if _, err := s.walWatch.status(); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Ready reports whether a leader is known and this node has applied to
 // within ReadyMaxLag entries of the commit index; reason says why not.
 func (s *Server) Ready() (bool, string) {
 	if err := s.Live(); err != nil {
+		if errors.Is(err, ErrWALStalled) && !errors.Is(err, ErrFailStop) {
+			return false, err.Error() // still running; fail-stops at the bound
+		}
 		return false, "node stopped: " + err.Error()
 	}
 	if s.members.wasRemoved() {
@@ -379,7 +415,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops everything at once (client connections, loops, node,
-// transport) and closes the WAL. Safe to call more than once.
+// transport) and closes the WAL (after a fail-stop, waiting at most
+// WALStallTimeout for it). Safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopOnce.Do(func() { close(s.stopc) })
@@ -398,7 +435,11 @@ func (s *Server) Close() error {
 		// if Start never ran.
 		_ = s.clientLn.Close()
 		_ = s.peerLn.Close()
-		s.closeErr = s.wal.Close()
+		if s.failErr.Load() != nil {
+			s.closeErr = s.closeWALAfterFailStop()
+		} else {
+			s.closeErr = s.wal.Close()
+		}
 		s.metrics.unregister()
 	})
 	return s.closeErr

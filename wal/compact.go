@@ -14,8 +14,7 @@ import (
 // snapshot is installed by Save. It is one synced write; ErrFailed if it
 // fails (then for good).
 func (w *WAL) SetConfState(cs consensus.ConfState) error {
-	w.writeMu.Lock()
-	defer w.writeMu.Unlock()
+	defer w.beginWrite()()
 	if err := w.usable(); err != nil {
 		return err
 	}
@@ -45,8 +44,7 @@ func (w *WAL) SetConfState(cs consensus.ConfState) error {
 // outside the log; ErrInvalidArgument if index is beyond the commit index;
 // ErrFailed if a write failed (then for good).
 func (w *WAL) CreateSnapshot(index uint64, conf consensus.ConfState, data []byte) (consensus.Snapshot, error) {
-	w.writeMu.Lock()
-	defer w.writeMu.Unlock()
+	defer w.beginWrite()()
 	if err := w.usable(); err != nil {
 		return consensus.Snapshot{}, err
 	}
@@ -95,8 +93,7 @@ func (w *WAL) CreateSnapshot(index uint64, conf consensus.ConfState, data []byte
 // Afterwards FirstIndex() is max(FirstIndex(), index-KeepTail), so with a
 // tail FirstIndex() may stay at or below the snapshot index.
 func (w *WAL) Compact(index uint64) error {
-	w.writeMu.Lock()
-	defer w.writeMu.Unlock()
+	defer w.beginWrite()()
 	if err := w.usable(); err != nil {
 		return err
 	}

@@ -33,13 +33,24 @@
 //     the entries it covers, so an entry key outside [first, last] is garbage
 //     from a truncation or compaction and is deleted, never read.
 //
-// Two Badger v4 quirks are handled here. Badger only logs (does not
-// return) a failed fsync of its own; the WAL does its own syncs
-// (logsync.go) and their errors fail the commit directly, and the logger
-// adapter still turns any such Badger log line into a failed commit, as a
-// safety net. And a crash right after Badger creates a memtable or
-// value-log file leaves it empty and makes Badger refuse to open
-// (dgraph-io/badger#2207), so Open first removes empty ones.
+// Three Badger v4 quirks are handled here. Badger only logs (does not
+// return) a failed fsync of its own, and retries a failed memtable flush
+// for ever while commits pile up; the WAL does its own syncs (logsync.go)
+// and their errors fail the commit directly, and the logger adapter
+// turns Badger's log lines about a failed sync or flush, or carrying a
+// failing disk's errno, into ErrBackground: the next commit fails on it
+// and Health reports it at once. Badger writes its log files through
+// memory maps of sparse, pre-sized files, where a full file system means
+// SIGBUS rather than an error; Health reports ErrNoSpace while the free
+// space is below what those files may still take (space_linux.go). And a
+// crash right after Badger creates a memtable or value-log file leaves it
+// empty and makes Badger refuse to open (dgraph-io/badger#2207), so Open
+// first removes empty ones.
+//
+// Health (health.go) is for a watchdog outside the WAL, which has no clock
+// and no goroutine to time its own writes: it counts the write calls
+// started and finished and returns the failure, taking no lock a stalled
+// writer holds. Options.BeforeSync lets tests stall or fail every sync.
 //
 // Tests: crash_test.go kills a writer process with SIGKILL at random
 // moments (50 times by default; -wal.crashes N for a long run, -wal.seed to

@@ -29,8 +29,7 @@ func (w *WAL) SetMeta(name string, value []byte) error {
 	if name == "" || len(name) > maxMetaName || len(value) > maxMetaValue {
 		return fmt.Errorf("%w: meta record %q of %d bytes", ErrInvalidArgument, name, len(value))
 	}
-	w.writeMu.Lock()
-	defer w.writeMu.Unlock()
+	defer w.beginWrite()()
 	w.mu.RLock()
 	err := w.usable()
 	w.mu.RUnlock()

@@ -38,6 +38,11 @@ type Options struct {
 	// ErrCloseTimeout. Every acknowledged write is already in a synced
 	// file by then, so nothing is lost. 0 waits forever.
 	CloseTimeout time.Duration
+	// BeforeSync, when set, is called before every sync of the WAL's
+	// files: a fault-injection hook for tests, which block in it to
+	// stall the disk or return an error to fail it (the write then
+	// fails as a failed fsync would). nil in a server.
+	BeforeSync func() error
 }
 
 // DefaultOptions returns options for a WAL in dir, sized for a lock

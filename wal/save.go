@@ -50,8 +50,7 @@ func (p *plan) overwrites() bool { return len(p.ents) > 0 && p.ents[0].Index <= 
 // If a write or sync fails, the WAL is failed for good: this and every later
 // call return ErrFailed.
 func (w *WAL) Save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
-	w.writeMu.Lock()
-	defer w.writeMu.Unlock()
+	defer w.beginWrite()()
 	if err := w.usable(); err != nil {
 		return err
 	}

@@ -50,6 +50,9 @@ func (w *WAL) writeSnapFile(index, term uint64, data []byte) (snapMeta, error) {
 	if err == nil {
 		_, err = f.Write(data)
 	}
+	if err == nil {
+		err = w.beforeSync()
+	}
 	if err == nil && !w.opts.UnsafeNoSync {
 		err = f.Sync()
 	}

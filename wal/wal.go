@@ -41,9 +41,15 @@ type WAL struct {
 	// ("commit", "snapshot file"); an error is treated as that step failing.
 	failPoint func(stage string) error
 
-	// syncErr holds a sync failure Badger reported only to its logger
-	// (see badgerLogger); the next commit check fails on it.
+	// syncErr holds a failure Badger reported only to its logger (a
+	// sync, a memtable flush; see badgerLogger), wrapped in
+	// ErrBackground; the next commit check fails on it.
 	syncErr atomic.Pointer[error]
+	// failedErr mirrors failed for Health, which must not wait on mu
+	// while a stalled writer holds it.
+	failedErr atomic.Pointer[error]
+	// started and finished count write calls (see Health).
+	started, finished atomic.Uint64
 
 	// syncer makes each commit durable (Badger runs without SyncWrites;
 	// see logSyncer); nil with UnsafeNoSync.
@@ -107,7 +113,7 @@ func Open(opts Options) (*WAL, error) {
 	if err := removeEmptyBadgerLogs(bdir, log); err != nil {
 		return nil, fmt.Errorf("wal: prepare %s: %w", bdir, err)
 	}
-	bopts := badgerOptions(bdir, opts, newBadgerLogger(log, w.noteSyncError))
+	bopts := badgerOptions(bdir, opts, newBadgerLogger(log, w.noteBackgroundError))
 	w.valueThreshold = int(bopts.ValueThreshold)
 	if !opts.UnsafeNoSync {
 		w.syncer = newLogSyncer(bdir, opts.MemTableSize)
@@ -245,6 +251,8 @@ func (w *WAL) setFailed(op string, err error) error {
 	defer w.mu.Unlock()
 	if w.failed == nil {
 		w.failed = fmt.Errorf("%s: %w", op, err)
+		f := failedError(w.failed)
+		w.failedErr.Store(&f)
 		w.log.Error("write-ahead log failed; refusing all further calls", "op", op, "error", err)
 	}
 	return failedError(w.failed)
@@ -282,8 +290,8 @@ func (w *WAL) commit(txn *badger.Txn) error {
 	return w.fail("commit")
 }
 
-// noteSyncError records a sync failure Badger only logged.
-func (w *WAL) noteSyncError(err error) { w.syncErr.CompareAndSwap(nil, &err) }
+// noteBackgroundError records a failure Badger only logged.
+func (w *WAL) noteBackgroundError(err error) { w.syncErr.CompareAndSwap(nil, &err) }
 
 // deleteRange deletes the entry keys [lo, hi), which lie outside the log's
 // bounds (garbage), in as many transactions as Badger needs.
@@ -307,6 +315,9 @@ func (w *WAL) deleteRange(lo, hi uint64) error {
 // syncLogs makes everything committed to Badger so far durable. The caller
 // holds writeMu.
 func (w *WAL) syncLogs() error {
+	if err := w.beforeSync(); err != nil {
+		return err
+	}
 	if w.syncer == nil {
 		return nil
 	}

@@ -438,9 +438,9 @@ func TestSyncFailureBadgerOnlyLogsFailsTheWAL(t *testing.T) {
 	w := mustOpen(t, testOptions(t.TempDir()))
 	mustSave(t, w, consensus.HardState{Term: 1}, ents(1, 2, 1), nil)
 	// What Badger's value log does when its fsync fails: log, not return.
-	newBadgerLogger(nil, w.noteSyncError).Errorf("Error while curlf sync: %v\n", errors.New("EIO"))
+	newBadgerLogger(nil, w.noteBackgroundError).Errorf("Error while curlf sync: %v\n", errors.New("EIO"))
 	err := w.Save(consensus.HardState{}, ents(3, 3, 1), nil)
-	if !errors.Is(err, ErrFailed) || !errors.Is(err, errBadgerSync) {
+	if !errors.Is(err, ErrFailed) || !errors.Is(err, ErrBackground) {
 		t.Fatalf("Save after a logged sync failure = %v, want ErrFailed", err)
 	}
 	if _, err := w.LastIndex(); !errors.Is(err, ErrFailed) {

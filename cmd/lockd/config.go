@@ -262,6 +262,7 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.MaxSessions = o.MaxSessions
 	cfg.MaxLocksPerSession = o.MaxLocksPerSess
 	cfg.RPC.MaxFrameSize = o.MaxFrameSize
+	cfg.WALStallTimeout = o.WALStallTimeout
 	cfg.Registerer = reg
 	cfg.Logger = logger
 	if err := cfg.Validate(); err != nil {

@@ -61,6 +61,7 @@ func validNode(t *testing.T) options {
 		HTTPAddr:        "127.0.0.1:7201",
 		InitialCluster:  "n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103",
 		ShutdownTimeout: time.Second,
+		WALStallTimeout: 10 * time.Second,
 	}
 }
 
@@ -208,6 +209,7 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	o.SessionTTLMin, o.SessionTTLMax, o.SessionTTLDefault = 2*time.Second, time.Minute, 5*time.Second
 	o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 1<<20, 100, 200
 	o.MaxSessions, o.MaxLocksPerSess = 999, 9
+	o.WALStallTimeout = 7 * time.Second
 	spec, err := checkNode(o)
 	if err != nil {
 		t.Fatal(err)
@@ -220,11 +222,11 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 		cfg.Node.TickInterval, cfg.Node.ElectionTick, cfg.Node.HeartbeatTick, cfg.Node.SnapshotEntries,
 		cfg.FSM.Sessions.MinTTL, cfg.FSM.Sessions.MaxTTL, cfg.FSM.Sessions.DefaultTTL,
 		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail,
-		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay}
+		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay, cfg.WALStallTimeout}
 	want := []any{"n1", o.DataDir, "127.0.0.1:7101", "127.0.0.1:7001", 3, false,
 		7 * time.Millisecond, 21, 3, uint64(123),
 		2 * time.Second, time.Minute, 5 * time.Second,
-		1 << 20, 100, 200, uint64(77), 999, 9, 3 * time.Millisecond}
+		1 << 20, 100, 200, uint64(77), 999, 9, 3 * time.Millisecond, 7 * time.Second}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("field %d = %v, want %v", i, got[i], want[i])
@@ -236,6 +238,7 @@ func TestServerConfigRefusesValuesTheServerRejects(t *testing.T) {
 	for name, mutate := range map[string]func(o *options){
 		"heartbeat not below election": func(o *options) { o.ElectionTicks, o.HeartbeatTicks = 5, 5 },
 		"zero tick":                    func(o *options) { o.Tick = 0 },
+		"zero wal stall timeout":       func(o *options) { o.WALStallTimeout = 0 },
 		"write delay of a heartbeat":   func(o *options) { o.WriteDelay = 50 * time.Millisecond },
 		"min TTL above max":            func(o *options) { o.SessionTTLMin, o.SessionTTLMax = time.Minute, time.Second },
 	} {

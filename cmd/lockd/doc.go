@@ -41,9 +41,14 @@
 //	          changed (polled)                   keeps the current ones and logs why
 //	serving   Removed() closes         stopping  log it, Close
 //	serving   Live() fails (polled)    exit 1    log it, Close
+//	serving   a log write pending      serving   /livez 503 with the reason; a warning logged
+//	          half --wal-stall-timeout
+//	serving   FailStopped() closes, or exit 74   log the reason; no Close (the log may never
+//	          Live() is ErrFailStop              answer): the supervisor restarts the node
 //	stopping  node closed cleanly      exit 0    (a failed hand-off is only logged)
 //	stopping  closing the node failed  exit 1
 //	stopping  second SIGTERM / SIGINT  killed    default signal action
 //
-// Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags.
+// Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags, 74 fail-stop
+// on a stalled or failed disk (EX_IOERR).
 package main

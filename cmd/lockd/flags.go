@@ -48,6 +48,7 @@ type options struct {
 	MaxLocksPerSess   int
 
 	ShutdownTimeout time.Duration
+	WALStallTimeout time.Duration
 	LogLevel        string
 	LogJSON         bool
 	PProf           bool
@@ -125,6 +126,8 @@ func cliFlags(d server.Config) []cli.Flag {
 			Value: d.WAL.KeepTail, Usage: "log entries kept below a snapshot for slow followers; one further behind gets the snapshot"},
 		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: envFor("shutdown-timeout"), Category: catTiming,
 			Value: defaultShutdownTimeout, Usage: "bound on a graceful stop after SIGTERM, leadership hand-off included"},
+		&cli.DurationFlag{Name: "wal-stall-timeout", EnvVars: envFor("wal-stall-timeout"), Category: catTiming,
+			Value: d.WALStallTimeout, Usage: "a log write (with its fsync) pending this long fail-stops the node (exit 74); /livez reports it from half"},
 
 		&cli.DurationFlag{Name: "session-ttl-min", EnvVars: envFor("session-ttl-min"), Category: catLimits,
 			Value: d.FSM.Sessions.MinTTL, Usage: "shortest session TTL; shorter requests are raised to it"},
@@ -179,6 +182,7 @@ func optionsFrom(c *cli.Context) options {
 		SnapshotEntries:   c.Uint64("snapshot-entries"),
 		KeepTail:          c.Uint64("keep-tail"),
 		ShutdownTimeout:   c.Duration("shutdown-timeout"),
+		WALStallTimeout:   c.Duration("wal-stall-timeout"),
 		SessionTTLMin:     c.Duration("session-ttl-min"),
 		SessionTTLMax:     c.Duration("session-ttl-max"),
 		SessionTTLDefault: c.Duration("session-ttl-default"),

@@ -19,6 +19,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitFailStop: the node stopped itself because its disk stopped
+	// answering (server.ErrFailStop). 74 is EX_IOERR of sysexits.h.
+	exitFailStop = 74
 )
 
 func main() {
@@ -57,14 +60,30 @@ func run(ctx context.Context, onSignal func(), args []string, stdout, stderr io.
 			return runOptions(ctx, onSignal, optionsFrom(c), stdout, stderr)
 		},
 	}
-	switch err := app.RunContext(ctx, args); {
+	err := app.RunContext(ctx, args)
+	code := exitCodeOf(err)
+	switch code {
+	case exitOK:
+	case exitUsage:
+		fmt.Fprintf(stderr, "lockd: %v\nRun 'lockd --help' for the flags.\n", trimPrefix(err))
+	default:
+		fmt.Fprintf(stderr, "lockd: %v\n", trimPrefix(err))
+	}
+	return code
+}
+
+// exitCodeOf is the exit code for run's outcome: 0 for nil, 2 for a bad
+// flag, 74 for a fail-stop on a stalled or failed disk, 1 for anything
+// else.
+func exitCodeOf(err error) int {
+	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errBadFlag):
-		fmt.Fprintf(stderr, "lockd: %v\nRun 'lockd --help' for the flags.\n", trimPrefix(err))
 		return exitUsage
+	case errors.Is(err, server.ErrFailStop):
+		return exitFailStop
 	default:
-		fmt.Fprintf(stderr, "lockd: %v\n", trimPrefix(err))
 		return exitFailure
 	}
 }

@@ -23,6 +23,7 @@ type daemon interface {
 	Shutdown(ctx context.Context) error
 	Close() error
 	Removed() <-chan struct{}
+	FailStopped() <-chan struct{}
 }
 
 // runNode runs one persistent node until a signal or its removal.
@@ -129,13 +130,32 @@ const livenessCheckInterval = time.Second
 // hands leadership to a caught-up follower. A node never leaves the
 // membership here; removal is decided by the cluster. A dead node is an
 // error, so that a supervisor restarts the process.
+//
+// A node that fail-stopped on its disk (FailStopped, or Live returning
+// server.ErrFailStop) is not closed: its log may never answer again, and
+// the process exits at once with the reason. A stall not yet past the
+// bound (server.ErrWALStalled alone) is only logged: the node decides.
 func awaitStop(ctx context.Context, onSignal func(), d daemon, timeout, liveEvery time.Duration, logger hclog.Logger) error {
 	live := time.NewTicker(liveEvery)
 	defer live.Stop()
+	stalled := false
 	for {
 		select {
+		case <-d.FailStopped():
+			return failStopped(d.Live(), logger)
 		case <-live.C:
-			if err := d.Live(); err != nil {
+			err := d.Live()
+			switch {
+			case err == nil:
+				stalled = false
+			case errors.Is(err, server.ErrFailStop):
+				return failStopped(err, logger)
+			case errors.Is(err, server.ErrWALStalled):
+				if !stalled {
+					logger.Warn("a write-ahead log write is stalled", "error", err)
+				}
+				stalled = true
+			default:
 				logger.Error("node stopped by itself; exiting", "error", err)
 				return errors.Join(fmt.Errorf("node stopped: %w", err), d.Close())
 			}
@@ -149,6 +169,18 @@ func awaitStop(ctx context.Context, onSignal func(), d daemon, timeout, liveEver
 			return nil
 		}
 	}
+}
+
+// failStopped returns the fail-stop reason without closing the node.
+func failStopped(err error, logger hclog.Logger) error {
+	if err == nil {
+		err = server.ErrFailStop
+	} else if !errors.Is(err, server.ErrFailStop) {
+		err = fmt.Errorf("%w: %w", server.ErrFailStop, err)
+	}
+	logger.Error("fail-stop: exiting without closing the write-ahead log; the supervisor restarts this node",
+		"error", err, "exit_code", exitFailStop)
+	return err
 }
 
 // shutdown stops the node gracefully after a signal.

@@ -13,7 +13,8 @@ import (
 // fakeDaemon records how the lifecycle drives a node.
 type fakeDaemon struct {
 	removed     chan struct{}
-	live        func() error // nil: always live
+	failStopped chan struct{} // nil: never
+	live        func() error  // nil: always live
 	shutdownErr error
 	closeErr    error
 	shutdowns   int
@@ -32,8 +33,9 @@ func (f *fakeDaemon) Live() error {
 	}
 	return f.live()
 }
-func (f *fakeDaemon) Close() error             { f.closes++; return f.closeErr }
-func (f *fakeDaemon) Removed() <-chan struct{} { return f.removed }
+func (f *fakeDaemon) Close() error                 { f.closes++; return f.closeErr }
+func (f *fakeDaemon) Removed() <-chan struct{}     { return f.removed }
+func (f *fakeDaemon) FailStopped() <-chan struct{} { return f.failStopped }
 
 func cancelled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -42,4 +42,5 @@
 //	running   proposal's entry applied     running   proposer gets Applied (ErrProposalLost if another term's entry)
 //	running   LogStore write fails         failed    loop ends; Err() is the failure; waiters get ErrStopped
 //	running   Stop                         stopped   running write waited for; waiters get ErrStopped
+//	running   Halt(err)                    failed    loop ends at once, write in flight abandoned; Err() is err
 package raftnode

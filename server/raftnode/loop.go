@@ -51,6 +51,12 @@ func (n *Node) run() {
 		case <-n.stopc:
 			n.waitSync()
 			return
+		case <-n.haltc:
+			n.err.Store(n.haltErr)
+			n.isLeader.Store(false)
+			n.leader.Store(consensus.None)
+			n.log.Error("node halted: its log stopped answering", "error", n.haltErr)
+			return
 		}
 		n.drain()
 		if err := n.advance(); err != nil {

@@ -75,6 +75,10 @@ type Node struct {
 	stopc chan struct{}
 	donec chan struct{}
 	stop  sync.Once
+	// haltc is closed by Halt, haltErr (set before) says why.
+	haltc   chan struct{}
+	halt    sync.Once
+	haltErr error
 
 	// Loop-owned state: touched only by run.
 	raft      *consensus.Raft
@@ -196,6 +200,7 @@ func New(cfg Config, store LogStore, sm StateMachine, tr Transport, hooks Hooks)
 		ctrlc:     make(chan func(*consensus.Raft), 16),
 		stopc:     make(chan struct{}),
 		donec:     make(chan struct{}),
+		haltc:     make(chan struct{}),
 		raft:      r,
 		waiters:   make(map[uint64]*proposal),
 		reads:     make(map[uint64]*readRequest),
@@ -241,6 +246,20 @@ func (n *Node) Start() { go n.run() }
 func (n *Node) Stop() {
 	n.stop.Do(func() { close(n.stopc) })
 	<-n.donec
+}
+
+// Halt ends the loop at once, without waiting for a write in flight (a
+// stalled disk): the node stops stepping, ticking and sending, so it stops
+// leading, and Err() is err. What the write in flight does when (if ever)
+// it returns is not looked at. Only a loop blocked in a write of its own
+// (installing or taking a snapshot) sees Halt when that write returns. Use
+// it to fail-stop a node whose log has stopped answering; the process is
+// expected to exit next, never to go on with this Node or its LogStore.
+func (n *Node) Halt(err error) {
+	n.halt.Do(func() {
+		n.haltErr = err
+		close(n.haltc)
+	})
 }
 
 // Done is closed when the loop has ended, by Stop or by a failure.
