@@ -190,10 +190,12 @@ func (l *link) writeLoop() {
 			continue
 		}
 		for i := range batch {
-			// Uncount the frame before writing it: once its first byte
-			// may reach the remote, the remote may answer it at once
-			// (reuse the in-flight slot of a request it sees answered).
-			l.q.release(&batch[i])
+			// Free an answer's in-flight slot before writing it: once its
+			// first byte may reach the remote, the remote may send its next
+			// request at once (reuse the slot of a request it sees
+			// answered). Its bytes stay counted until they are written
+			// (copied into bw or onto the socket): the frame the writer is
+			// blocked on counts against the budget like those behind it.
 			if batch[i].slot && l.freeSlot != nil {
 				l.freeSlot()
 			}
@@ -213,6 +215,7 @@ func (l *link) writeLoop() {
 				l.fail(err)
 				return
 			}
+			l.q.release(&batch[i])
 		}
 	}
 }
