@@ -61,6 +61,9 @@ func validNode(t *testing.T) options {
 		HTTPAddr:        "127.0.0.1:7201",
 		InitialCluster:  "n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103",
 		ShutdownTimeout: time.Second,
+		// What --handshake-timeout defaults to; the connection limits'
+		// zeros mean no limit.
+		HandshakeTimeout: 5 * time.Second,
 	}
 }
 
@@ -208,6 +211,7 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	o.SessionTTLMin, o.SessionTTLMax, o.SessionTTLDefault = 2*time.Second, time.Minute, 5*time.Second
 	o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 1<<20, 100, 200
 	o.MaxSessions, o.MaxLocksPerSess = 999, 9
+	o.MaxConns, o.MaxConnsPerIP, o.MaxQueueBytes, o.HandshakeTimeout = 321, 12, 3<<20, 7*time.Second
 	spec, err := checkNode(o)
 	if err != nil {
 		t.Fatal(err)
@@ -220,11 +224,13 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 		cfg.Node.TickInterval, cfg.Node.ElectionTick, cfg.Node.HeartbeatTick, cfg.Node.SnapshotEntries,
 		cfg.FSM.Sessions.MinTTL, cfg.FSM.Sessions.MaxTTL, cfg.FSM.Sessions.DefaultTTL,
 		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail,
-		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay}
+		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay,
+		cfg.RPC.MaxConns, cfg.RPC.MaxConnsPerIP, cfg.RPC.MaxQueueBytes, cfg.RPC.HandshakeTimeout}
 	want := []any{"n1", o.DataDir, "127.0.0.1:7101", "127.0.0.1:7001", 3, false,
 		7 * time.Millisecond, 21, 3, uint64(123),
 		2 * time.Second, time.Minute, 5 * time.Second,
-		1 << 20, 100, 200, uint64(77), 999, 9, 3 * time.Millisecond}
+		1 << 20, 100, 200, uint64(77), 999, 9, 3 * time.Millisecond,
+		321, 12, 3 << 20, 7 * time.Second}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("field %d = %v, want %v", i, got[i], want[i])
@@ -238,6 +244,9 @@ func TestServerConfigRefusesValuesTheServerRejects(t *testing.T) {
 		"zero tick":                    func(o *options) { o.Tick = 0 },
 		"write delay of a heartbeat":   func(o *options) { o.WriteDelay = 50 * time.Millisecond },
 		"min TTL above max":            func(o *options) { o.SessionTTLMin, o.SessionTTLMax = time.Minute, time.Second },
+		"negative connection limit":    func(o *options) { o.MaxConnsPerIP = -1 },
+		"queue below one frame":        func(o *options) { o.MaxQueueBytes = 1000 },
+		"zero handshake timeout":       func(o *options) { o.HandshakeTimeout = 0 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := validNode(t)
