@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockd/lockd/internal/pki"
 )
@@ -114,6 +115,11 @@ func TestTLSRefusesAPeerClaimingAnotherID(t *testing.T) {
 	_, err := Dial(context.Background(), addr, KindPeer, ccfg)
 	if !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("dial as n3 with n2's certificate: %v, want ErrUnauthenticated", err)
+	}
+	// The server counts the failure after writing its refusal, which the
+	// dial side may read first.
+	for deadline := time.Now().Add(5 * time.Second); srv.Stats().HandshakesFailed == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // polls a condition; no timing is assumed
 	}
 	if n := srv.Stats().HandshakesFailed; n != 1 {
 		t.Fatalf("HandshakesFailed = %d, want 1", n)
