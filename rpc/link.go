@@ -169,25 +169,35 @@ func (l *link) closedErr() error {
 
 // writeLoop is the only goroutine that writes to the socket. It moves
 // bytes and nothing else.
+//
+// It holds a write buffer only while it has frames to write: an idle
+// connection gives its buffer back to a pool shared by the connections,
+// so thousands of idle connections do not each hold WriteBufferSize.
 func (l *link) writeLoop() {
 	defer l.wg.Done()
-	bw := bufio.NewWriterSize(deadlineWriter{l.nc, l.cfg.WriteTimeout}, l.cfg.WriteBufferSize)
+	var bw *bufio.Writer
+	defer func() { putWriteBuffer(bw) }()
 	for {
 		batch := l.q.take()
 		if len(batch) == 0 {
-			if bw.Buffered() > 0 {
+			if bw != nil && bw.Buffered() > 0 {
 				if err := l.flush(bw); err != nil {
 					l.fail(err)
 					return
 				}
 				continue // more may have been queued during the flush
 			}
+			putWriteBuffer(bw)
+			bw = nil
 			select {
 			case <-l.q.wake:
 			case <-l.done:
 				return
 			}
 			continue
+		}
+		if bw == nil {
+			bw = getWriteBuffer(deadlineWriter{l.nc, l.cfg.WriteTimeout}, l.cfg.WriteBufferSize)
 		}
 		for i := range batch {
 			// Free an answer's in-flight slot before writing it: once its
