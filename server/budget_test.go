@@ -140,3 +140,36 @@ func TestClientThatStopsReadingLargeListsIsCut(t *testing.T) {
 		t.Fatalf("%v connections cut, want only the slow reader's", got)
 	}
 }
+
+// Listings are built a few at a time on a node: while maxListingsAtOnce
+// are being built, another waits for its turn (here until its deadline),
+// and goes through once one ends.
+func TestListingsAreBuiltAFewAtATime(t *testing.T) {
+	c := newSvcCluster(t, 1, func(cfg *Config) { cfg.RequestTimeout = 300 * time.Millisecond })
+	lead := c.leader()
+	w := dialClient(t, lead.ClientAddr())
+	s := w.open(time.Minute)
+	if _, err := w.acquire(s, "listed", false); err != nil {
+		t.Fatal(err)
+	}
+	for range cap(lead.listings) {
+		lead.listings <- struct{}{} // as many listings as allowed, being built
+	}
+	var locks api.ListLocksResponse
+	err := w.callRaw(api.MsgListLocks, &api.ListLocksRequest{}, &locks)
+	var re *rpc.RemoteError
+	if !errors.As(err, &re) || api.Code(re.Code) != api.CodeNoQuorum {
+		t.Fatalf("ListLocks with every turn taken: %v, want the request's deadline", err)
+	}
+	var sessions api.ListSessionsResponse
+	if err := w.callRaw(api.MsgListSessions, &api.ListSessionsRequest{}, &sessions); !errors.As(err, &re) {
+		t.Fatalf("ListSessions with every turn taken: %v, want the request's deadline", err)
+	}
+	<-lead.listings // one ends
+	if err := w.callRaw(api.MsgListLocks, &api.ListLocksRequest{}, &locks); err != nil || len(locks.Locks) != 1 {
+		t.Fatalf("ListLocks with a turn free: %+v, %v", locks, err)
+	}
+	if err := w.callRaw(api.MsgListSessions, &api.ListSessionsRequest{}, &sessions); err != nil || len(sessions.Sessions) != 1 {
+		t.Fatalf("ListSessions with a turn free: %+v, %v", sessions, err)
+	}
+}
