@@ -28,7 +28,11 @@ type link struct {
 	remoteID string
 	tlsState *tls.ConnectionState // nil without TLS; fixed after the handshake
 	q        *outQueue
-	onClose  func() // optional, run once by fail
+	// wpool gives the writer its buffer while it writes; wdst is the
+	// socket under the buffer (made once, not at every write).
+	wpool   *sync.Pool
+	wdst    io.Writer
+	onClose func() // optional, run once by fail
 	// freeSlot, if set, is run by the writer as it takes up the answer to
 	// a request, before any byte of it is written (the server's
 	// in-flight slots; see Conn.dispatch).
@@ -59,6 +63,8 @@ func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, 
 		kind:     kind,
 		remoteID: remoteID,
 		q:        newOutQueue(cfg.SendQueueLen, cfg.queueBudget()),
+		wpool:    writeBufferPool(cfg.WriteBufferSize),
+		wdst:     deadlineWriter{nc, cfg.WriteTimeout},
 		done:     make(chan struct{}),
 	}
 }
@@ -176,7 +182,7 @@ func (l *link) closedErr() error {
 func (l *link) writeLoop() {
 	defer l.wg.Done()
 	var bw *bufio.Writer
-	defer func() { putWriteBuffer(bw) }()
+	defer func() { putWriteBuffer(l.wpool, bw) }()
 	for {
 		batch := l.q.take()
 		if len(batch) == 0 {
@@ -187,7 +193,7 @@ func (l *link) writeLoop() {
 				}
 				continue // more may have been queued during the flush
 			}
-			putWriteBuffer(bw)
+			putWriteBuffer(l.wpool, bw)
 			bw = nil
 			select {
 			case <-l.q.wake:
@@ -197,7 +203,7 @@ func (l *link) writeLoop() {
 			continue
 		}
 		if bw == nil {
-			bw = getWriteBuffer(deadlineWriter{l.nc, l.cfg.WriteTimeout}, l.cfg.WriteBufferSize)
+			bw = getWriteBuffer(l.wpool, l.wdst, l.cfg.WriteBufferSize)
 		}
 		for i := range batch {
 			// Free an answer's in-flight slot before writing it: once its

@@ -8,33 +8,41 @@ import (
 )
 
 // writeBuffers pools the writers' buffers, one pool per buffer size
-// (*sync.Pool of *bufio.Writer, keyed by int).
+// (*sync.Pool of *bufio.Writer, keyed by int). A link looks its pool up
+// once, when it is made.
 var writeBuffers sync.Map
 
 // writeBuffersHeld counts the buffers taken from the pools and not given
 // back: the connections writing now. Tests read it.
 var writeBuffersHeld atomic.Int64
 
-// getWriteBuffer returns an empty buffered writer of size bytes onto w.
-func getWriteBuffer(w io.Writer, size int) *bufio.Writer {
-	writeBuffersHeld.Add(1)
+// writeBufferPool returns the pool of write buffers of size bytes.
+func writeBufferPool(size int) *sync.Pool {
+	if p, ok := writeBuffers.Load(size); ok {
+		return p.(*sync.Pool)
+	}
 	p, _ := writeBuffers.LoadOrStore(size, &sync.Pool{})
-	if bw, ok := p.(*sync.Pool).Get().(*bufio.Writer); ok {
+	return p.(*sync.Pool)
+}
+
+// getWriteBuffer returns an empty buffered writer of size bytes onto w,
+// from pool.
+func getWriteBuffer(pool *sync.Pool, w io.Writer, size int) *bufio.Writer {
+	writeBuffersHeld.Add(1)
+	if bw, ok := pool.Get().(*bufio.Writer); ok {
 		bw.Reset(w)
 		return bw
 	}
 	return bufio.NewWriterSize(w, size)
 }
 
-// putWriteBuffer gives bw (nil: nothing) back to its pool. Whatever it
-// still buffers is dropped: callers flush first, or are closing.
-func putWriteBuffer(bw *bufio.Writer) {
+// putWriteBuffer gives bw (nil: nothing) back to pool. Whatever it still
+// buffers is dropped: callers flush first, or are closing.
+func putWriteBuffer(pool *sync.Pool, bw *bufio.Writer) {
 	if bw == nil {
 		return
 	}
 	writeBuffersHeld.Add(-1)
-	size := bw.Size()
 	bw.Reset(io.Discard) // drop the socket, and anything unflushed
-	p, _ := writeBuffers.LoadOrStore(size, &sync.Pool{})
-	p.(*sync.Pool).Put(bw)
+	pool.Put(bw)
 }
