@@ -96,7 +96,7 @@
 //
 // A Server holds at most MaxConns connections, and MaxConnsPerIP from one
 // remote address, counting those in their handshake; one beyond is closed
-// on accept. A connection's 64 KiB read buffer is allocated only after
+// on accept. A connection's 16 KiB read buffer is allocated only after
 // its handshake, which HandshakeTimeout bounds; its write buffer
 // (WriteBufferSize) comes from a shared pool while it has frames to
 // write, and goes back when its queue is empty.
