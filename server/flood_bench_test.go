@@ -40,7 +40,7 @@ const (
 // (the three nodes and the flood's own sockets together), and how many
 // slow readers were cut and handshakes failed.
 //
-//	go test ./server/ -run '^$' -bench PairsUnderConnectionFlood -benchtime 10000x -count 4 -timeout 15m
+//	go test ./server/ -run '^$' -bench PairsUnderConnectionFlood -benchtime 10000x -count 3 -timeout 15m
 func BenchmarkPairsUnderConnectionFlood(b *testing.B) {
 	for _, flood := range []bool{false, true} {
 		b.Run(fmt.Sprintf("flood=%v", flood), func(b *testing.B) { benchFlood(b, flood) })
