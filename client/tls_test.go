@@ -252,6 +252,11 @@ func TestLeaderHintToAStrangerIsRefused(t *testing.T) {
 			if _, err := cl.GetLock(testCtx(t), "x"); err != nil {
 				t.Fatalf("GetLock after a poisoned hint: %v", err)
 			}
+			// The stranger counts its failed handshake once it sees the
+			// client give up, which may be after the client moved on.
+			for deadline := time.Now().Add(5 * time.Second); fc.nodes[2].srv.Stats().HandshakesFailed == 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond) // polls a condition; no timing is assumed
+			}
 			st := fc.nodes[2].srv.Stats()
 			if st.HandshakesFailed == 0 || len(fc.nodes[2].srv.Conns()) != 0 {
 				t.Fatalf("the stranger: %d failed handshakes, %d connections; want its handshake refused",

@@ -126,6 +126,11 @@ func TestSlowReaderOfAnswersIsCutAtTheByteBudget(t *testing.T) {
 	if got := s.Stats().CutSlowReader; got != 1 {
 		t.Fatalf("CutSlowReader %d, want 1", got)
 	}
+	// Measured by the queue's own count: the answers held, the one the
+	// writer is blocked on included, never passed the budget.
+	if hw, budget := c.q.highWater(), int64(cfg.queueBudget()); hw > budget || hw < budget-int64(len(big))-2*headerLen {
+		t.Fatalf("queue held at most %d bytes, want the budget %d nearly full and never passed", hw, budget)
+	}
 }
 
 // Pushes count in bytes too, not only in frames: 64 KiB events to a
@@ -140,7 +145,12 @@ func TestSlowReaderOfPushesIsCutAtTheByteBudget(t *testing.T) {
 	pipeHandshake(t, nc, KindClient, "")
 	c := <-conns
 	payload := bytes.Repeat([]byte{1}, 64<<10)
-	limit := cfg.queueBudget()/len(payload) + 2 // the budget, plus the frame the writer holds
+	body := mustEncode(t, payload)
+	// Every push fits but the one that would pass the budget; the one the
+	// writer is blocked on (larger than its buffer, so written straight
+	// to the pipe, which nobody reads) counts too.
+	frame := headerLen + len(body)
+	want := cfg.queueBudget()/frame + 1
 	var err error
 	n := 0
 	for ; n < 1000 && err == nil; n++ {
@@ -149,8 +159,8 @@ func TestSlowReaderOfPushesIsCutAtTheByteBudget(t *testing.T) {
 	if !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("after %d pushes of 64 KiB: %v, want ErrSlowConsumer", n, err)
 	}
-	if n > limit {
-		t.Fatalf("cut after %d pushes of 64 KiB, want at most %d", n, limit)
+	if n != want {
+		t.Fatalf("cut at push %d of 64 KiB, want at push %d (budget %d, frames of %d bytes)", n, want, cfg.queueBudget(), frame)
 	}
 	if !strings.Contains(err.Error(), "slow reader") {
 		t.Fatalf("error %q does not say slow reader", err)
@@ -158,6 +168,9 @@ func TestSlowReaderOfPushesIsCutAtTheByteBudget(t *testing.T) {
 	<-c.Done()
 	if got := s.Stats().CutSlowReader; got != 1 {
 		t.Fatalf("CutSlowReader %d, want 1", got)
+	}
+	if hw, budget := c.q.highWater(), int64(cfg.queueBudget()); hw != int64((want-1)*frame) || hw > budget {
+		t.Fatalf("queue held at most %d bytes, want the budget %d nearly full and never passed", hw, budget)
 	}
 }
 
@@ -198,8 +211,14 @@ func TestSendBeyondTheByteBudgetDropsAndKeepsTheConnection(t *testing.T) {
 			break
 		}
 	}
-	if !errors.Is(err, ErrQueueFull) || sent != 7 { // 6 × 10 KiB fit in 64 KiB behind the one being written
+	// Message 0 sits in the write buffer, written (uncounted); the
+	// writer is blocked flushing it. 6 × 10 KiB fit in 64 KiB behind it.
+	if !errors.Is(err, ErrQueueFull) || sent != 7 {
+		sc.resume()
 		t.Fatalf("send %d: %v, want ErrQueueFull at send 7", sent, err)
+	}
+	if hw, budget := c.q.highWater(), int64(cfg.MaxQueueBytes); hw > budget {
+		t.Fatalf("queue held %d bytes, budget %d", hw, budget)
 	}
 	if c.Err() != nil {
 		t.Fatalf("connection closed: %v", c.Err())

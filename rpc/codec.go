@@ -59,6 +59,9 @@ type fastDecoder interface{ DecodeMsgpack(b []byte) bool }
 
 // Encode returns the msgpack encoding of v.
 func (c *Codec) Encode(v any) (out []byte, err error) {
+	if e, ok := v.(Encoded); ok {
+		return e, nil // encoded already: not copied again
+	}
 	if f, ok := v.(fastEncoder); ok {
 		return f.AppendMsgpack(make([]byte, 0, 64)), nil
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // DefaultMaxQueueBytes is the outbound byte budget of a connection whose
-// Config leaves MaxQueueBytes 0 (unless two largest frames need more).
+// Config leaves MaxQueueBytes 0 (unless two largest frames, headers
+// included, need more).
 const DefaultMaxQueueBytes = 8 << 20
 
 // Bounds that Validate enforces.
@@ -46,13 +47,13 @@ type Config struct {
 	// MaxQueueBytes is the byte budget of one connection's outbound
 	// queue: every frame queued for the writer (answers, pushes, sends,
 	// requests, control frames) counts, header included, until the writer
-	// takes it up. On the server side an answer, push or pong that would
+	// has written it, the frame it is blocked on included. On the server side an answer, push or pong that would
 	// pass it closes the connection as a slow reader (ErrSlowConsumer);
 	// on the dial side Send drops the message with ErrQueueFull. Requests
 	// and control frames count but are never refused (MaxInFlight and the
 	// ping interval bound them). 0 means DefaultMaxQueueBytes or two
-	// largest frames, whichever is more; otherwise at least MaxFrameSize
-	// + 13, so that one largest frame fits.
+	// largest frames (MaxFrameSize + 13 each), whichever is more;
+	// otherwise at least MaxFrameSize + 13, so that one largest frame fits.
 	MaxQueueBytes int
 	// MaxConns bounds the connections a Server holds at once, counting
 	// those still in their handshake; one more is closed as soon as it is
@@ -173,7 +174,7 @@ func (c Config) queueBudget() int {
 	if c.MaxQueueBytes > 0 {
 		return c.MaxQueueBytes
 	}
-	return max(DefaultMaxQueueBytes, 2*c.MaxFrameSize)
+	return max(DefaultMaxQueueBytes, 2*(c.MaxFrameSize+headerLen))
 }
 
 func (c Config) logger() hclog.Logger {

@@ -40,18 +40,23 @@ func TestValidateRejectsOutOfRange(t *testing.T) {
 	}
 }
 
-// MaxQueueBytes 0 is 8 MiB, or two largest frames when they need more, so
+// MaxQueueBytes 0 is 8 MiB, or two largest frames with their headers when
+// they need more (as with the default 4 MiB frames), so
 // that raising MaxFrameSize alone never makes a Config invalid.
 func TestDefaultQueueBudgetHoldsTwoLargestFrames(t *testing.T) {
 	cfg := DefaultConfig()
+	if got, want := cfg.queueBudget(), 2*(4<<20+headerLen); got != want {
+		t.Fatalf("default budget %d, want two 4 MiB frames (%d)", got, want)
+	}
+	cfg.MaxFrameSize = 1 << 20
 	if got := cfg.queueBudget(); got != 8<<20 {
-		t.Fatalf("default budget %d, want 8 MiB", got)
+		t.Fatalf("budget %d with 1 MiB frames, want 8 MiB", got)
 	}
 	cfg.MaxFrameSize = 16 << 20
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.queueBudget(); got != 2*16<<20 {
+	if got := cfg.queueBudget(); got != 2*(16<<20+headerLen) {
 		t.Fatalf("budget %d with 16 MiB frames, want two frames", got)
 	}
 	cfg.MaxQueueBytes = 20 << 20

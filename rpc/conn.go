@@ -69,7 +69,7 @@ func (c *Conn) Close() error {
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
 	defer c.cancel()
-	br := bufio.NewReaderSize(c.nc, readChunk)
+	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	var hdr [headerLen]byte
 	for {
 		f, err := c.readFrame(br, &hdr)

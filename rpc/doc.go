@@ -84,19 +84,22 @@
 //
 // Outbound, every connection has a byte budget (MaxQueueBytes): a frame
 // counts, header included, from the moment it is queued until the writer
-// takes it up. A request's in-flight slot on the server is held until the
+// has written it (the frame the writer is blocked on counts). A request's in-flight slot on the server is held until the
 // writer takes up its answer (not when the handler returns), so
 // MaxInFlight bounds the answers waiting as well as the handlers running,
 // and a remote that pipelines requests without reading the answers is cut
 // at MaxInFlight or at the budget, whichever comes first. The writer
-// uncounts a frame before writing it, so the remote can never see an
-// answer whose slot is still taken; what it has uncounted and not yet
-// written is at most its write buffer and one frame.
+// frees an answer's slot just before writing it, so the remote can never
+// see an answer whose slot is still taken, but uncounts its bytes only
+// once written: what one connection holds for output is at most the
+// budget and its write buffer.
 //
 // A Server holds at most MaxConns connections, and MaxConnsPerIP from one
 // remote address, counting those in their handshake; one beyond is closed
-// on accept. A connection's 128 KiB of read and write buffers are
-// allocated only after its handshake, which HandshakeTimeout bounds.
+// on accept. A connection's 16 KiB read buffer is allocated only after
+// its handshake, which HandshakeTimeout bounds; its write buffer
+// (WriteBufferSize) comes from a shared pool while it has frames to
+// write, and goes back when its queue is empty.
 //
 // # Large payloads
 //

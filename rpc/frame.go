@@ -44,6 +44,13 @@ const headerLen = 4 + 1 + 8
 // header claims.
 const readChunk = 64 << 10
 
+// readBufferSize is the size of a server connection's buffered reader,
+// which it holds for its whole life, idle or not. Small frames arrive
+// many to a read; a body larger than the buffer is read straight into
+// its own slice (readBody), so a larger buffer would mostly cost idle
+// connections memory.
+const readBufferSize = 16 << 10
+
 type frame struct {
 	typ  MsgType
 	id   uint64

@@ -28,7 +28,11 @@ type link struct {
 	remoteID string
 	tlsState *tls.ConnectionState // nil without TLS; fixed after the handshake
 	q        *outQueue
-	onClose  func() // optional, run once by fail
+	// wpool gives the writer its buffer while it writes; wdst is the
+	// socket under the buffer (made once, not at every write).
+	wpool   *sync.Pool
+	wdst    io.Writer
+	onClose func() // optional, run once by fail
 	// freeSlot, if set, is run by the writer as it takes up the answer to
 	// a request, before any byte of it is written (the server's
 	// in-flight slots; see Conn.dispatch).
@@ -59,6 +63,8 @@ func newLink(nc net.Conn, cfg Config, codec *Codec, kind Kind, remoteID string, 
 		kind:     kind,
 		remoteID: remoteID,
 		q:        newOutQueue(cfg.SendQueueLen, cfg.queueBudget()),
+		wpool:    writeBufferPool(cfg.WriteBufferSize),
+		wdst:     deadlineWriter{nc, cfg.WriteTimeout},
 		done:     make(chan struct{}),
 	}
 }
@@ -169,19 +175,26 @@ func (l *link) closedErr() error {
 
 // writeLoop is the only goroutine that writes to the socket. It moves
 // bytes and nothing else.
+//
+// It holds a write buffer only while it has frames to write: an idle
+// connection gives its buffer back to a pool shared by the connections,
+// so thousands of idle connections do not each hold WriteBufferSize.
 func (l *link) writeLoop() {
 	defer l.wg.Done()
-	bw := bufio.NewWriterSize(deadlineWriter{l.nc, l.cfg.WriteTimeout}, l.cfg.WriteBufferSize)
+	var bw *bufio.Writer
+	defer func() { putWriteBuffer(l.wpool, bw) }()
 	for {
 		batch := l.q.take()
 		if len(batch) == 0 {
-			if bw.Buffered() > 0 {
+			if bw != nil && bw.Buffered() > 0 {
 				if err := l.flush(bw); err != nil {
 					l.fail(err)
 					return
 				}
 				continue // more may have been queued during the flush
 			}
+			putWriteBuffer(l.wpool, bw)
+			bw = nil
 			select {
 			case <-l.q.wake:
 			case <-l.done:
@@ -189,11 +202,16 @@ func (l *link) writeLoop() {
 			}
 			continue
 		}
+		if bw == nil {
+			bw = getWriteBuffer(l.wpool, l.wdst, l.cfg.WriteBufferSize)
+		}
 		for i := range batch {
-			// Uncount the frame before writing it: once its first byte
-			// may reach the remote, the remote may answer it at once
-			// (reuse the in-flight slot of a request it sees answered).
-			l.q.release(&batch[i])
+			// Free an answer's in-flight slot before writing it: once its
+			// first byte may reach the remote, the remote may send its next
+			// request at once (reuse the slot of a request it sees
+			// answered). Its bytes stay counted until they are written
+			// (copied into bw or onto the socket): the frame the writer is
+			// blocked on counts against the budget like those behind it.
 			if batch[i].slot && l.freeSlot != nil {
 				l.freeSlot()
 			}
@@ -213,6 +231,7 @@ func (l *link) writeLoop() {
 				l.fail(err)
 				return
 			}
+			l.q.release(&batch[i])
 		}
 	}
 }

@@ -55,9 +55,10 @@ const (
 // empty, so many small frames share one syscall.
 //
 // Every frame counts in bytes (header and body) from put until the writer
-// takes that frame up for writing, including while it waits in a batch
-// the writer has taken; the total never exceeds maxBytes for refusable
-// frames. Bounded frames are also counted in frames while they wait.
+// has written it (into its buffer or onto the socket), including while it
+// waits in a batch the writer has taken and while the writer is blocked
+// on it; the total never exceeds maxBytes for refusable frames. Bounded
+// frames are also counted in frames while they wait.
 type outQueue struct {
 	mu      sync.Mutex
 	frames  []outFrame
@@ -72,6 +73,9 @@ type outQueue struct {
 	// what put checks, so the check stays conservative).
 	bytes    atomic.Int64
 	maxBytes int64
+	// peak is the most bytes ever counted at once. Invariant: peak <=
+	// maxBytes while only refusable frames are put (a server's queue).
+	peak atomic.Int64
 }
 
 func newOutQueue(limit, maxBytes int) *outQueue {
@@ -101,7 +105,9 @@ func (q *outQueue) put(f outFrame, class frameClass) error {
 		}
 		q.bounded++
 	}
-	q.bytes.Add(n)
+	if now := q.bytes.Add(n); now > q.peak.Load() {
+		q.peak.Store(now) // under mu: no other put races this store
+	}
 	q.frames = append(q.frames, f)
 	q.mu.Unlock()
 	select {
@@ -124,7 +130,7 @@ func (q *outQueue) take() []outFrame {
 	return out
 }
 
-// release uncounts a taken frame's bytes, as the writer takes it up.
+// release uncounts a taken frame's bytes, once the writer has written it.
 func (q *outQueue) release(f *outFrame) {
 	if n := f.size(); n > 0 {
 		q.bytes.Add(-n)
@@ -133,6 +139,9 @@ func (q *outQueue) release(f *outFrame) {
 
 // queued reports the bytes counted now.
 func (q *outQueue) queued() int64 { return q.bytes.Load() }
+
+// highWater reports the most bytes counted at once so far.
+func (q *outQueue) highWater() int64 { return q.peak.Load() }
 
 func (q *outQueue) close() {
 	q.mu.Lock()

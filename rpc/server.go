@@ -227,7 +227,8 @@ func (s *Server) accept(nc net.Conn, src string) {
 		return
 	}
 	// Only now, after the handshake, do the connection's buffers exist:
-	// the queue here, the read and write buffers in readLoop and writeLoop.
+	// the queue here, the read buffer in readLoop, and the write buffer,
+	// taken from a pool by writeLoop while it has frames to write.
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		link:     newLink(nc, s.cfg, s.codec, s.kind, remoteID, s.log),

@@ -70,20 +70,22 @@ func (s *Server) getLock(ctx context.Context, c *rpc.Conn, req *api.GetLockReque
 }
 
 // listLocks lists the locks under the prefix that the principal may read.
-func (s *Server) listLocks(ctx context.Context, c *rpc.Conn, req *api.ListLocksRequest) (*api.ListLocksResponse, error) {
+func (s *Server) listLocks(ctx context.Context, c *rpc.Conn, req *api.ListLocksRequest) (rpc.Encoded, error) {
 	if err := s.linearize(ctx, req.ReadOptions); err != nil {
 		return nil, err
 	}
-	resp := &api.ListLocksResponse{}
-	readable := readFilter(c)
-	s.app.read(func(f *fsm.Machine) {
-		for _, in := range f.Locks() {
-			if strings.HasPrefix(in.Name, req.Prefix) && readable(f, in.Name) {
-				resp.Locks = append(resp.Locks, lockInfo(in))
+	return s.listing(ctx, c, func() any {
+		resp := &api.ListLocksResponse{}
+		readable := readFilter(c)
+		s.app.read(func(f *fsm.Machine) {
+			for _, in := range f.Locks() {
+				if strings.HasPrefix(in.Name, req.Prefix) && readable(f, in.Name) {
+					resp.Locks = append(resp.Locks, lockInfo(in))
+				}
 			}
-		}
+		})
+		return resp
 	})
-	return resp, nil
 }
 
 // sessionInfo describes session id with the locks it holds or awaits that
@@ -137,20 +139,22 @@ func (s *Server) getSession(ctx context.Context, c *rpc.Conn, req *api.GetSessio
 
 // listSessions lists the sessions the principal may see: through a lock
 // it may read (every session for a principal that may read every name).
-func (s *Server) listSessions(ctx context.Context, c *rpc.Conn, req *api.ListSessionsRequest) (*api.ListSessionsResponse, error) {
+func (s *Server) listSessions(ctx context.Context, c *rpc.Conn, req *api.ListSessionsRequest) (rpc.Encoded, error) {
 	if err := s.linearize(ctx, req.ReadOptions); err != nil {
 		return nil, err
 	}
-	resp := &api.ListSessionsResponse{}
-	readable := readFilter(c)
-	s.app.read(func(f *fsm.Machine) {
-		for _, si := range f.Sessions() {
-			if out, ok, visible := sessionInfo(f, uint64(si.ID), readable); ok && visible {
-				resp.Sessions = append(resp.Sessions, out)
+	return s.listing(ctx, c, func() any {
+		resp := &api.ListSessionsResponse{}
+		readable := readFilter(c)
+		s.app.read(func(f *fsm.Machine) {
+			for _, si := range f.Sessions() {
+				if out, ok, visible := sessionInfo(f, uint64(si.ID), readable); ok && visible {
+					resp.Sessions = append(resp.Sessions, out)
+				}
 			}
-		}
+		})
+		return resp
 	})
-	return resp, nil
 }
 
 // observe subscribes the connection to holder changes of req.Name (a

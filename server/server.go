@@ -55,6 +55,8 @@ type Server struct {
 	node   *raftnode.Node
 	app    *applier
 	client *rpc.Server
+	// listings holds a token per listing being built (listings.go).
+	listings chan struct{}
 
 	events  *eventRouter
 	leases  *leaseTable
@@ -129,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		_ = peerLn.Close()
 	}
 	s := &Server{
+		listings:   make(chan struct{}, maxListingsAtOnce),
 		cfg:        cfg,
 		log:        cfg.Logger,
 		clock:      cfg.Clock,

@@ -263,6 +263,10 @@ func serverConfig(o options, cluster map[string]string, logger hclog.Logger, reg
 	cfg.MaxLocksPerSession = o.MaxLocksPerSess
 	cfg.RPC.MaxFrameSize = o.MaxFrameSize
 	cfg.WALStallTimeout = o.WALStallTimeout
+	cfg.RPC.MaxConns = o.MaxConns
+	cfg.RPC.MaxConnsPerIP = o.MaxConnsPerIP
+	cfg.RPC.MaxQueueBytes = o.MaxQueueBytes
+	cfg.RPC.HandshakeTimeout = o.HandshakeTimeout
 	cfg.Registerer = reg
 	cfg.Logger = logger
 	if err := cfg.Validate(); err != nil {

@@ -62,6 +62,9 @@ func validNode(t *testing.T) options {
 		InitialCluster:  "n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103",
 		ShutdownTimeout: time.Second,
 		WALStallTimeout: 10 * time.Second,
+		// What --handshake-timeout defaults to; the connection limits'
+		// zeros mean no limit.
+		HandshakeTimeout: 5 * time.Second,
 	}
 }
 
@@ -210,6 +213,7 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 	o.MaxFrameSize, o.MaxNameLen, o.MaxValueLen = 1<<20, 100, 200
 	o.MaxSessions, o.MaxLocksPerSess = 999, 9
 	o.WALStallTimeout = 7 * time.Second
+	o.MaxConns, o.MaxConnsPerIP, o.MaxQueueBytes, o.HandshakeTimeout = 321, 12, 3<<20, 7*time.Second
 	spec, err := checkNode(o)
 	if err != nil {
 		t.Fatal(err)
@@ -222,11 +226,13 @@ func TestServerConfigCarriesEveryTimingAndLimitFlag(t *testing.T) {
 		cfg.Node.TickInterval, cfg.Node.ElectionTick, cfg.Node.HeartbeatTick, cfg.Node.SnapshotEntries,
 		cfg.FSM.Sessions.MinTTL, cfg.FSM.Sessions.MaxTTL, cfg.FSM.Sessions.DefaultTTL,
 		cfg.RPC.MaxFrameSize, cfg.FSM.Locks.MaxNameLen, cfg.FSM.Locks.MaxValueLen, cfg.WAL.KeepTail,
-		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay, cfg.WALStallTimeout}
+		cfg.MaxSessions, cfg.MaxLocksPerSession, cfg.Node.LeaderWriteDelay, cfg.WALStallTimeout,
+		cfg.RPC.MaxConns, cfg.RPC.MaxConnsPerIP, cfg.RPC.MaxQueueBytes, cfg.RPC.HandshakeTimeout}
 	want := []any{"n1", o.DataDir, "127.0.0.1:7101", "127.0.0.1:7001", 3, false,
 		7 * time.Millisecond, 21, 3, uint64(123),
 		2 * time.Second, time.Minute, 5 * time.Second,
-		1 << 20, 100, 200, uint64(77), 999, 9, 3 * time.Millisecond, 7 * time.Second}
+		1 << 20, 100, 200, uint64(77), 999, 9, 3 * time.Millisecond, 7 * time.Second,
+		321, 12, 3 << 20, 7 * time.Second}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("field %d = %v, want %v", i, got[i], want[i])
@@ -241,6 +247,9 @@ func TestServerConfigRefusesValuesTheServerRejects(t *testing.T) {
 		"zero wal stall timeout":       func(o *options) { o.WALStallTimeout = 0 },
 		"write delay of a heartbeat":   func(o *options) { o.WriteDelay = 50 * time.Millisecond },
 		"min TTL above max":            func(o *options) { o.SessionTTLMin, o.SessionTTLMax = time.Minute, time.Second },
+		"negative connection limit":    func(o *options) { o.MaxConnsPerIP = -1 },
+		"queue below one frame":        func(o *options) { o.MaxQueueBytes = 1000 },
+		"zero handshake timeout":       func(o *options) { o.HandshakeTimeout = 0 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := validNode(t)

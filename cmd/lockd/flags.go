@@ -47,6 +47,11 @@ type options struct {
 	MaxSessions       int
 	MaxLocksPerSess   int
 
+	MaxConns         int
+	MaxConnsPerIP    int
+	MaxQueueBytes    int
+	HandshakeTimeout time.Duration
+
 	ShutdownTimeout time.Duration
 	WALStallTimeout time.Duration
 	LogLevel        string
@@ -66,6 +71,7 @@ const (
 	catLimits  = "limits (must be equal on every node)"
 	catProcess = "process"
 	catTLS     = "TLS"
+	catConns   = "connections (per node, each port)"
 )
 
 // defaultShutdownTimeout bounds a graceful stop, leadership hand-off included.
@@ -146,6 +152,15 @@ func cliFlags(d server.Config) []cli.Flag {
 		&cli.IntFlag{Name: "max-locks-per-session", EnvVars: envFor("max-locks-per-session"), Category: catLimits,
 			Value: d.MaxLocksPerSession, Usage: "locks one session may hold or wait for; 0 for no limit"},
 
+		&cli.IntFlag{Name: "max-connections", EnvVars: envFor("max-connections"), Category: catConns,
+			Value: d.RPC.MaxConns, Usage: "connections held at once on the client port, and on the peer port; one more is closed on accept (0: no limit)"},
+		&cli.IntFlag{Name: "max-connections-per-ip", EnvVars: envFor("max-connections-per-ip"), Category: catConns,
+			Value: d.RPC.MaxConnsPerIP, Usage: "connections held at once from one remote IP address, per port (0: no limit)"},
+		&cli.IntFlag{Name: "max-queue-bytes", EnvVars: envFor("max-queue-bytes"), Category: catConns,
+			Value: d.RPC.MaxQueueBytes, Usage: "answers and events queued for one connection, in bytes; a client past it is cut as a slow reader (0: 8 MiB, or two largest frames if more)"},
+		&cli.DurationFlag{Name: "handshake-timeout", EnvVars: envFor("handshake-timeout"), Category: catConns,
+			Value: d.RPC.HandshakeTimeout, Usage: "bound on a new connection's handshake (TLS included)"},
+
 		&cli.StringFlag{Name: "log-level", EnvVars: envFor("log-level"), Category: catProcess,
 			Value: "info", Usage: "trace, debug, info, warn or error"},
 		&cli.BoolFlag{Name: "log-json", EnvVars: envFor("log-json"), Category: catProcess,
@@ -191,6 +206,10 @@ func optionsFrom(c *cli.Context) options {
 		MaxValueLen:       c.Int("max-value-len"),
 		MaxSessions:       c.Int("max-sessions"),
 		MaxLocksPerSess:   c.Int("max-locks-per-session"),
+		MaxConns:          c.Int("max-connections"),
+		MaxConnsPerIP:     c.Int("max-connections-per-ip"),
+		MaxQueueBytes:     c.Int("max-queue-bytes"),
+		HandshakeTimeout:  c.Duration("handshake-timeout"),
 		LogLevel:          c.String("log-level"),
 		LogJSON:           c.Bool("log-json"),
 		PProf:             c.Bool("pprof"),

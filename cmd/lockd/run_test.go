@@ -118,6 +118,8 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		"LOCKD_MAX_SESSIONS": "1234", "LOCKD_INITIAL_CLUSTER_TOKEN": "tok", "LOCKD_ADVERTISE_CLIENT_ADDR": "10.1.2.3:7002", "LOCKD_MAX_LOCKS_PER_SESSION": "56", "LOCKD_LEADER_WRITE_DELAY": "2ms",
 		"LOCKD_CACERT": "ca.crt", "LOCKD_CERT": "n2.crt", "LOCKD_KEY": "n2.key", "LOCKD_INSECURE": "true",
 		"LOCKD_HTTP_TLS": "true", "LOCKD_TLS_RELOAD_INTERVAL": "5s", "LOCKD_WAL_STALL_TIMEOUT": "7s",
+		"LOCKD_MAX_CONNECTIONS": "500", "LOCKD_MAX_CONNECTIONS_PER_IP": "50", "LOCKD_MAX_QUEUE_BYTES": "1048576",
+		"LOCKD_HANDSHAKE_TIMEOUT": "2s",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -132,6 +134,7 @@ func TestEnvironmentVariablesStandInForFlags(t *testing.T) {
 		LogLevel: "debug", LogJSON: true, MaxSessions: 1234, MaxLocksPerSess: 56, WriteDelay: 2 * time.Millisecond,
 		CACert: "ca.crt", Cert: "n2.crt", Key: "n2.key", Insecure: true, HTTPTLS: true, TLSReloadInterval: 5 * time.Second,
 		WALStallTimeout: 7 * time.Second,
+		MaxConns:        500, MaxConnsPerIP: 50, MaxQueueBytes: 1 << 20, HandshakeTimeout: 2 * time.Second,
 	}
 	if got != want {
 		t.Fatalf("options from the environment:\n got %+v\nwant %+v", got, want)
@@ -150,7 +153,10 @@ func TestDefaultsComeFromTheServer(t *testing.T) {
 		got.SessionTTLMin != d.FSM.Sessions.MinTTL || got.SessionTTLMax != d.FSM.Sessions.MaxTTL ||
 		got.MaxFrameSize != d.RPC.MaxFrameSize || got.MaxValueLen != d.FSM.Locks.MaxValueLen ||
 		got.MaxSessions != d.MaxSessions || got.MaxLocksPerSess != d.MaxLocksPerSession ||
-		got.WriteDelay != d.Node.LeaderWriteDelay || got.WALStallTimeout != d.WALStallTimeout {
+		got.WriteDelay != d.Node.LeaderWriteDelay || got.WALStallTimeout != d.WALStallTimeout ||
+		got.MaxConns != d.RPC.MaxConns ||
+		got.MaxConnsPerIP != d.RPC.MaxConnsPerIP || got.MaxQueueBytes != d.RPC.MaxQueueBytes ||
+		got.HandshakeTimeout != d.RPC.HandshakeTimeout {
 		t.Fatalf("defaults %+v differ from server.DefaultConfig", got)
 	}
 }
