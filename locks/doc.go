@@ -53,7 +53,7 @@
 //	H      Acquire conflicting, try               H      ErrLockHeld
 //	H      Acquire conflicting, wait              Q      queued at the tail
 //	Q      Acquire (any mode)                     Q      queued at the tail (try: ErrLockHeld)
-//	Q      Acquire, wait, queue at the limit       Q      ErrTooManyWaiters
+//	Q      Acquire, wait, queue at the limit      Q      ErrTooManyWaiters
 //	H      Release (last holder)                  F      Change (free)
 //	Q      Release / CancelWait / session end     H|Q    head run granted, one Grant each, Change
 //	H      Proclaim by holder                     H      value replaced, Change
