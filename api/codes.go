@@ -52,8 +52,9 @@ const (
 	CodeChangeInProgress Code = 206
 	// CodeSnapshotGone: the backup being fetched was replaced; start over.
 	CodeSnapshotGone Code = 207
-	// CodeLimitExceeded: the cluster holds as many sessions, or the
-	// session as many locks, as the server allows; close some first.
+	// CodeLimitExceeded: the cluster holds as many sessions, the session
+	// as many locks, or the lock as many waiters, as the server allows;
+	// close some first.
 	CodeLimitExceeded Code = 208
 	// CodePermissionDenied: the client's principal lacks the permission
 	// the request needs (docs/SECURITY.md).

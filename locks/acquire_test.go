@@ -235,6 +235,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative delay", func(c *Config) { c.MaxLockDelay = -time.Second }, false},
 		{"negative freed", func(c *Config) { c.MaxFreed = -1 }, false},
 		{"zero freed", func(c *Config) { c.MaxFreed = 0 }, true},
+		{"zero waiters", func(c *Config) { c.MaxWaitersPerLock = 0 }, false},
+		{"one waiter", func(c *Config) { c.MaxWaitersPerLock = 1 }, true},
 	}
 	for _, c := range cases {
 		cfg := DefaultConfig()

@@ -23,16 +23,21 @@ type Config struct {
 	// so that an observer of a lock that was freed and forgotten still sees
 	// its revision move; the oldest are forgotten first.
 	MaxFreed int
+	// MaxWaitersPerLock bounds how many Acquires may wait for one lock; a
+	// waiting Acquire beyond it gets ErrTooManyWaiters. A snapshot restores
+	// longer queues as they are (the limit may have been lowered).
+	MaxWaitersPerLock int
 }
 
 // DefaultConfig returns 512-byte names, 4 KiB values, lock-delays up to
-// 60 s and 4096 remembered freed locks.
+// 60 s, 4096 remembered freed locks and 10,000 waiters per lock.
 func DefaultConfig() Config {
 	return Config{
-		MaxNameLen:   512,
-		MaxValueLen:  4096,
-		MaxLockDelay: 60 * time.Second,
-		MaxFreed:     4096,
+		MaxNameLen:        512,
+		MaxValueLen:       4096,
+		MaxLockDelay:      60 * time.Second,
+		MaxFreed:          4096,
+		MaxWaitersPerLock: 10_000,
 	}
 }
 
@@ -47,6 +52,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxLockDelay %v is negative", ErrInvalidConfig, c.MaxLockDelay)
 	case c.MaxFreed < 0:
 		return fmt.Errorf("%w: MaxFreed %d is negative", ErrInvalidConfig, c.MaxFreed)
+	case c.MaxWaitersPerLock < 1:
+		return fmt.Errorf("%w: MaxWaitersPerLock %d must be at least 1", ErrInvalidConfig, c.MaxWaitersPerLock)
 	}
 	return nil
 }

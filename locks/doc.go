@@ -22,6 +22,10 @@
 //     (an Acquire, Release, CancelWait, session end or Tick). Tokens of one
 //     lock strictly increase from holder to holder; grants made by the same
 //     entry share its index (a shared run, or locks freed by one expiry).
+//   - A lock queues at most Config.MaxWaitersPerLock waiters; one more
+//     waiting Acquire gets ErrTooManyWaiters. Each queue is indexed by
+//     session, so finding, queuing, cancelling and granting a waiter take
+//     O(1) however long the queue.
 //   - A session holds or waits for a lock at most once: a second Acquire
 //     gets ErrAlreadyHolder or ErrAlreadyWaiting (retries are deduplicated
 //     by package sessions before they reach the table, so a retry never
@@ -49,6 +53,7 @@
 //	H      Acquire conflicting, try               H      ErrLockHeld
 //	H      Acquire conflicting, wait              Q      queued at the tail
 //	Q      Acquire (any mode)                     Q      queued at the tail (try: ErrLockHeld)
+//	Q      Acquire, wait, queue at the limit      Q      ErrTooManyWaiters
 //	H      Release (last holder)                  F      Change (free)
 //	Q      Release / CancelWait / session end     H|Q    head run granted, one Grant each, Change
 //	H      Proclaim by holder                     H      value replaced, Change

@@ -27,6 +27,9 @@ var (
 	ErrAlreadyHolder = errors.New("locks: already holder")
 	// ErrAlreadyWaiting: the session already waits for the lock.
 	ErrAlreadyWaiting = errors.New("locks: already waiting")
+	// ErrTooManyWaiters: a waiting Acquire would queue beyond
+	// Config.MaxWaitersPerLock.
+	ErrTooManyWaiters = errors.New("locks: too many waiters")
 	// ErrInvalidConfig: a Config field is out of range.
 	ErrInvalidConfig = errors.New("locks: invalid config")
 	// ErrCorruptSnapshot: snapshot bytes do not decode or break an invariant.

@@ -117,7 +117,7 @@ func (h *harness) checkInvariants() {
 			}
 			want[hd.Session][name] = true
 		}
-		for _, w := range l.waiters {
+		for w := range l.waiters.all() {
 			if want[w.Session] == nil {
 				want[w.Session] = map[string]bool{}
 			}

@@ -28,10 +28,10 @@ func (t *Table) Acquire(index uint64, now int64, req AcquireRequest) (AcquireRes
 	}
 	grantable := true
 	if l, ok := t.locks[req.Name]; ok {
-		switch h, w := l.role(req.Session); {
+		switch h, waiting := l.role(req.Session); {
 		case h >= 0:
 			return AcquireResult{}, Effects{}, fmt.Errorf("%w: session %d on %q", ErrAlreadyHolder, req.Session, req.Name)
-		case w >= 0:
+		case waiting:
 			return AcquireResult{}, Effects{}, fmt.Errorf("%w: session %d on %q", ErrAlreadyWaiting, req.Session, req.Name)
 		}
 		grantable = l.grantableAfterPromote(now, req.Mode)
@@ -40,6 +40,12 @@ func (t *Table) Acquire(index uint64, now int64, req AcquireRequest) (AcquireRes
 				return AcquireResult{}, Effects{}, fmt.Errorf("%w: %q in lock-delay until %d", ErrLockHeld, req.Name, l.delayUntil)
 			}
 			return AcquireResult{}, Effects{}, fmt.Errorf("%w: %q", ErrLockHeld, req.Name)
+		}
+		if !grantable {
+			if n := l.waitersAfterPromote(now); n >= t.cfg.MaxWaitersPerLock {
+				return AcquireResult{}, Effects{}, fmt.Errorf("%w: %q has %d waiters, the limit is %d",
+					ErrTooManyWaiters, req.Name, n, t.cfg.MaxWaitersPerLock)
+			}
 		}
 	}
 
@@ -55,9 +61,9 @@ func (t *Table) Acquire(index uint64, now int64, req AcquireRequest) (AcquireRes
 		changed = true
 		res = AcquireResult{Granted: true, Token: index}
 	} else {
-		l.waiters = append(l.waiters, Waiter{Session: req.Session, Mode: req.Mode, Value: req.Value,
+		l.waiters.push(Waiter{Session: req.Session, Mode: req.Mode, Value: req.Value,
 			LockDelay: req.LockDelay, QueuedAt: now, QueuedIndex: index})
-		res = AcquireResult{Position: len(l.waiters)}
+		res = AcquireResult{Position: l.waiters.Len()}
 	}
 	if changed {
 		eff.Changes = append(eff.Changes, l.change())
@@ -72,17 +78,28 @@ func (l *lock) grantableAfterPromote(now int64, m Mode) bool {
 	if l.delayUntil != 0 && now < l.delayUntil {
 		return false
 	}
-	k := headRun(l.holders, l.waiters)
-	if len(l.waiters) > k {
+	k := headRun(l.holders, &l.waiters)
+	if l.waiters.Len() > k {
 		return false
 	}
 	switch {
 	case k > 0:
-		return m == Shared && l.waiters[0].Mode == Shared
+		head, _ := l.waiters.front()
+		return m == Shared && head.Mode == Shared
 	case len(l.holders) > 0:
 		return m == Shared && l.holders[0].Mode == Shared
 	}
 	return true
+}
+
+// waitersAfterPromote returns how many waiters the queue would hold at
+// time now once a lock-delay that ended by now let its head run through. It
+// changes nothing.
+func (l *lock) waitersAfterPromote(now int64) int {
+	if l.delayUntil != 0 && now < l.delayUntil {
+		return l.waiters.Len()
+	}
+	return l.waiters.Len() - headRun(l.holders, &l.waiters)
 }
 
 // Release frees the session's hold of the lock. The token must be the one
@@ -115,11 +132,9 @@ func (t *Table) CancelWait(index uint64, now int64, session uint64, name string)
 	if !ok {
 		return Effects{}, fmt.Errorf("%w: session %d on %q", ErrNotWaiting, session, name)
 	}
-	_, w := l.role(session)
-	if w < 0 {
+	if _, ok := l.waiters.remove(session); !ok {
 		return Effects{}, fmt.Errorf("%w: session %d on %q", ErrNotWaiting, session, name)
 	}
-	l.waiters = slices.Delete(l.waiters, w, w+1)
 	t.unlink(session, name)
 	var eff Effects
 	if t.promote(l, index, now, &eff) {
@@ -159,11 +174,11 @@ func (t *Table) ReleaseSession(index uint64, now int64, session uint64, reason L
 	var eff Effects
 	for _, name := range slices.Sorted(maps.Keys(t.bySession[session])) {
 		l := t.locks[name]
-		h, w := l.role(session)
+		h, waiting := l.role(session)
 		changed := false
 		switch {
-		case w >= 0:
-			l.waiters = slices.Delete(l.waiters, w, w+1)
+		case waiting:
+			l.waiters.remove(session)
 		case h >= 0:
 			hd := l.holders[h]
 			l.holders = slices.Delete(l.holders, h, h+1)
@@ -216,31 +231,36 @@ func (t *Table) promote(l *lock, index uint64, now int64, eff *Effects) bool {
 		l.delayUntil = 0
 		delete(t.delayed, l.name)
 	}
-	k := headRun(l.holders, l.waiters)
+	k := headRun(l.holders, &l.waiters)
 	if k == 0 {
 		return false
 	}
-	for _, w := range l.waiters[:k] {
+	for range k {
+		w := l.waiters.popFront()
 		l.holders = append(l.holders, Holder{Session: w.Session, Mode: w.Mode, Token: index,
 			Value: w.Value, AcquiredAt: now, LockDelay: w.LockDelay})
 		eff.Grants = append(eff.Grants, Grant{Session: w.Session, Name: l.name, Mode: w.Mode, Token: index})
 	}
-	l.waiters = slices.Delete(l.waiters, 0, k)
 	l.revision = index
 	return true
 }
 
 // headRun returns how many waiters at the head of the queue could hold
-// together with holders.
-func headRun(holders []Holder, waiters []Waiter) int {
-	if len(waiters) == 0 || !compatible(holders, waiters[0].Mode) {
+// together with holders. It walks only that run (the waiters it would
+// grant), never the rest of the queue.
+func headRun(holders []Holder, waiters *waitQueue) int {
+	head, ok := waiters.front()
+	if !ok || !compatible(holders, head.Mode) {
 		return 0
 	}
-	if waiters[0].Mode == Exclusive {
+	if head.Mode == Exclusive {
 		return 1
 	}
 	n := 0
-	for n < len(waiters) && waiters[n].Mode == Shared {
+	for w := range waiters.all() {
+		if w.Mode != Shared {
+			break
+		}
 		n++
 	}
 	return n

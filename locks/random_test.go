@@ -85,8 +85,14 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 }
 
 func runRandom(t *testing.T, seed uint64, steps int) {
+	runRandomWith(t, seed, steps, DefaultConfig().MaxWaitersPerLock)
+}
+
+// runRandomWith runs the random commands with at most maxWaiters waiters
+// per lock and returns how many Acquires the limit refused.
+func runRandomWith(t *testing.T, seed uint64, steps, maxWaiters int) (refused int) {
 	r := rand.New(rand.NewPCG(seed, 99))
-	h := newHarness(t)
+	h := newLimitedHarness(t, maxWaiters)
 	var shadow *Table // restored copy, compared from the restore on
 	live := []uint64{1, 2, 3, 4, 5}
 	nextSession := uint64(6)
@@ -108,8 +114,16 @@ func runRandom(t *testing.T, seed uint64, steps int) {
 				t.Fatalf("seed %d step %d: restored table diverged on %+v:\n%+v %+v %v\n%+v %+v %v", seed, step, o, res, eff, err, sres, seff, serr)
 			}
 		}
+		if errors.Is(err, ErrTooManyWaiters) {
+			if o.kind != 0 || !o.wait || len(prev[o.name].Waiters) < maxWaiters {
+				t.Fatalf("seed %d step %d: %+v refused with %d waiters queued: %v", seed, step, o, len(prev[o.name].Waiters), err)
+			}
+			refused++
+		} else if err == nil && o.kind == 0 && !res.Granted && len(h.tb.Get(o.name).Waiters) > maxWaiters {
+			t.Fatalf("seed %d step %d: %+v queued beyond %d waiters", seed, step, o, maxWaiters)
+		}
 		if err != nil {
-			if !errors.Is(err, ErrLockHeld) && !errors.Is(err, ErrNotHolder) && !errors.Is(err, ErrNotWaiting) &&
+			if !errors.Is(err, ErrLockHeld) && !errors.Is(err, ErrTooManyWaiters) && !errors.Is(err, ErrNotHolder) && !errors.Is(err, ErrNotWaiting) &&
 				!errors.Is(err, ErrAlreadyHolder) && !errors.Is(err, ErrAlreadyWaiting) {
 				t.Fatalf("seed %d step %d: unexpected error %v", seed, step, err)
 			}
@@ -168,6 +182,7 @@ func runRandom(t *testing.T, seed uint64, steps int) {
 			t.Fatalf("seed %d: restored table ended in another state", seed)
 		}
 	}
+	return refused
 }
 
 func isWaiter(in Info, session uint64) bool {

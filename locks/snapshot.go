@@ -45,7 +45,7 @@ func (t *Table) Snapshot() ([]byte, error) {
 	st := snapTable{Version: snapshotVersion}
 	for _, name := range slices.Sorted(maps.Keys(t.locks)) {
 		l := t.locks[name]
-		st.Locks = append(st.Locks, snapLock{Name: name, Holders: l.holders, Waiters: l.waiters,
+		st.Locks = append(st.Locks, snapLock{Name: name, Holders: l.holders, Waiters: l.waiters.slice(),
 			DelayUntil: l.delayUntil, Revision: l.revision})
 	}
 	for _, r := range t.freedOrder {
@@ -73,7 +73,14 @@ func (t *Table) Restore(data []byte) error {
 		if sl.Name == "" || (i > 0 && sl.Name <= st.Locks[i-1].Name) {
 			return fmt.Errorf("%w: lock %q empty or out of order", ErrCorruptSnapshot, sl.Name)
 		}
-		l := &lock{name: sl.Name, holders: sl.Holders, waiters: sl.Waiters, delayUntil: sl.DelayUntil, revision: sl.Revision}
+		l := &lock{name: sl.Name, holders: sl.Holders, delayUntil: sl.DelayUntil, revision: sl.Revision}
+		// The waiters' index is derived here; the snapshot holds only
+		// the queue.
+		for _, w := range sl.Waiters {
+			if !l.waiters.push(w) {
+				return fmt.Errorf("%w: lock %q: session %d waits twice", ErrCorruptSnapshot, sl.Name, w.Session)
+			}
+		}
 		if err := l.check(); err != nil {
 			return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 		}
@@ -81,7 +88,7 @@ func (t *Table) Restore(data []byte) error {
 		for _, h := range l.holders {
 			nt.link(h.Session, l.name)
 		}
-		for _, w := range l.waiters {
+		for w := range l.waiters.all() {
 			nt.link(w.Session, l.name)
 		}
 		if l.delayUntil != 0 {
@@ -106,7 +113,7 @@ func (l *lock) check() error {
 	if l.idle() {
 		return fmt.Errorf("lock %q is idle", l.name)
 	}
-	seen := make(map[uint64]bool, len(l.holders)+len(l.waiters))
+	seen := make(map[uint64]bool, len(l.holders)+l.waiters.Len())
 	for _, h := range l.holders {
 		if !h.Mode.valid() || h.Mode != l.holders[0].Mode || h.Token == 0 || seen[h.Session] {
 			return fmt.Errorf("lock %q: bad holder %+v", l.name, h)
@@ -116,13 +123,16 @@ func (l *lock) check() error {
 	if len(l.holders) > 1 && l.holders[0].Mode == Exclusive {
 		return fmt.Errorf("lock %q: %d exclusive holders", l.name, len(l.holders))
 	}
-	for _, w := range l.waiters {
+	if err := l.waiters.check(); err != nil {
+		return fmt.Errorf("lock %q: %w", l.name, err)
+	}
+	for w := range l.waiters.all() {
 		if !w.Mode.valid() || seen[w.Session] {
 			return fmt.Errorf("lock %q: bad waiter %+v", l.name, w)
 		}
 		seen[w.Session] = true
 	}
-	if l.delayUntil == 0 && headRun(l.holders, l.waiters) > 0 {
+	if l.delayUntil == 0 && headRun(l.holders, &l.waiters) > 0 {
 		return fmt.Errorf("lock %q: head waiter grantable", l.name)
 	}
 	return nil

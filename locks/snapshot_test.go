@@ -85,6 +85,7 @@ func TestRestoreRejectsCorruptSnapshotAndKeepsTable(t *testing.T) {
 		"mixed modes":    enc(snapTable{Version: v, Locks: []snapLock{{Name: "a", Holders: []Holder{sh(1, 1), ex(2, 1)}}}}),
 		"zero token":     enc(snapTable{Version: v, Locks: []snapLock{{Name: "a", Holders: []Holder{ex(1, 0)}}}}),
 		"session twice":  enc(snapTable{Version: v, Locks: []snapLock{{Name: "a", Holders: []Holder{ex(1, 1)}, Waiters: []Waiter{{Session: 1, Mode: Shared}}}}}),
+		"waiter twice":   enc(snapTable{Version: v, Locks: []snapLock{{Name: "a", Holders: []Holder{ex(1, 1)}, Waiters: []Waiter{{Session: 2, Mode: Shared}, {Session: 2, Mode: Exclusive}}}}}),
 		"grantable head": enc(snapTable{Version: v, Locks: []snapLock{{Name: "a", Holders: []Holder{sh(1, 1)}, Waiters: []Waiter{{Session: 2, Mode: Shared}}}}}),
 		"bad mode":       enc(snapTable{Version: v, Locks: []snapLock{{Name: "a", Holders: []Holder{{Session: 1, Mode: 9, Token: 1}}}}}),
 		"bad freed":      enc(snapTable{Version: v, Freed: []snapFreed{{Name: "x"}}}),

@@ -16,9 +16,10 @@ type lock struct {
 	// number of Shared ones; no session appears twice among holders and
 	// waiters together.
 	holders []Holder
-	// waiters in FIFO order. Invariant: unless a lock-delay is set, the head
-	// waiter is not compatible with the holders (else it would hold).
-	waiters []Waiter
+	// waiters in FIFO order, indexed by session. Invariant: unless a
+	// lock-delay is set, the head waiter is not compatible with the holders
+	// (else it would hold).
+	waiters waitQueue
 	// delayUntil: no grants while now < delayUntil; 0 = no delay.
 	delayUntil int64
 	// revision is the index of the entry that last changed holders or a
@@ -167,7 +168,7 @@ func (t *Table) NextDeadline() (at int64, ok bool) {
 func (l *lock) info() Info {
 	in := Info{Name: l.name, DelayUntil: l.delayUntil, Revision: l.revision}
 	in.Holders = cloneHolders(l.holders)
-	for _, w := range l.waiters {
+	for w := range l.waiters.all() {
 		w.Value = slices.Clone(w.Value)
 		in.Waiters = append(in.Waiters, w)
 	}
@@ -183,25 +184,21 @@ func cloneHolders(hs []Holder) []Holder {
 	return out
 }
 
-// role returns where session appears in l: as holder i, as waiter j, or -1.
-func (l *lock) role(session uint64) (holder, waiter int) {
-	holder, waiter = -1, -1
+// role returns where session appears in l: as holder i (-1 if not a
+// holder), and whether it waits. Finding a waiter takes O(1), however long
+// the queue.
+func (l *lock) role(session uint64) (holder int, waiting bool) {
 	for i, h := range l.holders {
 		if h.Session == session {
-			return i, -1
+			return i, false
 		}
 	}
-	for j, w := range l.waiters {
-		if w.Session == session {
-			return -1, j
-		}
-	}
-	return -1, -1
+	return -1, l.waiters.has(session)
 }
 
 // idle reports whether l may be dropped from the table.
 func (l *lock) idle() bool {
-	return len(l.holders) == 0 && len(l.waiters) == 0 && l.delayUntil == 0
+	return len(l.holders) == 0 && l.waiters.Len() == 0 && l.delayUntil == 0
 }
 
 // compatible reports whether a request in mode m can hold together with

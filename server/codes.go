@@ -47,6 +47,7 @@ var wireCodes = [...]codeRow{
 	{locks.ErrNotWaiting, api.CodeNotWaiting},
 	{locks.ErrAlreadyHolder, api.CodeAlreadyHolder},
 	{locks.ErrAlreadyWaiting, api.CodeAlreadyWaiting},
+	{locks.ErrTooManyWaiters, api.CodeLimitExceeded},
 	{fsm.ErrPermissionDenied, api.CodePermissionDenied},
 	{fsm.ErrInvalidGrant, api.CodeInvalidRequest},
 	{fsm.ErrTooManyGrants, api.CodeLimitExceeded},

@@ -39,6 +39,7 @@ func TestWireCodesMeanWhatTheClientSentinelsSay(t *testing.T) {
 		locks.ErrNotWaiting:             api.ErrNotWaiting,
 		locks.ErrAlreadyHolder:          api.ErrAlreadyHolder,
 		locks.ErrAlreadyWaiting:         api.ErrAlreadyWaiting,
+		locks.ErrTooManyWaiters:         api.ErrLimitExceeded,
 		fsm.ErrPermissionDenied:         api.ErrPermissionDenied,
 		fsm.ErrInvalidGrant:             api.ErrInvalidRequest,
 		fsm.ErrTooManyGrants:            api.ErrLimitExceeded,

@@ -77,6 +77,30 @@ func TestAcquireBeyondMaxLocksPerSessionIsRefused(t *testing.T) {
 	}
 }
 
+// A waiting acquire beyond the lock table's MaxWaitersPerLock is refused
+// by the state machine with CodeLimitExceeded on every replica alike; a
+// try-acquire still gets CodeLockHeld, and once a waiter leaves another
+// may queue.
+func TestWaitBeyondMaxWaitersPerLockIsRefused(t *testing.T) {
+	c := newSvcCluster(t, 3, func(cfg *Config) { cfg.FSM.Locks.MaxWaitersPerLock = 1 })
+	cl := dialClient(t, c.leader().ClientAddr())
+	s1, s2, s3 := cl.open(time.Minute), cl.open(time.Minute), cl.open(time.Minute)
+	if _, err := cl.acquire(s1, "w", false); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := cl.acquire(s2, "w", true); err != nil || !r.Queued {
+		t.Fatalf("first waiter: %+v %v", r, err)
+	}
+	_, err := cl.acquire(s3, "w", true)
+	wantCode(t, err, api.CodeLimitExceeded)
+	_, err = cl.acquire(s3, "w", false)
+	wantCode(t, err, api.CodeLockHeld)
+	cl.must(api.MsgCancelWait, &api.CancelWaitRequest{Write: cl.write(s2), Name: "w"}, nil)
+	if r, err := cl.acquire(s3, "w", true); err != nil || !r.Queued || r.Position != 1 {
+		t.Fatalf("waiter after a cancel: %+v %v", r, err)
+	}
+}
+
 func TestNegativeLimitsAreRefused(t *testing.T) {
 	for i, tweak := range []func(*Config){
 		func(c *Config) { c.MaxSessions, c.MaxLocksPerSession = 0, 0 }, // no limits: valid
