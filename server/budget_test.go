@@ -41,6 +41,24 @@ func (c *stopReadingConn) Close() error {
 	return c.Conn.Close()
 }
 
+// stopReadingDialer returns a stopReadingConn and the rpc dialer that
+// fills it in. The socket gets a small receive window, so that the kernel
+// holds little of what the server sends (its send buffer is bounded by
+// tcp_wmem).
+func stopReadingDialer() (*stopReadingConn, func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	sc := &stopReadingConn{stopped: make(chan struct{}), closed: make(chan struct{})}
+	return sc, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		_ = nc.(*net.TCPConn).SetReadBuffer(16 << 10)
+		sc.Conn = nc
+		return sc, nil
+	}
+}
+
 // labeledValue is the value of the series of name whose labels include
 // every pair of want; 0 if there is none.
 func labeledValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
@@ -89,19 +107,7 @@ func TestClientThatStopsReadingLargeListsIsCut(t *testing.T) {
 		w.must(api.MsgAcquire, &api.AcquireRequest{Write: w.write(s), Name: fmt.Sprintf("big/%d", i), Mode: api.ModeExclusive, Value: value}, &r)
 	}
 
-	sc := &stopReadingConn{stopped: make(chan struct{}), closed: make(chan struct{})}
-	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		// A small receive window, so that the kernel holds little of
-		// what the server sends (its send buffer is bounded by tcp_wmem).
-		_ = nc.(*net.TCPConn).SetReadBuffer(16 << 10)
-		sc.Conn = nc
-		return sc, nil
-	}
+	sc, dialer := stopReadingDialer()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	slow, err := rpc.Dial(ctx, lead.ClientAddr(), rpc.KindClient, rpc.DefaultConfig(), rpc.WithDialer(dialer))

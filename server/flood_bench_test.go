@@ -111,17 +111,7 @@ func benchFlood(b *testing.B, flood bool) {
 			_, _ = nc.Write(hello[:4])
 		}
 		for i := range floodSlow {
-			sc := &stopReadingConn{stopped: make(chan struct{}), closed: make(chan struct{})}
-			dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var d net.Dialer
-				nc, err := d.DialContext(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				_ = nc.(*net.TCPConn).SetReadBuffer(16 << 10)
-				sc.Conn = nc
-				return sc, nil
-			}
+			sc, dialer := stopReadingDialer()
 			slow, err := rpc.Dial(ctx, addrs[i%len(addrs)], rpc.KindClient, rpc.DefaultConfig(), rpc.WithDialer(dialer))
 			if err != nil {
 				b.Fatalf("slow reader %d: %v", i, err)
